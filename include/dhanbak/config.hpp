@@ -1,0 +1,83 @@
+// Config — the parsed TOML configuration (design §3), with secret references resolved lazily.
+//
+// Secrets (`env:NAME`, `file:PATH`) are kept as references and resolved only when needed, so a
+// command that does not need a secret never fails because of it, and so secrets never sit in
+// this struct's printable form. A `file:` secret readable by group or others is refused.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dhanbak {
+
+// A value that may be given literally or as `env:NAME` / `file:PATH`.
+struct SecretRef {
+  std::string spec;    // as written in the file (e.g. "env:B2_APPLICATION_KEY")
+  std::string origin;  // "FILE:LINE key" for error messages
+  bool empty() const { return spec.empty(); }
+  // Resolves the reference; throws Error(kConfig) naming `origin` (never the secret value).
+  std::string Resolve() const;
+};
+
+struct B2Config {
+  SecretRef key_id;
+  SecretRef application_key;
+  std::string api_url = "https://api.backblazeb2.com";
+  int connections = 4;
+  uint64_t max_upload_rate = 0;    // bytes per second, 0 = unlimited
+  uint64_t max_download_rate = 0;  // bytes per second, 0 = unlimited
+  int object_lock_days = 0;
+  std::chrono::seconds retry_max_time{600};  // bounded total retry time per operation
+  std::chrono::seconds stall_timeout{120};   // a transfer with no bytes for this long is retried
+};
+
+struct PostgresConfig {
+  std::string conninfo;  // libpq rules; may hold a password, so never log it
+  std::vector<std::string> databases;
+  int jobs = 2;
+};
+
+struct RetentionConfig {
+  std::chrono::seconds keep_within{30 * 24 * 3600};
+  int keep_last = 3;
+};
+
+struct NotifyConfig {
+  std::string webhook_url;
+  std::string ping_url;
+  std::string metrics_file;
+};
+
+struct VerifyConfig {
+  std::string conninfo;  // empty = the [postgres] server
+};
+
+struct Config {
+  std::string source;  // path of the file the config came from
+  std::string repository_url;
+  SecretRef passphrase;
+  B2Config b2;
+  PostgresConfig postgres;
+  RetentionConfig retention;
+  std::string catalog_path = "/var/lib/dhanbak/catalog.sqlite";
+  NotifyConfig notify;
+  VerifyConfig verify;
+};
+
+// Finds the configuration file: explicit path, else $DHANBAK_CONFIG, else /etc/dhanbak/dhanbak.toml.
+std::string FindConfigPath(const std::optional<std::string>& explicit_path);
+
+// Parses a file. Throws Error(kConfig) with "FILE:LINE: key 'a.b': problem" messages; unknown
+// keys and wrongly typed values are errors.
+Config LoadConfig(const std::string& path);
+Config ParseConfig(const std::string& text, const std::string& source_name);
+
+// "30d", "12h", "90m", "45s", "2w" -> seconds. Throws Error(kInvalidArgument).
+std::chrono::seconds ParseDuration(const std::string& text);
+// "20MiB/s", "500KB/s", "1000000" -> bytes per second. Throws Error(kInvalidArgument).
+uint64_t ParseRate(const std::string& text);
+
+}  // namespace dhanbak

@@ -1,0 +1,54 @@
+// Storage — the one seam between dhanbak and where objects live (local directory, Backblaze B2).
+//
+// Objects are immutable byte strings addressed by a name made of '/'-separated segments of
+// [A-Za-z0-9._-] (dhanbak only ever writes such names; backends must still cope with others).
+// Every backend passes tests/conformance/storage_suite.hpp.
+//
+// Contract, for every implementation:
+//  - Put is atomic: a reader sees either no object or the whole object, never a prefix. A Put of
+//    an existing name replaces it (dhanbak only does that with identical bytes).
+//  - Get of a missing object throws Error(kNotFound). A range past the end throws
+//    Error(kInvalidArgument); a range that overlaps the end is clipped.
+//  - Stat of a missing object returns std::nullopt (a missing object is a value, not an error).
+//  - List calls `fn` once per object whose name starts with `prefix`, in name order.
+//  - Remove deletes every version of the object; removing a missing object succeeds.
+//  - Transient failures throw retryable errors (kNetwork / kService) after the backend's own
+//    retries are exhausted; permanent ones throw kPermanent / kAuth / kNotFound.
+// Thread-safety: all methods may be called concurrently from many threads.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace dhanbak::storage {
+
+struct ObjectInfo {
+  std::string name;
+  uint64_t size = 0;
+};
+
+// A byte range [offset, offset + length) of an object.
+struct ByteRange {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+
+  virtual void Put(const std::string& name, std::string_view data) = 0;
+  virtual std::string Get(const std::string& name, std::optional<ByteRange> range = std::nullopt) = 0;
+  virtual std::optional<ObjectInfo> Stat(const std::string& name) = 0;
+  virtual void List(const std::string& prefix, const std::function<void(const ObjectInfo&)>& fn) = 0;
+  virtual void Remove(const std::string& name) = 0;
+
+  // A human-readable location without credentials, e.g. "file:///var/backups/dhanbak".
+  virtual std::string Describe() const = 0;
+};
+
+}  // namespace dhanbak::storage
