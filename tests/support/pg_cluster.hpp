@@ -1,0 +1,86 @@
+// A throwaway PostgreSQL server for one test binary.
+//
+// The first call to SharedCluster() runs initdb in a fresh /tmp/dhanbak-pg-XXXXXX directory
+// and starts the server on a free TCP port on 127.0.0.1 (unix socket in the same directory),
+// tuned for speed, not durability (fsync, full_page_writes and synchronous_commit off). When
+// the test process runs as root, initdb/pg_ctl run as the `postgres` OS user, because the
+// server refuses to run as root. The server is stopped and the directory removed at exit; a
+// small watchdog process does the same if the test binary dies without unwinding (crash,
+// SIGKILL, ctest timeout), so no test run leaves servers behind.
+//
+// Authentication is `trust` for everyone; the superuser is `postgres`.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace dhanbak::test {
+
+class PgCluster {
+ public:
+  // Initialises and starts a new cluster. Throws std::runtime_error (with the server log) if
+  // the server cannot be started.
+  PgCluster();
+  ~PgCluster();  // stops the server (fast shutdown) and removes the directory
+  PgCluster(const PgCluster&) = delete;
+  PgCluster& operator=(const PgCluster&) = delete;
+
+  int port() const { return port_; }
+  const std::string& bindir() const { return bindir_; }     // initdb, pg_dump, psql, ...
+  const std::string& base_dir() const { return base_dir_; } // temp dir (also the socket dir)
+  const std::string& data_dir() const { return data_dir_; }
+  const std::string& log_file() const { return log_file_; }
+
+  // Full path of a PostgreSQL client program, e.g. Tool("pg_dump").
+  std::string Tool(const std::string& name) const;
+
+  // "host=127.0.0.1 port=N user=postgres dbname=DB" (DB is quoted for libpq as needed).
+  std::string Conninfo(const std::string& db = "postgres") const;
+
+  // PGHOST, PGPORT, PGUSER, PGDATABASE (and PGCONNECT_TIMEOUT) for child processes such as
+  // the dhanbak binary; pass to ProcessOptions::env.
+  std::vector<std::pair<std::string, std::string>> PgEnv(const std::string& db = "postgres") const;
+
+  // Runs `sql` with `psql -X -q -v ON_ERROR_STOP=1 -At` in `db` (statements are fed on stdin,
+  // so several may be given, and CREATE DATABASE works). Returns stdout with one trailing
+  // newline removed; rows are separated by '\n', columns by '|'. Throws std::runtime_error
+  // carrying psql's stderr on any error.
+  std::string Psql(const std::string& db, const std::string& sql) const;
+
+  // CREATE DATABASE "name" <extra_options>, e.g. extra "TEMPLATE template0 ENCODING 'LATIN1'".
+  void CreateDatabase(const std::string& name, const std::string& extra_options = "") const;
+  // DROP DATABASE IF EXISTS "name" WITH (FORCE).
+  void DropDatabase(const std::string& name) const;
+  bool DatabaseExists(const std::string& name) const;
+
+  // psql -f path in db, with each pair passed as `-v name=value` (readable as :'name' /
+  // :"name" in the script). Returns stdout; throws with stderr on failure.
+  std::string RunSqlFile(const std::string& db, const std::string& path,
+                         const std::vector<std::pair<std::string, std::string>>& variables = {}) const;
+
+ private:
+  void Start();
+  void Stop() noexcept;
+  void StartWatchdog();
+  std::vector<std::string> AsServerUser(std::vector<std::string> argv) const;
+
+  std::string bindir_;
+  std::string base_dir_;
+  std::string data_dir_;
+  std::string log_file_;
+  int port_ = 0;
+  bool as_postgres_user_ = false;  // running as root: wrap server commands in runuser
+  bool running_ = false;
+  int watchdog_fd_ = -1;  // write end of the pipe the watchdog waits on
+};
+
+// The one cluster of this test binary, started on first use and stopped at exit.
+PgCluster& SharedCluster();
+
+// SQL identifier quoting: "name" with embedded quotes doubled.
+std::string QuoteIdent(const std::string& name);
+// SQL literal quoting: 'text' with embedded quotes doubled (standard_conforming_strings on).
+std::string QuoteLiteral(const std::string& text);
+
+}  // namespace dhanbak::test
