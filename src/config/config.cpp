@@ -1,0 +1,172 @@
+// LoadConfig / ParseConfig / FindConfigPath — the TOML configuration of design §3.
+//
+// Every known key has a handler; anything else in the file is an error, because a misspelt
+// key (`job = 4`) silently falling back to a default is worse than refusing to start.
+#include <toml++/toml.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "config/toml_field.hpp"
+#include "dhanbak/config.hpp"
+#include "dhanbak/error.hpp"
+
+namespace dhanbak {
+namespace {
+
+using config_detail::TomlField;
+using Handler = std::function<void(const TomlField&)>;
+using Section = std::map<std::string, Handler>;
+
+constexpr const char* kDefaultConfigPath = "/etc/dhanbak/dhanbak.toml";
+constexpr int64_t kMaxConnections = 64;
+constexpr int64_t kMaxJobs = 64;
+constexpr int64_t kMaxInt = 1000000;
+
+const std::vector<std::string> kHttpSchemes = {"http://", "https://"};
+
+uint32_t LineOf(const toml::key& key, const toml::node& node) {
+  return key.source().begin.line != 0 ? key.source().begin.line : node.source().begin.line;
+}
+
+std::map<std::string, Section> Sections(Config& c) {
+  std::map<std::string, Section> s;
+  s["repository"] = {
+      {"url", [&c](const TomlField& f) { c.repository_url = f.Url({"file://", "b2://"}, false); }},
+      {"passphrase", [&c](const TomlField& f) { c.passphrase = f.Secret(); }},
+  };
+  s["b2"] = {
+      {"key_id", [&c](const TomlField& f) { c.b2.key_id = f.Secret(); }},
+      {"application_key", [&c](const TomlField& f) { c.b2.application_key = f.Secret(); }},
+      {"api_url", [&c](const TomlField& f) { c.b2.api_url = f.Url(kHttpSchemes, false); }},
+      {"connections",
+       [&c](const TomlField& f) {
+         c.b2.connections = static_cast<int>(
+             f.Integer(1, kMaxConnections, "a positive integer (at most " + std::to_string(kMaxConnections) + ")"));
+       }},
+      {"max_upload_rate", [&c](const TomlField& f) { c.b2.max_upload_rate = f.Rate(); }},
+      {"max_download_rate", [&c](const TomlField& f) { c.b2.max_download_rate = f.Rate(); }},
+      {"object_lock_days",
+       [&c](const TomlField& f) {
+         c.b2.object_lock_days = static_cast<int>(f.Integer(0, 36500, "a non-negative integer (at most 36500)"));
+       }},
+      {"retry_max_time", [&c](const TomlField& f) { c.b2.retry_max_time = f.Duration(false); }},
+      {"stall_timeout", [&c](const TomlField& f) { c.b2.stall_timeout = f.Duration(false); }},
+  };
+  s["postgres"] = {
+      {"conninfo", [&c](const TomlField& f) { c.postgres.conninfo = f.String(); }},
+      {"databases", [&c](const TomlField& f) { c.postgres.databases = f.StringList(); }},
+      {"jobs",
+       [&c](const TomlField& f) {
+         c.postgres.jobs =
+             static_cast<int>(f.Integer(1, kMaxJobs, "a positive integer (at most " + std::to_string(kMaxJobs) + ")"));
+       }},
+  };
+  s["retention"] = {
+      // Zero is allowed: it means "keep_last alone decides".
+      {"keep_within", [&c](const TomlField& f) { c.retention.keep_within = f.Duration(true); }},
+      // At least one: a policy that may delete every good backup is never what anyone meant.
+      {"keep_last",
+       [&c](const TomlField& f) {
+         c.retention.keep_last = static_cast<int>(f.Integer(1, kMaxInt, "a positive integer"));
+       }},
+  };
+  s["catalog"] = {
+      {"path",
+       [&c](const TomlField& f) {
+         c.catalog_path = f.String();
+         if (c.catalog_path.empty()) f.Fail("must not be empty");
+       }},
+  };
+  s["notify"] = {
+      {"webhook_url", [&c](const TomlField& f) { c.notify.webhook_url = f.Url(kHttpSchemes, true); }},
+      {"ping_url", [&c](const TomlField& f) { c.notify.ping_url = f.Url(kHttpSchemes, true); }},
+      {"metrics_file", [&c](const TomlField& f) { c.notify.metrics_file = f.String(); }},
+  };
+  s["verify"] = {
+      {"conninfo", [&c](const TomlField& f) { c.verify.conninfo = f.String(); }},
+  };
+  return s;
+}
+
+std::string LowerErrno(int err) {
+  std::string text = std::strerror(err);
+  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  return text;
+}
+
+}  // namespace
+
+std::string FindConfigPath(const std::optional<std::string>& explicit_path) {
+  if (explicit_path && !explicit_path->empty()) return *explicit_path;
+  const char* env = std::getenv("DHANBAK_CONFIG");
+  if (env != nullptr && *env != '\0') return env;
+  return kDefaultConfigPath;
+}
+
+Config LoadConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    int err = errno;
+    throw Error(ErrorCode::kConfig, "cannot read config file " + path + ": " + LowerErrno(err));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw Error(ErrorCode::kConfig, "cannot read config file " + path);
+  return ParseConfig(text.str(), path);
+}
+
+Config ParseConfig(const std::string& text, const std::string& source_name) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source_name);
+  } catch (const toml::parse_error& e) {
+    const auto& at = e.source().begin;
+    // toml++ capitalises ("Error while parsing value: ..."); dhanbak messages are lowercase.
+    std::string description(e.description());
+    if (!description.empty()) {
+      description[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(description[0])));
+    }
+    throw Error(ErrorCode::kConfig, source_name + ":" + std::to_string(at.line) + ":" +
+                                        std::to_string(at.column) + ": " + description);
+  }
+
+  Config config;
+  config.source = source_name;
+  const auto sections = Sections(config);
+  for (const auto& [section_key, section_node] : root) {
+    const std::string name(section_key.str());
+    const uint32_t line = LineOf(section_key, section_node);
+    auto section = sections.find(name);
+    if (section == sections.end()) {
+      throw Error(ErrorCode::kConfig, source_name + ":" + std::to_string(line) +
+                                          (section_node.is_table() ? ": unknown table '" : ": unknown key '") +
+                                          name + "'");
+    }
+    const auto* table = section_node.as_table();
+    if (table == nullptr) {
+      throw Error(ErrorCode::kConfig,
+                  source_name + ":" + std::to_string(line) + ": key '" + name + "' must be a table");
+    }
+    for (const auto& [key, node] : *table) {
+      const std::string full = name + "." + std::string(key.str());
+      const uint32_t key_line = LineOf(key, node);
+      auto handler = section->second.find(std::string(key.str()));
+      if (handler == section->second.end()) {
+        throw Error(ErrorCode::kConfig,
+                    source_name + ":" + std::to_string(key_line) + ": unknown key '" + full + "'");
+      }
+      handler->second(TomlField(config.source, full, node, key_line));
+    }
+  }
+  return config;
+}
+
+}  // namespace dhanbak
