@@ -1,0 +1,69 @@
+// Manifest — the record of one finished backup (docs/repository-format.md §Manifests).
+// A backup exists only once its manifest is stored; everything a restore needs is in it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dhanbak::format {
+
+// A byte stream stored as an ordered list of chunks.
+struct StreamRef {
+  int64_t bytes = 0;                // plaintext length
+  std::string sha256;               // of the exact plaintext stream
+  std::vector<std::string> chunks;  // chunk ids, in stream order
+};
+
+struct TableEntry {
+  std::string schema;
+  std::string name;
+  std::vector<std::string> columns;  // COPY column list (no dropped or generated columns)
+  char persistence = 'p';            // pg_class.relpersistence
+  int64_t rows = 0;
+  StreamRef data;                    // the COPY ... TO STDOUT text stream
+};
+
+struct RoleSetting {
+  std::string role;  // empty: ALTER DATABASE ... SET; else ALTER ROLE role IN DATABASE ... SET
+  std::vector<std::string> settings;  // "name=value" as in pg_db_role_setting.setconfig
+};
+
+struct DatabaseProperties {
+  std::string encoding;        // pg_encoding_to_char(encoding)
+  std::string collate;         // datcollate
+  std::string ctype;           // datctype
+  std::string locale_provider; // "c" (libc) or "i" (icu)
+  std::string icu_locale;      // daticulocale, empty for libc
+  std::string owner;
+  int connection_limit = -1;
+  std::string acl;             // datacl as text, empty = default
+  std::string comment;
+  bool has_comment = false;
+  std::vector<RoleSetting> settings;
+};
+
+struct Manifest {
+  int format = 1;
+  std::string backup_id;
+  std::string database;
+  int64_t started_at = 0;      // UnixMicros
+  int64_t snapshot_time = 0;   // UnixMicros: the consistent point of the backup
+  int64_t finished_at = 0;     // UnixMicros
+  std::string server_version;  // e.g. "15.18"
+  int server_version_num = 0;
+  std::string pg_dump_version;
+  DatabaseProperties properties;
+  StreamRef schema;   // pg_dump -Fc archive of everything but table data
+  StreamRef globals;  // pg_dumpall --globals-only of the cluster, empty if not captured
+  std::vector<TableEntry> tables;
+
+  int64_t TotalRows() const;
+  int64_t LogicalBytes() const;  // tables + schema + globals
+};
+
+std::string ManifestToJson(const Manifest& m);
+// Throws Error(kCorruption) on malformed input.
+Manifest ManifestFromJson(const std::string& json);
+
+}  // namespace dhanbak::format

@@ -1,0 +1,16 @@
+// Hex and base64 encodings used by the repository format (docs/repository-format.md).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace dhanbak {
+
+std::string HexEncode(std::string_view bytes);
+// Throws Error(kCorruption) on malformed input.
+std::string HexDecode(std::string_view hex);
+std::string Base64Encode(std::string_view bytes);
+// Throws Error(kCorruption) on malformed input.
+std::string Base64Decode(std::string_view text);
+
+}  // namespace dhanbak

@@ -1,0 +1,38 @@
+#include "common/interrupt.hpp"
+
+#include <signal.h>
+
+#include <atomic>
+
+#include "dhanbak/error.hpp"
+
+namespace dhanbak {
+namespace {
+
+std::atomic<int> g_signal{0};
+
+extern "C" void OnSignal(int sig) { g_signal.store(sig); }
+
+}  // namespace
+
+void InstallInterruptHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+bool Interrupted() { return g_signal.load() != 0; }
+
+void RequestInterrupt() { g_signal.store(SIGTERM); }
+
+void ThrowIfInterrupted() {
+  int sig = g_signal.load();
+  if (sig != 0) {
+    throw Error(ErrorCode::kInterrupted, sig == SIGINT ? "interrupted by SIGINT" : "interrupted by SIGTERM");
+  }
+}
+
+}  // namespace dhanbak

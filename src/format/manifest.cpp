@@ -1,0 +1,115 @@
+#include "dhanbak/format/manifest.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "dhanbak/error.hpp"
+
+namespace dhanbak::format {
+
+using nlohmann::json;
+
+static void to_json(json& j, const StreamRef& s) {
+  j = json{{"bytes", s.bytes}, {"sha256", s.sha256}, {"chunks", s.chunks}};
+}
+static void from_json(const json& j, StreamRef& s) {
+  j.at("bytes").get_to(s.bytes);
+  j.at("sha256").get_to(s.sha256);
+  j.at("chunks").get_to(s.chunks);
+}
+static void to_json(json& j, const TableEntry& t) {
+  j = json{{"schema", t.schema}, {"name", t.name}, {"columns", t.columns},
+           {"persistence", std::string(1, t.persistence)}, {"rows", t.rows}, {"data", t.data}};
+}
+static void from_json(const json& j, TableEntry& t) {
+  j.at("schema").get_to(t.schema);
+  j.at("name").get_to(t.name);
+  j.at("columns").get_to(t.columns);
+  std::string p = j.value("persistence", std::string("p"));
+  t.persistence = p.empty() ? 'p' : p[0];
+  j.at("rows").get_to(t.rows);
+  j.at("data").get_to(t.data);
+}
+static void to_json(json& j, const RoleSetting& r) { j = json{{"role", r.role}, {"settings", r.settings}}; }
+static void from_json(const json& j, RoleSetting& r) {
+  j.at("role").get_to(r.role);
+  j.at("settings").get_to(r.settings);
+}
+static void to_json(json& j, const DatabaseProperties& p) {
+  j = json{{"encoding", p.encoding},       {"collate", p.collate},
+           {"ctype", p.ctype},             {"locale_provider", p.locale_provider},
+           {"icu_locale", p.icu_locale},   {"owner", p.owner},
+           {"connection_limit", p.connection_limit}, {"acl", p.acl},
+           {"comment", p.comment},         {"has_comment", p.has_comment},
+           {"settings", p.settings}};
+}
+static void from_json(const json& j, DatabaseProperties& p) {
+  j.at("encoding").get_to(p.encoding);
+  j.at("collate").get_to(p.collate);
+  j.at("ctype").get_to(p.ctype);
+  j.at("locale_provider").get_to(p.locale_provider);
+  j.at("icu_locale").get_to(p.icu_locale);
+  j.at("owner").get_to(p.owner);
+  j.at("connection_limit").get_to(p.connection_limit);
+  j.at("acl").get_to(p.acl);
+  j.at("comment").get_to(p.comment);
+  j.at("has_comment").get_to(p.has_comment);
+  j.at("settings").get_to(p.settings);
+}
+
+int64_t Manifest::TotalRows() const {
+  int64_t n = 0;
+  for (const auto& t : tables) n += t.rows;
+  return n;
+}
+
+int64_t Manifest::LogicalBytes() const {
+  int64_t n = schema.bytes + globals.bytes;
+  for (const auto& t : tables) n += t.data.bytes;
+  return n;
+}
+
+std::string ManifestToJson(const Manifest& m) {
+  json j{{"format", m.format},
+         {"backup_id", m.backup_id},
+         {"database", m.database},
+         {"started_at", m.started_at},
+         {"snapshot_time", m.snapshot_time},
+         {"finished_at", m.finished_at},
+         {"server_version", m.server_version},
+         {"server_version_num", m.server_version_num},
+         {"pg_dump_version", m.pg_dump_version},
+         {"properties", m.properties},
+         {"schema", m.schema},
+         {"globals", m.globals},
+         {"tables", m.tables}};
+  return j.dump();
+}
+
+Manifest ManifestFromJson(const std::string& text) {
+  try {
+    json j = json::parse(text);
+    Manifest m;
+    j.at("format").get_to(m.format);
+    if (m.format != 1) {
+      throw Error(ErrorCode::kCorruption, "manifest format " + std::to_string(m.format) +
+                                              " is newer than this dhanbak understands");
+    }
+    j.at("backup_id").get_to(m.backup_id);
+    j.at("database").get_to(m.database);
+    j.at("started_at").get_to(m.started_at);
+    j.at("snapshot_time").get_to(m.snapshot_time);
+    j.at("finished_at").get_to(m.finished_at);
+    j.at("server_version").get_to(m.server_version);
+    j.at("server_version_num").get_to(m.server_version_num);
+    j.at("pg_dump_version").get_to(m.pg_dump_version);
+    j.at("properties").get_to(m.properties);
+    j.at("schema").get_to(m.schema);
+    j.at("globals").get_to(m.globals);
+    j.at("tables").get_to(m.tables);
+    return m;
+  } catch (const json::exception& e) {
+    throw Error(ErrorCode::kCorruption, std::string("malformed manifest: ") + e.what());
+  }
+}
+
+}  // namespace dhanbak::format

@@ -1,0 +1,78 @@
+// Repository — the keys, configuration and object naming of a dhanbak repository on a Storage
+// (docs/repository-format.md). Holds the unwrapped master key in memory; never logs it.
+//
+// Object names:
+//   keys/<key-id>                 plaintext JSON: scrypt parameters + wrapped master key
+//   config                        sealed (kind config): repository id, chunker parameters
+//   chunks/<id[0:2]>/<id>         sealed (kind chunk): one chunk, id = HMAC-SHA-256 of plaintext
+//   manifests/<backup-id>         sealed (kind manifest): one finished backup
+// Thread-safety: const methods may be called concurrently.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dhanbak/format/manifest.hpp"
+#include "dhanbak/storage/storage.hpp"
+#include "stream/chunker.hpp"
+
+namespace dhanbak::format {
+
+struct KeyInfo {
+  std::string id;
+  std::string created;  // UTC ISO time
+  std::string host;
+};
+
+// scrypt cost: N = 2^17, r = 8, p = 1 (128 MiB, ~0.3 s), OWASP's recommendation for scrypt.
+struct KdfParams {
+  uint64_t n = 1u << 17;
+  uint64_t r = 8;
+  uint64_t p = 1;
+};
+
+class Repository {
+ public:
+  // Creates a new repository; refuses (kInvalidArgument) if one already exists there.
+  static void Init(storage::Storage& storage, const std::string& passphrase,
+                   const KdfParams& kdf = {});
+  // Unlocks with any key; kNotFound if there is no repository, kAuth "wrong passphrase".
+  static std::unique_ptr<Repository> Open(storage::Storage& storage, const std::string& passphrase);
+
+  storage::Storage& storage() const { return storage_; }
+  const std::string& repository_id() const { return repository_id_; }
+  const stream::ChunkerParams& chunker_params() const { return chunker_; }
+
+  std::string ChunkId(std::string_view plaintext) const;  // 64 lowercase hex
+  static std::string ChunkName(const std::string& id);
+  std::string SealChunk(const std::string& id, std::string_view plaintext) const;
+  // Opens a chunk and checks that its content hashes to `id`. Throws kCorruption naming it.
+  std::string OpenChunk(const std::string& id, std::string_view sealed) const;
+
+  static std::string ManifestName(const std::string& backup_id);
+  void PutManifest(const Manifest& manifest) const;
+  Manifest GetManifest(const std::string& backup_id) const;
+  std::vector<std::string> ListManifestIds() const;
+
+  std::string AddKey(const std::string& passphrase, const KdfParams& kdf = {}) const;
+  std::vector<KeyInfo> ListKeys() const;
+  // Refuses to remove the last key, or the key this process unlocked with.
+  void RemoveKey(const std::string& id) const;
+  const std::string& unlocked_key_id() const { return unlocked_key_id_; }
+
+ private:
+  Repository(storage::Storage& storage, std::string master_key, std::string key_id);
+  static std::string WriteKey(storage::Storage& storage, const std::string& master_key,
+                              const std::string& passphrase, const KdfParams& kdf);
+
+  storage::Storage& storage_;
+  std::string enc_key_;
+  std::string id_key_;
+  std::string master_key_;
+  std::string unlocked_key_id_;
+  std::string repository_id_;
+  stream::ChunkerParams chunker_;
+};
+
+}  // namespace dhanbak::format

@@ -1,0 +1,62 @@
+#include "format/sealed_object.hpp"
+
+#include "dhanbak/error.hpp"
+#include "format/crypto.hpp"
+#include "stream/zstd_codec.hpp"
+
+namespace dhanbak::format {
+namespace {
+
+constexpr char kMagic[4] = {'D', 'H', 'B', 'K'};
+constexpr uint8_t kVersion = 1;
+
+[[noreturn]] void Corrupt(std::string_view name, const std::string& why) {
+  throw Error(ErrorCode::kCorruption, "object '" + std::string(name) + "' is corrupted: " + why);
+}
+
+}  // namespace
+
+std::string SealObject(std::string_view key, ObjectKind kind, std::string_view name,
+                       std::string_view payload, bool compress) {
+  std::string header(kSealedHeaderSize, '\0');
+  header.replace(0, 4, kMagic, 4);
+  header[4] = static_cast<char>(kVersion);
+  header[5] = static_cast<char>(kind);
+  header[6] = compress ? 1 : 0;
+  header.replace(8, crypto::kNonceSize, crypto::RandomBytes(crypto::kNonceSize));
+  std::string plaintext = compress ? stream::ZstdCompress(payload) : std::string(payload);
+  std::string aad = header;
+  aad.append(name);
+  return header + crypto::AesGcmSeal(key, std::string_view(header).substr(8, crypto::kNonceSize),
+                                     aad, plaintext);
+}
+
+std::string OpenObject(std::string_view key, ObjectKind kind, std::string_view name,
+                       std::string_view sealed) {
+  if (sealed.size() < kSealedHeaderSize + crypto::kTagSize) Corrupt(name, "truncated");
+  if (sealed.substr(0, 4) != std::string_view(kMagic, 4)) Corrupt(name, "bad magic");
+  if (static_cast<uint8_t>(sealed[4]) != kVersion) {
+    Corrupt(name, "unsupported format version " + std::to_string(static_cast<uint8_t>(sealed[4])));
+  }
+  if (static_cast<uint8_t>(sealed[5]) != static_cast<uint8_t>(kind)) Corrupt(name, "unexpected object kind");
+  uint8_t compression = static_cast<uint8_t>(sealed[6]);
+  if (compression > 1 || sealed[7] != 0) Corrupt(name, "bad header");
+  std::string aad(sealed.substr(0, kSealedHeaderSize));
+  aad.append(name);
+  std::string plaintext;
+  try {
+    plaintext = crypto::AesGcmOpen(key, sealed.substr(8, crypto::kNonceSize), aad,
+                                   sealed.substr(kSealedHeaderSize));
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kCorruption) Corrupt(name, "authentication failed");
+    throw;
+  }
+  if (compression == 0) return plaintext;
+  try {
+    return stream::ZstdDecompress(plaintext, kMaxObjectPlaintext);
+  } catch (const Error& e) {
+    Corrupt(name, e.what());
+  }
+}
+
+}  // namespace dhanbak::format

@@ -1,0 +1,41 @@
+// Sealed objects: the on-storage form of every chunk, manifest and the repository config
+// (docs/repository-format.md §Sealed objects).
+//
+//   offset  size  field
+//   0       4     magic "DHBK"
+//   4       1     format version (1)
+//   5       1     object kind (ObjectKind)
+//   6       1     compression (0 none, 1 zstd)
+//   7       1     reserved, 0
+//   8       12    AES-256-GCM nonce, random per object
+//   20      n     ciphertext of the (compressed) payload
+//   20+n    16    GCM tag
+//
+// Associated data = the 20 header bytes followed by the object's name, so an object cannot be
+// moved to another name (or kind) without failing authentication.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace dhanbak::format {
+
+enum class ObjectKind : uint8_t {
+  kChunk = 1,
+  kManifest = 2,
+  kConfig = 3,
+};
+
+constexpr size_t kSealedHeaderSize = 20;
+constexpr size_t kMaxObjectPlaintext = 1ull << 30;  // 1 GiB: refuse to inflate anything larger
+
+std::string SealObject(std::string_view key, ObjectKind kind, std::string_view name,
+                       std::string_view payload, bool compress = true);
+
+// Throws Error(kCorruption) naming `name` when the object is malformed, of another kind,
+// stored under another name, or fails authentication.
+std::string OpenObject(std::string_view key, ObjectKind kind, std::string_view name,
+                       std::string_view sealed);
+
+}  // namespace dhanbak::format

@@ -1,0 +1,102 @@
+#include "pg/pg_tools.hpp"
+
+#include "common/log.hpp"
+#include "common/subprocess.hpp"
+#include "dhanbak/error.hpp"
+#include "pg/connection.hpp"
+
+namespace dhanbak::pg {
+namespace {
+
+// A conninfo naming only the database: everything else comes from the PG* environment.
+std::string DbArg(const std::string& dbname) {
+  std::string out = "dbname='";
+  for (char c : dbname) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+// Quotes a table name as a pg_dump pattern: inside double quotes every character is literal.
+std::string ExactPattern(const std::string& schema, const std::string& name) {
+  return QuoteIdent(schema) + "." + QuoteIdent(name);
+}
+
+void CheckResult(const std::string& tool, const SubprocessResult& r) {
+  if (r.exit_code != 0) {
+    throw Error(ErrorCode::kPg, tool + " failed (exit " + std::to_string(r.exit_code) + "): " + r.stderr_tail);
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> ToolEnv(const ToolTarget& t) {
+  auto env = ConninfoEnvironment(t.conninfo);
+  env.emplace_back("PGAPPNAME", "dhanbak");
+  return env;
+}
+
+}  // namespace
+
+void DumpSchemaArchive(const ToolTarget& target, const std::string& snapshot,
+                       const std::vector<std::pair<std::string, std::string>>& excluded_tables,
+                       const std::function<void(std::string_view)>& sink) {
+  SubprocessOptions o;
+  o.argv = {FindPgProgram("pg_dump", target.server_version_num), "--format=custom", "--compress=0",
+            "--large-objects", "--snapshot=" + snapshot, "--no-sync", "--lock-wait-timeout=600s",
+            "-d", DbArg(target.dbname)};
+  for (const auto& [schema, name] : excluded_tables) o.argv.push_back("--exclude-table-data=" + ExactPattern(schema, name));
+  o.env = ToolEnv(target);
+  o.on_stdout = sink;
+  CheckResult("pg_dump", RunSubprocess(o));
+}
+
+void DumpGlobals(const ToolTarget& target, const std::function<void(std::string_view)>& sink) {
+  std::string out;
+  SubprocessOptions o;
+  o.argv = {FindPgProgram("pg_dumpall", target.server_version_num), "--globals-only", "-l", DbArg(target.dbname)};
+  o.env = ToolEnv(target);
+  o.on_stdout = [&](std::string_view d) { out.append(d); };
+  auto r = RunSubprocess(o);
+  if (r.exit_code != 0 && r.stderr_tail.find("permission denied") != std::string::npos) {
+    log::Warning("pg_dumpall --globals-only needs superuser to read role passwords; "
+                 "capturing roles without passwords");
+    out.clear();
+    o.argv.push_back("--no-role-passwords");
+    r = RunSubprocess(o);
+  }
+  CheckResult("pg_dumpall", r);
+  sink(out);
+}
+
+void RestoreSection(const ToolTarget& target, const std::string& archive_path, const std::string& section,
+                    int jobs, const std::string& list_file) {
+  SubprocessOptions o;
+  o.argv = {FindPgProgram("pg_restore", target.server_version_num), "--section=" + section,
+            "--exit-on-error", "-d", DbArg(target.dbname)};
+  if (jobs > 1) o.argv.push_back("--jobs=" + std::to_string(jobs));
+  if (!list_file.empty()) o.argv.push_back("--use-list=" + list_file);
+  o.argv.push_back(archive_path);
+  o.env = ToolEnv(target);
+  CheckResult("pg_restore --section=" + section, RunSubprocess(o));
+}
+
+void RunPsqlScript(const ToolTarget& target, const std::string& script_path, bool stop_on_error) {
+  SubprocessOptions o;
+  o.argv = {FindPgProgram("psql", target.server_version_num), "-X", "-q", "-d", DbArg(target.dbname),
+            "-v", std::string("ON_ERROR_STOP=") + (stop_on_error ? "1" : "0"), "-f", script_path};
+  o.env = ToolEnv(target);
+  o.on_stderr_line = [](std::string_view line) { log::Warning("psql: " + std::string(line)); };
+  CheckResult("psql", RunSubprocess(o));
+}
+
+std::string PgDumpVersion(int server_version_num) {
+  std::string out;
+  SubprocessOptions o;
+  o.argv = {FindPgProgram("pg_dump", server_version_num), "--version"};
+  o.on_stdout = [&](std::string_view d) { out.append(d); };
+  CheckResult("pg_dump --version", RunSubprocess(o));
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+}  // namespace dhanbak::pg

@@ -1,0 +1,31 @@
+// LocalStorage — a repository in a local directory (`file:///path`), the embedded default.
+//
+// Put writes `<dir>/.tmp-<random>`, fsyncs it, renames it over the final name and fsyncs the
+// directory, so a crash never leaves a partial object under a real name; stale temp files are
+// invisible to List and Stat. Object names map to relative paths; names that would escape the
+// root ("..", absolute, empty segments) are refused.
+#pragma once
+
+#include <string>
+
+#include "dhanbak/storage/storage.hpp"
+
+namespace dhanbak::storage {
+
+class LocalStorage : public Storage {
+ public:
+  explicit LocalStorage(std::string root_dir);
+
+  void Put(const std::string& name, std::string_view data) override;
+  std::string Get(const std::string& name, std::optional<ByteRange> range) override;
+  std::optional<ObjectInfo> Stat(const std::string& name) override;
+  void List(const std::string& prefix, const std::function<void(const ObjectInfo&)>& fn) override;
+  void Remove(const std::string& name) override;
+  std::string Describe() const override { return "file://" + root_; }
+
+ private:
+  std::string PathOf(const std::string& name) const;
+  std::string root_;
+};
+
+}  // namespace dhanbak::storage

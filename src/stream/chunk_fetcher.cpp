@@ -1,0 +1,61 @@
+#include "stream/chunk_fetcher.hpp"
+
+#include <deque>
+#include <future>
+
+#include "common/interrupt.hpp"
+#include "dhanbak/error.hpp"
+#include "format/crypto.hpp"
+
+namespace dhanbak::stream {
+
+ChunkFetcher::ChunkFetcher(const format::Repository& repo, size_t threads, size_t window)
+    : repo_(repo), window_(window == 0 ? 1 : window), pool_(threads) {}
+
+void ChunkFetcher::Stream(const format::StreamRef& ref, const std::string& what,
+                          const std::function<void(std::string_view)>& fn) {
+  std::deque<std::future<std::string>> pending;
+  size_t next = 0;
+  auto fill = [&] {
+    while (next < ref.chunks.size() && pending.size() < window_) {
+      std::string id = ref.chunks[next++];
+      pending.push_back(pool_.Submit([this, id] {
+        ThrowIfInterrupted();
+        std::string sealed;
+        try {
+          sealed = repo_.storage().Get(format::Repository::ChunkName(id));
+        } catch (const Error& e) {
+          if (e.code() == ErrorCode::kNotFound) {
+            throw Error(ErrorCode::kCorruption, "object '" + format::Repository::ChunkName(id) +
+                                                    "' is missing from the repository");
+          }
+          throw;
+        }
+        return repo_.OpenChunk(id, sealed);
+      }));
+    }
+  };
+  crypto::Digest digest;
+  int64_t bytes = 0;
+  try {
+    fill();
+    while (!pending.empty()) {
+      std::string plaintext = pending.front().get();
+      pending.pop_front();
+      fill();
+      digest.Update(plaintext);
+      bytes += static_cast<int64_t>(plaintext.size());
+      fn(plaintext);
+    }
+  } catch (...) {
+    // Wait for downloads already started: their tasks reference this frame's futures only
+    // through `pending`, but they use repo_, which must outlive them.
+    for (auto& f : pending) f.wait();
+    throw;
+  }
+  if (bytes != ref.bytes || digest.FinishHex() != ref.sha256) {
+    throw Error(ErrorCode::kCorruption, what + ": restored stream does not match the manifest's SHA-256");
+  }
+}
+
+}  // namespace dhanbak::stream

@@ -1,0 +1,32 @@
+// ChunkFetcher — the restore side's download-ahead stage. For one stream, up to `window`
+// chunks are downloaded, authenticated, decrypted and decompressed on the pool while the
+// caller consumes earlier ones in order; the stream's SHA-256 and length are checked against
+// the manifest at the end, so a missing, swapped or altered chunk is always detected.
+#pragma once
+
+#include <functional>
+#include <string_view>
+
+#include "common/thread_pool.hpp"
+#include "dhanbak/format/manifest.hpp"
+#include "format/repository.hpp"
+
+namespace dhanbak::stream {
+
+class ChunkFetcher {
+ public:
+  ChunkFetcher(const format::Repository& repo, size_t threads, size_t window);
+
+  // Calls `fn` with each chunk's plaintext in order. Throws Error(kCorruption) naming the
+  // object on any integrity failure (including a whole-stream hash mismatch, which is detected
+  // only after the last chunk: callers must not commit what they loaded before that).
+  void Stream(const format::StreamRef& ref, const std::string& what,
+              const std::function<void(std::string_view)>& fn);
+
+ private:
+  const format::Repository& repo_;
+  size_t window_;
+  ThreadPool pool_;
+};
+
+}  // namespace dhanbak::stream

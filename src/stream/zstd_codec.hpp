@@ -1,0 +1,18 @@
+// One-shot zstd compression of bounded objects (chunks, manifests). Objects are at most a few
+// tens of MiB, so whole-buffer calls are simplest; decompression streams so that a forged
+// frame header cannot make us allocate more than `max_output`.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace dhanbak::stream {
+
+constexpr int kDefaultZstdLevel = 3;
+
+std::string ZstdCompress(std::string_view data, int level = kDefaultZstdLevel);
+// Throws Error(kCorruption) on a malformed frame or output larger than max_output.
+std::string ZstdDecompress(std::string_view frame, size_t max_output);
+
+}  // namespace dhanbak::stream
