@@ -6,6 +6,7 @@
 #include <chrono>
 #include <string>
 
+#include "support/db_compare.hpp"
 #include "support/pg_cluster.hpp"
 #include "support/process.hpp"
 
@@ -48,7 +49,7 @@ TEST_CASE("RunProcess passes argv verbatim, adds environment, reports signals an
 }
 
 TEST_CASE("BackgroundProcess can be waited for and signalled") {
-  BackgroundProcess p({"sh", "-c", "echo started; trap 'echo got-term; exit 7' TERM; while :; do sleep 0.05; done"});
+  BackgroundProcess p({"sh", "-c", "trap 'echo got-term; exit 7' TERM; echo started; while :; do sleep 0.05; done"});
   REQUIRE(p.WaitForOutput("started", 10s));
   CHECK(p.Running());
   p.Signal(SIGTERM);
@@ -78,4 +79,162 @@ TEST_CASE("the shared cluster runs SQL and manages databases") {
   CHECK(RunOrThrow({cluster.Tool("psql"), "-XAtc", "SELECT current_database()"}, env) == name + "\n");
   cluster.DropDatabase(name);
   CHECK_FALSE(cluster.DatabaseExists(name));
+}
+
+namespace {
+
+// Database-level properties are not copied by CREATE DATABASE ... TEMPLATE, so the checker
+// tests set them on each copy.
+void SetDatabaseProperties(PgCluster& cluster, const std::string& db) {
+  const std::string q = QuoteIdent(db);
+  cluster.Psql("postgres", "ALTER DATABASE " + q + " SET DateStyle = 'SQL, DMY';\n"
+                           "ALTER DATABASE " + q + " SET work_mem = '8MB';\n"
+                           "ALTER DATABASE " + q + " CONNECTION LIMIT 42;\n"
+                           "COMMENT ON DATABASE " + q + " IS 'checker fixture';\n"
+                           "ALTER ROLE cmp_role IN DATABASE " + q + " SET search_path = app, public;\n"
+                           "GRANT CONNECT, TEMP ON DATABASE " + q + " TO cmp_role;");
+}
+
+// A small database with one of everything the negative checks touch.
+void MakeSource(PgCluster& cluster) {
+  cluster.Psql("postgres",
+               "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cmp_role') THEN "
+               "CREATE ROLE cmp_role; END IF; END $$;");
+  cluster.DropDatabase("cmp_src");
+  cluster.CreateDatabase("cmp_src");
+  cluster.Psql("cmp_src", R"sql(
+    CREATE SCHEMA app;
+    CREATE TABLE app.invoices (id int PRIMARY KEY, issued date NOT NULL, amount numeric(18,2), note text DEFAULT 'none');
+    INSERT INTO app.invoices SELECT g, date '2024-01-01' + g, g * 10.5, CASE WHEN g % 3 = 0 THEN E'multi\nline\ttext' END
+      FROM generate_series(1, 500) g;
+    CREATE TABLE app.parent (id int, label text);
+    CREATE TABLE app.child (extra int) INHERITS (app.parent);
+    INSERT INTO app.parent VALUES (1, 'in parent');
+    INSERT INTO app.child VALUES (2, 'in child', 7);
+    CREATE TABLE app.nocols ();
+    INSERT INTO app.nocols DEFAULT VALUES;
+    INSERT INTO app.nocols DEFAULT VALUES;
+    CREATE SEQUENCE app.counter;
+    SELECT setval('app.counter', 77);
+    CREATE MATERIALIZED VIEW app.totals AS SELECT count(*) AS n, sum(amount) AS total FROM app.invoices;
+    SELECT lo_from_bytea(424242, '\x00ff00ff'::bytea);
+    COMMENT ON LARGE OBJECT 424242 IS 'scan';
+  )sql");
+  SetDatabaseProperties(cluster, "cmp_src");
+}
+
+std::string FreshCopy(PgCluster& cluster, const std::string& name) {
+  cluster.DropDatabase(name);
+  cluster.CreateDatabase(name, "TEMPLATE cmp_src");
+  SetDatabaseProperties(cluster, name);
+  return name;
+}
+
+bool Mentions(const CompareResult& result, const std::string& needle) {
+  for (const auto& d : result.differences) {
+    if (d.find(needle) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("CompareDatabases: identical copies are equal; each kind of damage is caught") {
+  PgCluster& cluster = SharedCluster();
+  MakeSource(cluster);
+
+  SUBCASE("an identical copy compares equal") {
+    CompareResult r = CompareDatabases(cluster, "cmp_src", FreshCopy(cluster, "cmp_copy"));
+    CHECK_MESSAGE(r.equal, r.Summary());
+  }
+  SUBCASE("a missing row") {
+    std::string copy = FreshCopy(cluster, "cmp_copy");
+    cluster.Psql(copy, "DELETE FROM app.invoices WHERE id = 250");
+    CompareResult r = CompareDatabases(cluster, "cmp_src", copy);
+    CHECK_FALSE(r.equal);
+    CHECK_MESSAGE(Mentions(r, "table app.invoices: 500 rows in \"cmp_src\", 499 rows"), r.Summary());
+    CHECK_MESSAGE(Mentions(r, "(250,2024-09-07"), r.Summary());
+  }
+  SUBCASE("a missing row in an inheritance parent (ONLY) and in a zero-column table") {
+    std::string copy = FreshCopy(cluster, "cmp_copy");
+    cluster.Psql(copy, "DELETE FROM ONLY app.parent; DELETE FROM app.nocols WHERE ctid = '(0,1)'");
+    CompareResult r = CompareDatabases(cluster, "cmp_src", copy);
+    CHECK_MESSAGE(Mentions(r, "table app.parent: 1 rows"), r.Summary());
+    CHECK_MESSAGE(Mentions(r, "table app.nocols: 2 rows"), r.Summary());
+    CHECK_FALSE(Mentions(r, "table app.child"));
+  }
+  SUBCASE("a changed date") {
+    std::string copy = FreshCopy(cluster, "cmp_copy");
+    cluster.Psql(copy, "UPDATE app.invoices SET issued = issued + 1 WHERE id = 17");
+    CompareResult r = CompareDatabases(cluster, "cmp_src", copy);
+    CHECK_FALSE(r.equal);
+    CHECK_MESSAGE(Mentions(r, "table app.invoices: 500 rows in \"cmp_src\", 500 rows in \"cmp_copy\", contents differ"),
+                  r.Summary());
+    CHECK_MESSAGE(Mentions(r, "2024-01-18"), r.Summary());
+    CHECK_MESSAGE(Mentions(r, "2024-01-19"), r.Summary());
+  }
+  SUBCASE("a reset sequence") {
+    std::string copy = FreshCopy(cluster, "cmp_copy");
+    cluster.Psql(copy, "SELECT setval('app.counter', 1, false)");
+    CompareResult r = CompareDatabases(cluster, "cmp_src", copy);
+    CHECK_FALSE(r.equal);
+    CHECK_MESSAGE(Mentions(r, "sequence app.counter: last_value '77' in \"cmp_src\" but '1' in \"cmp_copy\""),
+                  r.Summary());
+    CHECK_MESSAGE(Mentions(r, "sequence app.counter: is_called 'true'"), r.Summary());
+  }
+  SUBCASE("a changed database setting") {
+    std::string copy = FreshCopy(cluster, "cmp_copy");
+    cluster.Psql("postgres", "ALTER DATABASE cmp_copy SET DateStyle = 'ISO, DMY'");
+    CompareResult r = CompareDatabases(cluster, "cmp_src", copy);
+    CHECK_FALSE(r.equal);
+    CHECK_MESSAGE(Mentions(r, "settings ALTER DATABASE SET: values"), r.Summary());
+  }
+  SUBCASE("a missing per-role database setting, comment, connection limit and grant") {
+    cluster.DropDatabase("cmp_copy");
+    cluster.CreateDatabase("cmp_copy", "TEMPLATE cmp_src");
+    cluster.Psql("postgres", "ALTER DATABASE cmp_copy SET DateStyle = 'SQL, DMY'; ALTER DATABASE cmp_copy SET work_mem = '8MB'");
+    CompareResult r = CompareDatabases(cluster, "cmp_src", "cmp_copy");
+    CHECK_MESSAGE(Mentions(r, "settings ALTER ROLE cmp_role IN DATABASE SET: in \"cmp_src\" but missing"), r.Summary());
+    CHECK_MESSAGE(Mentions(r, "property of database: comment 'checker fixture'"), r.Summary());
+    CHECK_MESSAGE(Mentions(r, "property of database: datconnlimit '42'"), r.Summary());
+    CHECK_MESSAGE(Mentions(r, "property of database: datacl"), r.Summary());
+    CHECK_FALSE(Mentions(r, "settings ALTER DATABASE SET"));
+  }
+  SUBCASE("a different encoding") {
+    cluster.DropDatabase("cmp_copy");
+    cluster.CreateDatabase("cmp_copy", "TEMPLATE template0 ENCODING 'LATIN1' LOCALE 'C'");
+    CompareOptions properties_only;
+    properties_only.schema = properties_only.data = false;
+    CompareResult r = CompareDatabases(cluster, "cmp_src", "cmp_copy", "", properties_only);
+    CHECK_MESSAGE(Mentions(r, "property of database: encoding 'UTF8' in \"cmp_src\" but 'LATIN1'"), r.Summary());
+  }
+  SUBCASE("a changed column default") {
+    std::string copy = FreshCopy(cluster, "cmp_copy");
+    cluster.Psql(copy, "ALTER TABLE app.invoices ALTER COLUMN note SET DEFAULT 'n/a'");
+    CompareResult r = CompareDatabases(cluster, "cmp_src", copy);
+    CHECK_FALSE(r.equal);
+    CHECK_MESSAGE(Mentions(r, "schema (pg_dump --schema-only) differs"), r.Summary());
+    CHECK_MESSAGE(Mentions(r, "+    note text DEFAULT 'n/a'::text"), r.Summary());
+    CHECK_EQ(r.differences.size(), 1u);
+  }
+  SUBCASE("a missing table, an unpopulated materialized view and a changed large object") {
+    std::string copy = FreshCopy(cluster, "cmp_copy");
+    cluster.Psql(copy, "DROP TABLE app.nocols; REFRESH MATERIALIZED VIEW app.totals WITH NO DATA;"
+                       "SELECT lo_put(424242, 0, '\\x01'::bytea); COMMENT ON LARGE OBJECT 424242 IS 'other'");
+    CompareResult r = CompareDatabases(cluster, "cmp_src", copy);
+    CHECK_MESSAGE(Mentions(r, "table app.nocols: in \"cmp_src\" but missing from \"cmp_copy\""), r.Summary());
+    CHECK_MESSAGE(Mentions(r, "materialized view app.totals: populated in \"cmp_src\" but not"), r.Summary());
+    CHECK_MESSAGE(Mentions(r, "large object 424242: md5"), r.Summary());
+    CHECK_MESSAGE(Mentions(r, "large object 424242: comment 'scan'"), r.Summary());
+  }
+  SUBCASE("the table filter and the other-server conninfo") {
+    std::string copy = FreshCopy(cluster, "cmp_copy");
+    cluster.Psql(copy, "DELETE FROM app.invoices WHERE id = 1");
+    CompareOptions only_child;
+    only_child.tables = {"app.child"};
+    CompareResult r = CompareDatabases(cluster, "cmp_src", copy, "host=127.0.0.1 port=" + std::to_string(cluster.port()) +
+                                       " user=postgres", only_child);
+    CHECK_MESSAGE(r.equal, r.Summary());
+  }
+  cluster.DropDatabase("cmp_copy");
 }
