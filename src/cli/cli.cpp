@@ -1,10 +1,197 @@
 #include "cli/cli.hpp"
 
+#include <unistd.h>
+
+#include <cxxopts.hpp>
 #include <iostream>
+#include <map>
+
+#include "command/backup.hpp"
+#include "command/context.hpp"
+#include "command/init.hpp"
+#include "command/list.hpp"
+#include "command/restore.hpp"
+#include "common/interrupt.hpp"
+#include "common/log.hpp"
+#include "common/progress.hpp"
+#include "dhanbak/error.hpp"
 
 namespace dhanbak::cli {
-int Main(int, char**) {
-  std::cerr << "dhanbak: under construction\n";
-  return 2;
+namespace {
+
+using command::Context;
+using command::GlobalOptions;
+
+struct CommandSpec {
+  const char* name;
+  const char* args;
+  const char* summary;
+};
+
+// Only commands that work are listed (and accepted).
+const CommandSpec kCommands[] = {
+    {"init", "", "create the repository and its first key"},
+    {"backup", "[DB ...]", "back up the named databases, or all configured ones"},
+    {"list", "[DB]", "backups, newest first"},
+    {"restore", "DB [--at TIME | --backup ID] --target-db NAME", "restore a backup into a new database"},
+};
+
+void AddGlobalOptions(cxxopts::Options& o) {
+  o.add_options("global")
+      ("c,config", "configuration file", cxxopts::value<std::string>())
+      ("repo", "repository URL (overrides repository.url)", cxxopts::value<std::string>())
+      ("json", "machine-readable output")
+      ("q,quiet", "only warnings and errors")
+      ("v,verbose", "debug output")
+      ("no-progress", "no progress display")
+      ("allow-root", "allow running as root")
+      ("h,help", "show help");
 }
+
+std::string Usage() {
+  std::string s =
+      "usage: dhanbak [-c FILE] [--repo URL] [--json] [-q|-v] [--no-progress] [--allow-root] COMMAND ...\n\n"
+      "commands:\n";
+  for (const auto& c : kCommands) {
+    std::string head = std::string("  ") + c.name + " " + c.args;
+    if (head.size() < 52) head.resize(52, ' ');
+    s += head + " " + c.summary + "\n";
+  }
+  s += "\nexit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 verification found a difference\n"
+       "or corruption, 4 another run holds the lock, 5 status alert\n"
+       "run 'dhanbak COMMAND --help' for a command's options\n";
+  return s;
+}
+
+void ApplyGlobals(const cxxopts::ParseResult& r, GlobalOptions& g) {
+  if (r.count("config")) g.config_path = r["config"].as<std::string>();
+  if (r.count("repo")) g.repo_url = r["repo"].as<std::string>();
+  if (r.count("json")) g.json = true;
+  if (r.count("quiet")) g.quiet = true;
+  if (r.count("verbose")) g.verbose = true;
+  if (r.count("no-progress")) g.no_progress = true;
+  if (r.count("allow-root")) g.allow_root = true;
+}
+
+std::optional<std::string> Opt(const cxxopts::ParseResult& r, const std::string& name) {
+  if (!r.count(name)) return std::nullopt;
+  return r[name].as<std::string>();
+}
+
+std::vector<std::string> Positionals(const cxxopts::ParseResult& r) {
+  if (!r.count("args")) return {};
+  return r["args"].as<std::vector<std::string>>();
+}
+
+int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions globals) {
+  cxxopts::Options o("dhanbak " + cmd);
+  AddGlobalOptions(o);
+  o.add_options("command")("args", "positional arguments", cxxopts::value<std::vector<std::string>>());
+  if (cmd == "backup") {
+    o.add_options("command")("j,jobs", "parallel connections per database", cxxopts::value<int>());
+  } else if (cmd == "restore") {
+    o.add_options("command")
+        ("at", "newest good backup at or before TIME (latest, 2024-01-15, 2024-01-15T14:30, ...)", cxxopts::value<std::string>())
+        ("backup", "restore this backup id", cxxopts::value<std::string>())
+        ("target-db", "new database to restore into", cxxopts::value<std::string>())
+        ("target-conninfo", "restore onto another server", cxxopts::value<std::string>())
+        ("j,jobs", "parallel connections", cxxopts::value<int>())
+        ("no-verify", "skip the table-by-table verification");
+  }
+  o.parse_positional({"args"});
+  o.positional_help(std::string("COMMAND ARGS"));
+  auto r = o.parse(argc, argv);
+  if (r.count("help")) {
+    std::cout << o.help({"command", "global"});
+    return 0;
+  }
+  ApplyGlobals(r, globals);
+  if (globals.quiet) log::SetLevel(log::Level::kWarning);
+  if (globals.verbose) log::SetLevel(log::Level::kDebug);
+  Progress::SetEnabled(!globals.no_progress);
+  if (::geteuid() == 0 && !globals.allow_root) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "dhanbak refuses to run as root: run it as the backup service user, or pass --allow-root");
+  }
+  auto args = Positionals(r);
+  Context ctx(globals);
+  if (cmd == "init") {
+    if (!args.empty()) throw Error(ErrorCode::kInvalidArgument, "init takes no arguments");
+    return command::RunInit(ctx);
+  }
+  if (cmd == "backup") {
+    command::BackupOptions b;
+    b.databases = args;
+    if (r.count("jobs")) b.jobs = r["jobs"].as<int>();
+    return command::RunBackup(ctx, b);
+  }
+  if (cmd == "list") {
+    if (args.size() > 1) throw Error(ErrorCode::kInvalidArgument, "list takes at most one database name");
+    return command::RunList(ctx, args.empty() ? std::nullopt : std::optional<std::string>(args[0]));
+  }
+  if (cmd == "restore") {
+    if (args.size() != 1) throw Error(ErrorCode::kInvalidArgument, "restore takes exactly one database name");
+    command::RestoreOptions ro;
+    ro.database = args[0];
+    ro.at = Opt(r, "at");
+    ro.backup_id = Opt(r, "backup");
+    if (ro.at && ro.backup_id) throw Error(ErrorCode::kInvalidArgument, "give --at or --backup, not both");
+    ro.target_db = Opt(r, "target-db");
+    ro.target_conninfo = Opt(r, "target-conninfo");
+    if (r.count("jobs")) ro.jobs = r["jobs"].as<int>();
+    ro.verify = r.count("no-verify") == 0;
+    return command::RunRestore(ctx, ro);
+  }
+  throw Error(ErrorCode::kInvalidArgument, "unknown command '" + cmd + "'\n" + Usage());
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  InstallInterruptHandlers();
+  // The command is the first argument that is neither an option nor an option's value.
+  int cmd_index = -1;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "-c" || a == "--config" || a == "--repo") {
+      ++i;
+      continue;
+    }
+    if (!a.empty() && a[0] == '-') continue;
+    cmd_index = i;
+    break;
+  }
+  try {
+    if (cmd_index < 0) {
+      cxxopts::Options o("dhanbak");
+      AddGlobalOptions(o);
+      auto r = o.parse(argc, argv);
+      std::cout << Usage();
+      return r.count("help") ? 0 : 2;
+    }
+    std::string cmd = argv[cmd_index];
+    bool known = false;
+    for (const auto& c : kCommands) known = known || cmd == c.name;
+    if (!known) {
+      std::cerr << "dhanbak: error: unknown command '" << cmd << "'\n" << Usage();
+      return 2;
+    }
+    // Globals before the command are parsed together with the command's own options.
+    std::vector<char*> args;
+    args.push_back(argv[0]);
+    for (int i = 1; i < argc; ++i)
+      if (i != cmd_index) args.push_back(argv[i]);
+    return Dispatch(cmd, static_cast<int>(args.size()), args.data(), GlobalOptions{});
+  } catch (const cxxopts::exceptions::exception& e) {
+    std::cerr << "dhanbak: error: " << e.what() << "\n";
+    return 2;
+  } catch (const Error& e) {
+    log::Error(e.what());
+    return ExitCodeFor(e.code());
+  } catch (const std::exception& e) {
+    log::Error(std::string("internal error: ") + e.what());
+    return 1;
+  }
+}
+
 }  // namespace dhanbak::cli

@@ -42,7 +42,7 @@ void DumpSchemaArchive(const ToolTarget& target, const std::string& snapshot,
                        const std::function<void(std::string_view)>& sink) {
   SubprocessOptions o;
   o.argv = {FindPgProgram("pg_dump", target.server_version_num), "--format=custom", "--compress=0",
-            "--large-objects", "--snapshot=" + snapshot, "--no-sync", "--lock-wait-timeout=600s",
+            "--blobs", "--snapshot=" + snapshot, "--no-sync", "--lock-wait-timeout=600s",
             "-d", DbArg(target.dbname)};
   for (const auto& [schema, name] : excluded_tables) o.argv.push_back("--exclude-table-data=" + ExactPattern(schema, name));
   o.env = ToolEnv(target);

@@ -1,0 +1,329 @@
+#include "command/backup.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "common/encoding.hpp"
+#include "common/interrupt.hpp"
+#include "common/log.hpp"
+#include "common/progress.hpp"
+#include "common/time_spec.hpp"
+#include "dhanbak/error.hpp"
+#include "format/crypto.hpp"
+#include "pg/connection.hpp"
+#include "pg/pg_tools.hpp"
+#include "pg/source_catalog.hpp"
+#include "stream/chunk_uploader.hpp"
+#include "stream/stream_writer.hpp"
+
+namespace dhanbak::command {
+namespace {
+
+std::string NewBackupId(UnixMicros now) {
+  std::string iso = FormatUtcIso(now);  // 2024-01-15T02:00:00.123456Z
+  std::string compact;
+  for (char c : iso.substr(0, 19)) {
+    if (c != '-' && c != ':') compact += c;
+  }
+  return compact + "Z-" + HexEncode(crypto::RandomBytes(4));
+}
+
+// Cancels the running queries of registered connections when a signal arrives, so that a
+// worker blocked on the server (a lock wait, a slow COPY) unwinds promptly.
+class CancelWatch {
+ public:
+  CancelWatch() : thread_([this] { Run(); }) {}
+  ~CancelWatch() {
+    stop_ = true;
+    thread_.join();
+  }
+  void Add(pg::PgConnection* c) {
+    std::lock_guard<std::mutex> lock(mu_);
+    conns_.push_back(c);
+  }
+  void Remove(pg::PgConnection* c) {
+    std::lock_guard<std::mutex> lock(mu_);
+    conns_.erase(std::remove(conns_.begin(), conns_.end(), c), conns_.end());
+  }
+
+ private:
+  void Run() {
+    bool cancelled = false;
+    while (!stop_) {
+      if (Interrupted() && !cancelled) {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (auto* c : conns_) c->Cancel();
+        cancelled = true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  std::mutex mu_;
+  std::vector<pg::PgConnection*> conns_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+struct Registered {
+  CancelWatch& watch;
+  pg::PgConnection* conn;
+  Registered(CancelWatch& w, pg::PgConnection* c) : watch(w), conn(c) { watch.Add(conn); }
+  ~Registered() { watch.Remove(conn); }
+};
+
+// Runs `fn` on `n` threads; the first exception stops the others (via `failed`) and is rethrown.
+void RunParallel(int n, std::atomic<bool>& failed, const std::function<void()>& fn) {
+  std::mutex mu;
+  std::exception_ptr first;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&] {
+      try {
+        fn();
+      } catch (...) {
+        failed = true;
+        std::lock_guard<std::mutex> lock(mu);
+        if (!first) first = std::current_exception();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  if (first) std::rethrow_exception(first);
+}
+
+class DatabaseBackup {
+ public:
+  DatabaseBackup(Context& ctx, stream::ChunkUploader& uploader, const format::StreamRef& globals,
+                 std::string database, int jobs)
+      : ctx_(ctx), uploader_(uploader), globals_(globals), database_(std::move(database)), jobs_(jobs) {}
+
+  catalog::BackupRecord Run();
+
+ private:
+  void TakeSnapshot(pg::PgConnection& leader);
+  void DumpSchema(const std::string& snapshot, const std::vector<pg::TableInfo>& tables);
+  void CopyTables(const std::string& snapshot, const std::vector<pg::TableInfo>& tables, Progress& progress);
+
+  Context& ctx_;
+  stream::ChunkUploader& uploader_;
+  const format::StreamRef& globals_;
+  std::string database_;
+  int jobs_;
+  format::Manifest manifest_;
+  CancelWatch cancel_;
+  std::atomic<bool> failed_{false};
+};
+
+catalog::BackupRecord DatabaseBackup::Run() {
+  const Config& config = ctx_.config();
+  format::Repository& repo = ctx_.repository();
+  catalog::BackupRecord rec;
+  rec.started_at = NowMicros();
+  rec.backup_id = NewBackupId(rec.started_at);
+  rec.repository = ctx_.repository_url();
+  rec.database = database_;
+  rec.status = "running";
+  ctx_.catalog().BeginBackup(rec);
+  log::Info("backing up " + database_ + " as " + rec.backup_id);
+  int64_t stored_before = uploader_.stored_bytes(), new_before = uploader_.new_chunks();
+  try {
+    pg::PgConnection leader(config.postgres.conninfo, database_);
+    Registered reg(cancel_, &leader);
+    leader.ApplySessionSettings();
+    leader.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+    std::string snapshot = leader.QueryValue("SELECT pg_catalog.pg_export_snapshot()");
+    manifest_.snapshot_time = std::stoll(leader.QueryValue(
+        "SELECT (extract(epoch FROM pg_catalog.transaction_timestamp()) * 1000000)::bigint"));
+    auto tables = pg::ListDataTables(leader);
+    // Like pg_dump: ACCESS SHARE locks keep the tables from being dropped or altered while the
+    // workers read them; they do not block reads or writes.
+    for (size_t i = 0; i < tables.size(); i += 500) {
+      std::string sql = "LOCK TABLE ";
+      for (size_t j = i; j < std::min(tables.size(), i + 500); ++j) {
+        if (j > i) sql += ", ";
+        sql += "ONLY " + pg::QualifiedName(tables[j].schema, tables[j].name);
+      }
+      leader.Exec(sql + " IN ACCESS SHARE MODE");
+    }
+    manifest_.properties = pg::ReadDatabaseProperties(leader);
+    manifest_.server_version_num = leader.server_version_num();
+    manifest_.server_version = leader.QueryValue("SHOW server_version");
+    manifest_.pg_dump_version = pg::PgDumpVersion(manifest_.server_version_num);
+    manifest_.backup_id = rec.backup_id;
+    manifest_.database = database_;
+    manifest_.started_at = rec.started_at;
+    manifest_.globals = globals_;
+
+    int64_t expected = 0;
+    for (const auto& t : tables) expected += t.size_bytes;
+    Progress progress("backup " + database_, expected);
+    std::thread schema_thread;
+    std::exception_ptr schema_error;
+    schema_thread = std::thread([&] {
+      try {
+        DumpSchema(snapshot, tables);
+      } catch (...) {
+        schema_error = std::current_exception();
+        failed_ = true;
+      }
+    });
+    try {
+      CopyTables(snapshot, tables, progress);
+    } catch (...) {
+      failed_ = true;
+      schema_thread.join();
+      throw;
+    }
+    schema_thread.join();
+    if (schema_error) std::rethrow_exception(schema_error);
+    uploader_.Flush();
+    ThrowIfInterrupted();
+    leader.Exec("COMMIT");
+
+    manifest_.finished_at = NowMicros();
+    repo.PutManifest(manifest_);  // the backup exists from this moment on
+
+    rec.status = "ok";
+    rec.finished_at = manifest_.finished_at;
+    rec.snapshot_time = manifest_.snapshot_time;
+    rec.server_version = manifest_.server_version;
+    rec.rows = manifest_.TotalRows();
+    rec.logical_bytes = manifest_.LogicalBytes();
+    rec.stored_bytes = uploader_.stored_bytes() - stored_before;
+    rec.new_chunks = uploader_.new_chunks() - new_before;
+    rec.manifest_name = format::Repository::ManifestName(rec.backup_id);
+    for (const auto& t : manifest_.tables) {
+      rec.tables.push_back({t.schema, t.name, t.rows, t.data.bytes, t.data.sha256,
+                            static_cast<int64_t>(t.data.chunks.size())});
+    }
+    ctx_.catalog().FinishBackup(rec);
+    log::Info("backed up " + database_ + ": " + std::to_string(rec.tables.size()) + " tables, " +
+              std::to_string(rec.rows) + " rows, " + log::FormatBytes(static_cast<double>(rec.logical_bytes)) +
+              " logical, " + log::FormatBytes(static_cast<double>(rec.stored_bytes)) + " newly stored");
+    return rec;
+  } catch (const std::exception& e) {
+    rec.status = "failed";
+    rec.finished_at = NowMicros();
+    rec.error = e.what();
+    rec.manifest_name.clear();
+    try {
+      ctx_.catalog().FinishBackup(rec);
+    } catch (const std::exception& ce) {
+      log::Error("cannot record the failure in the catalog: " + std::string(ce.what()));
+    }
+    throw;
+  }
+}
+
+void DatabaseBackup::DumpSchema(const std::string& snapshot, const std::vector<pg::TableInfo>& tables) {
+  const Config& config = ctx_.config();
+  std::vector<std::pair<std::string, std::string>> excluded;
+  for (const auto& t : tables) excluded.emplace_back(t.schema, t.name);
+  stream::StreamWriter writer(uploader_, ctx_.repository().chunker_params(), false);
+  pg::DumpSchemaArchive({config.postgres.conninfo, database_, manifest_.server_version_num}, snapshot, excluded,
+                        [&](std::string_view data) {
+                          if (failed_) throw Error(ErrorCode::kInterrupted, "schema dump stopped");
+                          writer.Write(data);
+                        });
+  manifest_.schema = writer.Finish();
+}
+
+void DatabaseBackup::CopyTables(const std::string& snapshot, const std::vector<pg::TableInfo>& tables,
+                                Progress& progress) {
+  const Config& config = ctx_.config();
+  manifest_.tables.resize(tables.size());
+  std::atomic<size_t> next{0};
+  int workers = std::max(1, std::min<int>(jobs_, static_cast<int>(tables.size())));
+  RunParallel(workers, failed_, [&] {
+    pg::PgConnection conn(config.postgres.conninfo, database_);
+    Registered reg(cancel_, &conn);
+    conn.ApplySessionSettings();
+    conn.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+    conn.Exec("SET TRANSACTION SNAPSHOT " + pg::QuoteLiteral(snapshot));
+    for (size_t i = next++; i < tables.size() && !failed_; i = next++) {
+      ThrowIfInterrupted();
+      const auto& t = tables[i];
+      stream::StreamWriter writer(uploader_, ctx_.repository().chunker_params(), true);
+      conn.CopyOut(pg::CopyToSql(t.schema, t.name, t.columns), [&](std::string_view row) {
+        writer.Write(row);
+        progress.Add(static_cast<int64_t>(row.size()));
+      });
+      format::TableEntry& e = manifest_.tables[i];
+      e.schema = t.schema;
+      e.name = t.name;
+      e.columns = t.columns;
+      e.persistence = t.persistence;
+      e.rows = writer.rows();
+      e.data = writer.Finish();
+      log::Debug("table " + t.schema + "." + t.name + ": " + std::to_string(e.rows) + " rows");
+    }
+    conn.Exec("COMMIT");
+  });
+  ThrowIfInterrupted();
+}
+
+format::StreamRef CaptureGlobals(Context& ctx, stream::ChunkUploader& uploader, const std::string& first_db) {
+  const Config& config = ctx.config();
+  try {
+    pg::PgConnection probe(config.postgres.conninfo, first_db);
+    stream::StreamWriter writer(uploader, ctx.repository().chunker_params(), false);
+    pg::DumpGlobals({config.postgres.conninfo, first_db, probe.server_version_num()},
+                    [&](std::string_view d) { writer.Write(d); });
+    return writer.Finish();
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kInterrupted) throw;
+    log::Warning("cluster globals (roles, tablespaces) were not captured: " + std::string(e.what()));
+    return {};
+  }
+}
+
+}  // namespace
+
+int RunBackup(Context& ctx, const BackupOptions& options) {
+  const Config& config = ctx.config();
+  std::vector<std::string> databases = options.databases.empty() ? config.postgres.databases : options.databases;
+  if (databases.empty()) {
+    throw Error(ErrorCode::kConfig, config.source + ": no databases to back up: name them on the command line "
+                                                    "or in 'postgres.databases'");
+  }
+  if (config.postgres.conninfo.empty() && std::getenv("PGHOST") == nullptr) {
+    log::Debug("no [postgres] conninfo: using libpq defaults and PG* environment variables");
+  }
+  int jobs = options.jobs.value_or(config.postgres.jobs);
+  if (jobs < 1) throw Error(ErrorCode::kInvalidArgument, "--jobs must be at least 1");
+  auto locks = ctx.Lock(LockMode::kBackup);
+  int stale = ctx.catalog().MarkInterrupted(ctx.repository_url());
+  if (stale > 0) log::Warning(std::to_string(stale) + " earlier backup run(s) had been interrupted; marked failed");
+  format::Repository& repo = ctx.repository();
+
+  size_t threads = static_cast<size_t>(std::max({2, jobs, config.b2.connections}));
+  stream::ChunkUploader uploader(repo, threads, threads * 2);
+  uploader.LoadExisting();
+  format::StreamRef globals = CaptureGlobals(ctx, uploader, databases.front());
+  uploader.Flush();
+
+  int exit_code = 0;
+  std::vector<std::string> failed;
+  for (const auto& db : databases) {
+    try {
+      ThrowIfInterrupted();
+      DatabaseBackup(ctx, uploader, globals, db, jobs).Run();
+    } catch (const Error& e) {
+      log::Error("backup of " + db + " failed: " + e.what());
+      failed.push_back(db);
+      if (exit_code == 0) exit_code = ExitCodeFor(e.code());
+      if (e.code() == ErrorCode::kInterrupted) break;
+    }
+  }
+  if (!failed.empty()) {
+    std::string names;
+    for (const auto& f : failed) names += (names.empty() ? "" : ", ") + f;
+    log::Error("backup failed for " + std::to_string(failed.size()) + " of " + std::to_string(databases.size()) +
+               " database(s): " + names);
+  }
+  return exit_code;
+}
+
+}  // namespace dhanbak::command

@@ -1,0 +1,98 @@
+#include "command/context.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "common/log.hpp"
+#include "dhanbak/error.hpp"
+#include "storage/open_storage.hpp"
+
+namespace dhanbak::command {
+namespace {
+
+FileLock TakeLock(const std::string& path, int operation, const std::string& what) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) throw Error(ErrorCode::kIo, "cannot open lock file '" + path + "': " + std::strerror(errno));
+  if (::flock(fd, operation | LOCK_NB) != 0) {
+    char buf[64] = {};
+    ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == '\0')) holder.pop_back();
+    ::close(fd);
+    throw Error(ErrorCode::kLocked, "another dhanbak run holds the " + what + " lock (" + path + ")" +
+                                        (holder.empty() ? "" : ", held by " + holder) + "; try again when it ends");
+  }
+  if (operation == LOCK_EX) {
+    std::string me = "pid " + std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd, 0) == 0) (void)!::pwrite(fd, me.data(), me.size(), 0);
+  }
+  return FileLock(fd);
+}
+
+}  // namespace
+
+FileLock::~FileLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Context::Context(GlobalOptions options) : options_(std::move(options)) {}
+Context::~Context() = default;
+
+const Config& Context::config() {
+  if (!config_) config_ = LoadConfig(FindConfigPath(options_.config_path));
+  return *config_;
+}
+
+std::string Context::repository_url() {
+  if (options_.repo_url) return *options_.repo_url;
+  const std::string& url = config().repository_url;
+  if (url.empty()) throw Error(ErrorCode::kConfig, config().source + ": key 'repository.url' is required");
+  return url;
+}
+
+storage::Storage& Context::storage() {
+  if (!storage_) {
+    // --repo without a config file is allowed for file:// repositories.
+    if (options_.repo_url && !config_) {
+      try {
+        config();
+      } catch (const Error& e) {
+        if (!options_.repo_url->starts_with("file://")) throw;
+        config_ = Config{};
+      }
+    }
+    storage_ = storage::OpenStorage(repository_url(), config());
+  }
+  return *storage_;
+}
+
+format::Repository& Context::repository() {
+  if (!repository_) {
+    if (config().passphrase.empty()) {
+      throw Error(ErrorCode::kConfig, config().source + ": key 'repository.passphrase' is required");
+    }
+    repository_ = format::Repository::Open(storage(), config().passphrase.Resolve());
+  }
+  return *repository_;
+}
+
+catalog::Catalog& Context::catalog() {
+  if (!catalog_) catalog_ = catalog::Catalog::Open(config().catalog_path);
+  return *catalog_;
+}
+
+std::vector<FileLock> Context::Lock(LockMode mode) {
+  std::string base = config().catalog_path;
+  std::filesystem::create_directories(std::filesystem::path(base).parent_path());
+  std::vector<FileLock> locks;
+  if (mode == LockMode::kBackup) locks.push_back(TakeLock(base + ".backup.lock", LOCK_EX, "backup"));
+  locks.push_back(TakeLock(base + ".repo.lock", mode == LockMode::kExclusive ? LOCK_EX : LOCK_SH, "repository"));
+  return locks;
+}
+
+}  // namespace dhanbak::command

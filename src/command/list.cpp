@@ -1,0 +1,47 @@
+#include "command/list.hpp"
+
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "common/log.hpp"
+#include "common/time_spec.hpp"
+
+namespace dhanbak::command {
+
+int RunList(Context& ctx, const std::optional<std::string>& database) {
+  auto backups = ctx.catalog().ListBackups(ctx.repository_url(), database);
+  if (ctx.options().json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& b : backups) {
+      out.push_back({{"backup_id", b.backup_id},
+                     {"database", b.database},
+                     {"status", b.status},
+                     {"snapshot_time", b.snapshot_time ? FormatUtcIso(b.snapshot_time) : ""},
+                     {"started_at", FormatUtcIso(b.started_at)},
+                     {"finished_at", b.finished_at ? FormatUtcIso(b.finished_at) : ""},
+                     {"rows", b.rows},
+                     {"logical_bytes", b.logical_bytes},
+                     {"stored_bytes", b.stored_bytes},
+                     {"error", b.error}});
+    }
+    std::cout << nlohmann::json{{"repository", ctx.repository_url()}, {"backups", out}}.dump(2) << "\n";
+    return 0;
+  }
+  if (backups.empty()) {
+    std::cout << "no backups" << (database ? " of " + *database : std::string()) << " in " << ctx.repository_url() << "\n";
+    return 0;
+  }
+  std::printf("%-26s %-28s %-25s %-7s %12s %11s %11s\n", "ID", "DATABASE", "TIME", "STATUS", "ROWS", "LOGICAL",
+              "STORED");
+  for (const auto& b : backups) {
+    std::printf("%-26s %-28s %-25s %-7s %12lld %11s %11s\n", b.backup_id.c_str(), b.database.c_str(),
+                FormatLocalTime(b.snapshot_time ? b.snapshot_time : b.started_at).c_str(), b.status.c_str(),
+                static_cast<long long>(b.rows), log::FormatBytes(static_cast<double>(b.logical_bytes)).c_str(),
+                log::FormatBytes(static_cast<double>(b.stored_bytes)).c_str());
+    if (b.status == "failed" && !b.error.empty()) std::printf("    error: %s\n", b.error.c_str());
+  }
+  return 0;
+}
+
+}  // namespace dhanbak::command
