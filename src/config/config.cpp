@@ -4,6 +4,7 @@
 // key (`job = 4`) silently falling back to a default is worse than refusing to start.
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -13,6 +14,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "config/toml_field.hpp"
 #include "dhanbak/config.hpp"
@@ -141,30 +143,40 @@ Config ParseConfig(const std::string& text, const std::string& source_name) {
   Config config;
   config.source = source_name;
   const auto sections = Sections(config);
+
+  // toml++ keeps keys sorted by name; gather them first and check in file order, so that the
+  // error reported is the first one in the file.
+  struct Entry {
+    uint32_t line;
+    std::string section;
+    std::string key;  // empty for the section itself
+    const toml::node* node;
+  };
+  std::vector<Entry> entries;
   for (const auto& [section_key, section_node] : root) {
     const std::string name(section_key.str());
-    const uint32_t line = LineOf(section_key, section_node);
-    auto section = sections.find(name);
-    if (section == sections.end()) {
-      throw Error(ErrorCode::kConfig, source_name + ":" + std::to_string(line) +
-                                          (section_node.is_table() ? ": unknown table '" : ": unknown key '") +
-                                          name + "'");
+    entries.push_back({LineOf(section_key, section_node), name, "", &section_node});
+    if (const auto* table = section_node.as_table(); table != nullptr && sections.count(name) != 0) {
+      for (const auto& [key, node] : *table) entries.push_back({LineOf(key, node), name, std::string(key.str()), &node});
     }
-    const auto* table = section_node.as_table();
-    if (table == nullptr) {
-      throw Error(ErrorCode::kConfig,
-                  source_name + ":" + std::to_string(line) + ": key '" + name + "' must be a table");
-    }
-    for (const auto& [key, node] : *table) {
-      const std::string full = name + "." + std::string(key.str());
-      const uint32_t key_line = LineOf(key, node);
-      auto handler = section->second.find(std::string(key.str()));
-      if (handler == section->second.end()) {
+  }
+  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.line < b.line; });
+
+  for (const Entry& e : entries) {
+    const std::string where = source_name + ":" + std::to_string(e.line);
+    auto section = sections.find(e.section);
+    if (e.key.empty()) {
+      if (section == sections.end()) {
         throw Error(ErrorCode::kConfig,
-                    source_name + ":" + std::to_string(key_line) + ": unknown key '" + full + "'");
+                    where + (e.node->is_table() ? ": unknown table '" : ": unknown key '") + e.section + "'");
       }
-      handler->second(TomlField(config.source, full, node, key_line));
+      if (!e.node->is_table()) throw Error(ErrorCode::kConfig, where + ": key '" + e.section + "' must be a table");
+      continue;
     }
+    const std::string full = e.section + "." + e.key;
+    auto handler = section->second.find(e.key);
+    if (handler == section->second.end()) throw Error(ErrorCode::kConfig, where + ": unknown key '" + full + "'");
+    handler->second(TomlField(config.source, full, *e.node, e.line));
   }
   return config;
 }

@@ -155,6 +155,13 @@ TEST_CASE("config: unknown keys and tables are errors naming file, line and key"
   CHECK(ParseError("repository = 3\n") == "/etc/dhanbak/dhanbak.toml:1: key 'repository' must be a table");
 }
 
+TEST_CASE("config: the first error in the file is the one reported") {
+  // 'zzz' sorts last by name but comes first in the file.
+  CHECK(ParseError("[postgres]\nzzz = 1\naaa = 2\n") == "/etc/dhanbak/dhanbak.toml:2: unknown key 'postgres.zzz'");
+  CHECK(ParseError("[verify]\nconninfo = 1\n[b2]\nconnections = 0\n") ==
+        "/etc/dhanbak/dhanbak.toml:2: key 'verify.conninfo' must be a string");
+}
+
 TEST_CASE("config: wrongly typed values are errors naming file, line and key") {
   CHECK(ParseError("[postgres]\n\njobs = \"four\"\n") ==
         "/etc/dhanbak/dhanbak.toml:3: key 'postgres.jobs' must be a positive integer (at most 64)");
