@@ -27,7 +27,10 @@ constexpr const char* kSessionSetup =
     "SET extra_float_digits = 3; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = postgres; "
     "SET TimeZone = 'UTC'; SET bytea_output = hex; SET lc_monetary = 'C'; SET row_security = off; "
     "SET standard_conforming_strings = on; SET xmloption = content; SET search_path = pg_catalog; "
-    "SET statement_timeout = 0; SET default_transaction_read_only = on";
+    "SET statement_timeout = 0; SET default_transaction_read_only = on; "
+    // Hashes are computed server-side on the database's own bytes; UTF8 here only makes the
+    // names and sample rows in messages readable whatever the database's encoding.
+    "SET client_encoding = 'UTF8'";
 
 // Tables whose differing rows are listed; larger ones only get counts and hashes.
 constexpr long kRowSampleLimit = 50000;
