@@ -5,6 +5,8 @@
 #include <sstream>
 #include <stdexcept>
 
+// --key and --fault values contain commas: repeated flags, never comma-split lists.
+#define CXXOPTS_VECTOR_DELIMITER '\0'
 #include <cxxopts.hpp>
 
 namespace dhanbak::emulator {
