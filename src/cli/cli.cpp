@@ -33,7 +33,7 @@ const CommandSpec kCommands[] = {
     {"init", "", "create the repository and its first key"},
     {"backup", "[DB ...]", "back up the named databases, or all configured ones"},
     {"list", "[DB]", "backups, newest first"},
-    {"restore", "DB [--at TIME | --backup ID] --target-db NAME", "restore a backup into a new database"},
+    {"restore", "DB [--at TIME | --backup ID] [--target-db NAME | --replace]", "restore a backup"},
 };
 
 void AddGlobalOptions(cxxopts::Options& o) {
@@ -94,7 +94,12 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
         ("at", "newest good backup at or before TIME (latest, 2024-01-15, 2024-01-15T14:30, ...)", cxxopts::value<std::string>())
         ("backup", "restore this backup id", cxxopts::value<std::string>())
         ("target-db", "new database to restore into", cxxopts::value<std::string>())
-        ("target-conninfo", "restore onto another server", cxxopts::value<std::string>())
+        ("replace", "restore under a temporary name, verify, then swap it with the live database")
+        ("yes", "do not ask for confirmation (--replace)")
+        ("terminate-connections", "with --replace: end other sessions on the live database")
+        ("target-conninfo", "restore onto another server (libpq conninfo)", cxxopts::value<std::string>())
+        ("globals", "first recreate roles and tablespaces from the backup's cluster globals")
+        ("table", "restore only SCHEMA.TABLE (repeatable)", cxxopts::value<std::vector<std::string>>())
         ("j,jobs", "parallel connections", cxxopts::value<int>())
         ("no-verify", "skip the table-by-table verification");
   }
@@ -138,6 +143,11 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
     if (ro.at && ro.backup_id) throw Error(ErrorCode::kInvalidArgument, "give --at or --backup, not both");
     ro.target_db = Opt(r, "target-db");
     ro.target_conninfo = Opt(r, "target-conninfo");
+    ro.replace = r.count("replace") > 0;
+    ro.yes = r.count("yes") > 0;
+    ro.terminate_connections = r.count("terminate-connections") > 0;
+    ro.globals = r.count("globals") > 0;
+    if (r.count("table")) ro.tables = r["table"].as<std::vector<std::string>>();
     if (r.count("jobs")) ro.jobs = r["jobs"].as<int>();
     ro.verify = r.count("no-verify") == 0;
     return command::RunRestore(ctx, ro);

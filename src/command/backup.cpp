@@ -5,6 +5,7 @@
 #include <mutex>
 #include <thread>
 
+#include "command/parallel.hpp"
 #include "common/encoding.hpp"
 #include "common/interrupt.hpp"
 #include "common/log.hpp"
@@ -72,26 +73,6 @@ struct Registered {
   Registered(CancelWatch& w, pg::PgConnection* c) : watch(w), conn(c) { watch.Add(conn); }
   ~Registered() { watch.Remove(conn); }
 };
-
-// Runs `fn` on `n` threads; the first exception stops the others (via `failed`) and is rethrown.
-void RunParallel(int n, std::atomic<bool>& failed, const std::function<void()>& fn) {
-  std::mutex mu;
-  std::exception_ptr first;
-  std::vector<std::thread> threads;
-  for (int i = 0; i < n; ++i) {
-    threads.emplace_back([&] {
-      try {
-        fn();
-      } catch (...) {
-        failed = true;
-        std::lock_guard<std::mutex> lock(mu);
-        if (!first) first = std::current_exception();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  if (first) std::rethrow_exception(first);
-}
 
 class DatabaseBackup {
  public:

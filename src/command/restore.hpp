@@ -1,8 +1,9 @@
-// `dhanbak restore DB --at TIME|--backup ID --target-db NAME`: creates the target database
-// with the original's properties, replays pg_dump's pre-data, loads every table with COPY FROM
-// STDIN while later chunks download, replays the rest (sequences, large objects, indexes,
-// constraints, triggers, matview refreshes), then re-reads every table and compares its
-// SHA-256 and row count with the manifest. On any failure the half-built target is dropped.
+// `dhanbak restore DB [--at TIME | --backup ID] [--target-db NAME | --replace] ...`
+//
+// Into a new database by default. With --replace the backup is restored under a temporary
+// name and verified; only then is the live database renamed aside to
+// `<name>_before_restore_<timestamp>` (kept, never dropped) and the restored one renamed to
+// `<name>`, so the service is never left without a database or with a half-loaded one.
 #pragma once
 
 #include <optional>
@@ -10,16 +11,21 @@
 #include <vector>
 
 #include "command/context.hpp"
-#include "dhanbak/format/manifest.hpp"
+#include "dhanbak/catalog/catalog.hpp"
 
 namespace dhanbak::command {
 
 struct RestoreOptions {
   std::string database;
-  std::optional<std::string> at;         // TIME
+  std::optional<std::string> at;  // TIME
   std::optional<std::string> backup_id;
   std::optional<std::string> target_db;
+  bool replace = false;
+  bool yes = false;
+  bool terminate_connections = false;
+  bool globals = false;
   std::optional<std::string> target_conninfo;
+  std::vector<std::string> tables;  // SCHEMA.TABLE
   std::optional<int> jobs;
   bool verify = true;
 };
@@ -27,26 +33,8 @@ struct RestoreOptions {
 int RunRestore(Context& ctx, const RestoreOptions& options);
 
 // Picks the backup `at`/`backup_id` names (newest good at or before TIME, `latest` by default).
-// Throws Error(kNotFound) with the earliest available backup in the message.
+// Throws Error(kNotFound) naming the earliest available backup when TIME is before it.
 catalog::BackupRecord SelectBackup(Context& ctx, const std::string& database, const std::optional<std::string>& at,
                                    const std::optional<std::string>& backup_id);
-
-struct TableVerdict {
-  std::string table;
-  int64_t expected_rows = 0, actual_rows = 0;
-  bool ok = false;
-  std::string detail;
-};
-
-struct RestoreResult {
-  std::vector<TableVerdict> verdicts;
-  bool verified = false;
-  bool ok = true;
-};
-
-// Restores `manifest` into a new database `target` on `conninfo`. Drops the target on failure.
-// Throws Error(kVerification) when verification finds a difference (after dropping the target).
-RestoreResult RestoreInto(Context& ctx, const format::Manifest& manifest, const std::string& conninfo,
-                          const std::string& target, int jobs, bool verify);
 
 }  // namespace dhanbak::command

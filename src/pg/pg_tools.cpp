@@ -100,3 +100,36 @@ std::string PgDumpVersion(int server_version_num) {
 }
 
 }  // namespace dhanbak::pg
+
+namespace dhanbak::pg {
+
+void ArchiveToScript(int server_version_num, const std::string& archive_path, const std::string& out_path,
+                     const std::string& section, const std::string& list_file) {
+  SubprocessOptions o;
+  o.argv = {FindPgProgram("pg_restore", server_version_num), "-f", out_path};
+  if (!section.empty()) o.argv.push_back("--section=" + section);
+  if (!list_file.empty()) o.argv.push_back("--use-list=" + list_file);
+  o.argv.push_back(archive_path);
+  CheckResult("pg_restore", RunSubprocess(o));
+}
+
+std::string ArchiveToc(int server_version_num, const std::string& archive_path) {
+  std::string out;
+  SubprocessOptions o;
+  o.argv = {FindPgProgram("pg_restore", server_version_num), "-l", archive_path};
+  o.on_stdout = [&](std::string_view d) { out.append(d); };
+  CheckResult("pg_restore -l", RunSubprocess(o));
+  return out;
+}
+
+void DumpScript(const ToolTarget& target, const std::vector<std::pair<std::string, std::string>>& excluded_tables,
+                const std::string& out_path) {
+  SubprocessOptions o;
+  o.argv = {FindPgProgram("pg_dump", target.server_version_num), "--blobs", "--no-sync", "-f", out_path,
+            "-d", DbArg(target.dbname)};
+  for (const auto& [schema, name] : excluded_tables) o.argv.push_back("--exclude-table-data=" + ExactPattern(schema, name));
+  o.env = ToolEnv(target);
+  CheckResult("pg_dump", RunSubprocess(o));
+}
+
+}  // namespace dhanbak::pg

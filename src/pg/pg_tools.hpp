@@ -39,3 +39,16 @@ void RunPsqlScript(const ToolTarget& target, const std::string& script_path, boo
 std::string PgDumpVersion(int server_version_num);
 
 }  // namespace dhanbak::pg
+
+namespace dhanbak::pg {
+
+// pg_restore -f OUT [--section=S] [-L list]: the archive as a plain SQL script.
+void ArchiveToScript(int server_version_num, const std::string& archive_path, const std::string& out_path,
+                     const std::string& section = "", const std::string& list_file = "");
+// pg_restore -l: the archive's table of contents.
+std::string ArchiveToc(int server_version_num, const std::string& archive_path);
+// pg_dump -b (plain) of the target database without the data of `excluded_tables`, to OUT.
+void DumpScript(const ToolTarget& target, const std::vector<std::pair<std::string, std::string>>& excluded_tables,
+                const std::string& out_path);
+
+}  // namespace dhanbak::pg

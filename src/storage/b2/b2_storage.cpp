@@ -177,6 +177,13 @@ std::string B2Storage::Get(const std::string& name, std::optional<ByteRange> ran
     }
     return "";
   }
+  if (range && options_.verify_ranged_gets) {
+    std::string whole = GetWithRetry(name, full, std::nullopt);
+    if (range->offset >= whole.size() && !(range->offset == 0 && whole.empty())) {
+      throw Error(ErrorCode::kInvalidArgument, "range starts past the end of object '" + name + "'");
+    }
+    return whole.substr(range->offset, range->length);
+  }
   return GetWithRetry(name, full, range);
 }
 

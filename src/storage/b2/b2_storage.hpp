@@ -45,6 +45,10 @@ struct B2Options {
   std::chrono::milliseconds max_backoff{64000};
   // Overrides B2Config::retry_max_time when set (tests need sub-second budgets).
   std::optional<std::chrono::milliseconds> retry_max_time;
+  // B2's SHA-1 covers whole objects only, so a ranged download cannot be checked. When set, a
+  // ranged Get downloads the whole object, checks it and cuts the range out: for callers that
+  // need checked bytes more than saved bandwidth (and the corrupted-download fault tests).
+  bool verify_ranged_gets = false;
 };
 
 class B2Storage : public Storage {

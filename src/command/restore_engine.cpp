@@ -1,0 +1,239 @@
+#include "command/restore_engine.hpp"
+
+#include <stdlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "command/parallel.hpp"
+#include "common/interrupt.hpp"
+#include "common/log.hpp"
+#include "common/progress.hpp"
+#include "common/temp_dir.hpp"
+#include "dhanbak/error.hpp"
+#include "format/crypto.hpp"
+#include "pg/connection.hpp"
+#include "pg/database_properties.hpp"
+#include "pg/pg_tools.hpp"
+#include "pg/schema_check.hpp"
+#include "pg/source_catalog.hpp"
+#include "stream/chunk_fetcher.hpp"
+
+namespace dhanbak::command {
+namespace {
+
+std::unique_ptr<pg::PgConnection> AdminConnection(const std::string& conninfo) {
+  try {
+    return std::make_unique<pg::PgConnection>(conninfo, std::string("postgres"));
+  } catch (const Error&) {
+    return std::make_unique<pg::PgConnection>(conninfo, std::string("template1"));
+  }
+}
+
+// With a table filter, keep every post-data entry except foreign keys (their referenced rows
+// are not restored) and materialized view refreshes (their source tables are empty).
+std::string FilteredPostDataList(int version, const std::string& archive, const std::string& path) {
+  std::istringstream toc(pg::ArchiveToc(version, archive));
+  std::ofstream out(path);
+  std::string line;
+  while (std::getline(toc, line)) {
+    if (line.find(" FK CONSTRAINT ") != std::string::npos ||
+        line.find(" MATERIALIZED VIEW DATA ") != std::string::npos) {
+      out << ";" << line << "\n";
+    } else {
+      out << line << "\n";
+    }
+  }
+  out.close();
+  if (!out) throw Error(ErrorCode::kIo, "cannot write '" + path + "'");
+  return path;
+}
+
+class Restorer {
+ public:
+  Restorer(Context& ctx, const format::Manifest& m, const RestoreSpec& spec)
+      : ctx_(ctx), m_(m), spec_(spec),
+        fetcher_(ctx.repository(), static_cast<size_t>(std::max({2, spec.jobs * 2, ctx.config().b2.connections})), 4) {
+    for (const auto& t : m_.tables) {
+      if (spec_.tables.empty() || spec_.tables.count(t.schema + "." + t.name)) tables_.push_back(&t);
+    }
+  }
+
+  void Run(RestoreResult& result);
+
+ private:
+  void FetchArchive(const std::string& path);
+  void LoadTables();
+  void Verify(RestoreResult& result, const std::string& archive, const std::string& work_dir);
+  pg::ToolTarget Tool() const { return {spec_.conninfo, spec_.target, version_}; }
+
+  Context& ctx_;
+  const format::Manifest& m_;
+  const RestoreSpec& spec_;
+  std::vector<const format::TableEntry*> tables_;
+  int version_ = 0;
+  stream::ChunkFetcher fetcher_;
+};
+
+void Restorer::FetchArchive(const std::string& path) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out) throw Error(ErrorCode::kIo, "cannot write '" + path + "'");
+  fetcher_.Stream(m_.schema, "schema archive",
+                  [&](std::string_view d) { out.write(d.data(), static_cast<std::streamsize>(d.size())); });
+  out.close();
+  if (!out) throw Error(ErrorCode::kIo, "cannot write '" + path + "' (is the disk full?)");
+}
+
+void Restorer::LoadTables() {
+  std::atomic<size_t> next{0};
+  int64_t total = 0;
+  for (const auto* t : tables_) total += t->data.bytes;
+  Progress progress("restore " + spec_.target, total);
+  std::atomic<bool> failed{false};
+  int workers = std::max(1, std::min<int>(spec_.jobs, static_cast<int>(tables_.size())));
+  RunParallel(workers, failed, [&] {
+    pg::PgConnection conn(spec_.conninfo, spec_.target);
+    conn.ApplySessionSettings();
+    conn.Exec("SET synchronous_commit = off");
+    for (size_t i = next++; i < tables_.size() && !failed; i = next++) {
+      ThrowIfInterrupted();
+      const auto& t = *tables_[i];
+      conn.Exec("BEGIN");
+      conn.CopyInBegin(pg::CopyFromSql(t.schema, t.name, t.columns));
+      try {
+        // The stream's hash is checked after its last chunk and before COMMIT: a corrupted
+        // backup never leaves a committed table behind.
+        fetcher_.Stream(t.data, "table " + t.schema + "." + t.name, [&](std::string_view d) {
+          conn.CopyInPut(d);
+          progress.Add(static_cast<int64_t>(d.size()));
+        });
+      } catch (...) {
+        conn.CopyInAbort("dhanbak: restore aborted");
+        throw;
+      }
+      conn.CopyInEnd();
+      conn.Exec("COMMIT");
+    }
+  });
+}
+
+void Restorer::Verify(RestoreResult& result, const std::string& archive, const std::string& work_dir) {
+  result.verdicts.resize(tables_.size());
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  int workers = std::max(1, std::min<int>(spec_.jobs, static_cast<int>(tables_.size())));
+  RunParallel(workers, failed, [&] {
+    pg::PgConnection conn(spec_.conninfo, spec_.target);
+    conn.ApplySessionSettings();
+    conn.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+    for (size_t i = next++; i < tables_.size(); i = next++) {
+      ThrowIfInterrupted();
+      const auto& t = *tables_[i];
+      crypto::Digest digest;
+      int64_t rows = 0, bytes = 0;
+      conn.CopyOut(pg::CopyToSql(t.schema, t.name, t.columns), [&](std::string_view d) {
+        digest.Update(d);
+        bytes += static_cast<int64_t>(d.size());
+        rows += std::count(d.begin(), d.end(), '\n');
+      });
+      TableVerdict& v = result.verdicts[i];
+      v.table = t.schema + "." + t.name;
+      v.expected_rows = t.rows;
+      v.actual_rows = rows;
+      v.ok = rows == t.rows && bytes == t.data.bytes && digest.FinishHex() == t.data.sha256;
+      if (!v.ok) v.detail = rows != t.rows ? "row count differs" : "content differs (SHA-256 mismatch)";
+    }
+    conn.Exec("COMMIT");
+  });
+  result.verified = true;
+  // The schema check needs the whole database: it does not apply to a --table restore.
+  if (spec_.tables.empty()) {
+    if (version_ / 10000 != m_.server_version_num / 10000) {
+      log::Warning("schema comparison skipped: the target server's major version differs from the source's");
+      return;
+    }
+    std::vector<std::pair<std::string, std::string>> data_tables;
+    for (const auto& t : m_.tables) data_tables.emplace_back(t.schema, t.name);
+    auto diff = pg::CompareSchema(Tool(), archive, data_tables, work_dir);
+    result.schema_checked = true;
+    if (diff) result.schema_difference = *diff;
+  }
+}
+
+void Restorer::Run(RestoreResult& result) {
+  for (const auto& name : spec_.tables) {
+    bool found = std::any_of(tables_.begin(), tables_.end(),
+                             [&](const auto* t) { return t->schema + "." + t->name == name; });
+    if (!found) throw Error(ErrorCode::kNotFound, "table '" + name + "' is not in backup " + m_.backup_id);
+  }
+  auto admin = AdminConnection(spec_.conninfo);
+  version_ = admin->server_version_num();
+  if (!admin->Query("SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", {spec_.target}).empty()) {
+    throw Error(ErrorCode::kInvalidArgument, "target database '" + spec_.target +
+                                                 "' already exists; dhanbak never overwrites a database "
+                                                 "(choose another --target-db, or use --replace)");
+  }
+  TempDir tmp;
+  std::string archive = tmp.path() + "/schema.dump";
+  FetchArchive(archive);
+  ThrowIfInterrupted();
+  admin->Exec(pg::CreateDatabaseSql(spec_.target, m_.properties));
+  try {
+    log::Info("restoring schema (pre-data) into " + spec_.target);
+    pg::RestoreSection(Tool(), archive, "pre-data", 1);
+    ThrowIfInterrupted();
+    log::Info("loading " + std::to_string(tables_.size()) + " tables with " + std::to_string(spec_.jobs) + " job(s)");
+    LoadTables();
+    ThrowIfInterrupted();
+    log::Info("restoring sequence values and large objects");
+    pg::RestoreSection(Tool(), archive, "data", 1);
+    ThrowIfInterrupted();
+    log::Info("building indexes, constraints and triggers, refreshing materialized views");
+    std::string list = spec_.tables.empty() ? "" : FilteredPostDataList(version_, archive, tmp.path() + "/post-data.list");
+    pg::RestoreSection(Tool(), archive, "post-data", spec_.jobs, list);
+    ThrowIfInterrupted();
+    for (const auto& sql : pg::DatabasePropertiesSql(spec_.target, m_.properties)) admin->Exec(sql);
+    if (spec_.verify) {
+      log::Info("verifying every table and the schema against the backup");
+      Verify(result, archive, tmp.path());
+      if (!result.ok()) {
+        throw Error(ErrorCode::kVerification, "verification of " + spec_.target + " against backup " +
+                                                  m_.backup_id + " found differences");
+      }
+    }
+  } catch (...) {
+    admin.reset();
+    for (const auto& v : result.verdicts) {
+      if (!v.ok && !v.table.empty()) log::Error("table " + v.table + ": " + v.detail);
+    }
+    if (!result.schema_difference.empty()) log::Error(result.schema_difference);
+    DropDatabaseQuietly(spec_.conninfo, spec_.target);
+    throw;
+  }
+}
+
+}  // namespace
+
+bool RestoreResult::ok() const {
+  if (!schema_difference.empty()) return false;
+  return std::all_of(verdicts.begin(), verdicts.end(), [](const TableVerdict& v) { return v.ok; });
+}
+
+void DropDatabaseQuietly(const std::string& conninfo, const std::string& name) {
+  try {
+    auto admin = AdminConnection(conninfo);
+    admin->Exec("DROP DATABASE IF EXISTS " + pg::QuoteIdent(name) + " WITH (FORCE)");
+    log::Info("dropped database " + name);
+  } catch (const std::exception& e) {
+    log::Error("could not drop database " + name + ": " + e.what() + "; drop it by hand");
+  }
+}
+
+void RestoreInto(Context& ctx, const format::Manifest& manifest, const RestoreSpec& spec, RestoreResult& result) {
+  Restorer(ctx, manifest, spec).Run(result);
+}
+
+}  // namespace dhanbak::command
