@@ -93,8 +93,10 @@ json Emulator::FinishLargeFile(Call &call) {
     if (!(*sha1s)[i].is_string() || ToLower((*sha1s)[i].get<std::string>()) != it->second.sha1) {
       throw ApiError(400, "part_sha1_mismatch", "Part number " + std::to_string(number) + " has wrong SHA1");
     }
-    if (i + 1 < count && it->second.length < options_.min_part_size) {
-      throw BadRequest("Part number " + std::to_string(number) + " is smaller than the minimum part size " +
+  }
+  for (size_t i = 0; i + 1 < count; ++i) {
+    if (version.parts.at(static_cast<int>(i + 1)).length < options_.min_part_size) {
+      throw BadRequest("Part number " + std::to_string(i + 1) + " is smaller than the minimum part size " +
                        std::to_string(options_.min_part_size));
     }
   }
