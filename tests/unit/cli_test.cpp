@@ -1,0 +1,255 @@
+// The command line as users and cron see it: run the real binary and check help, exit codes and
+// messages (design §2). Needs no server: every case here fails or finishes before connecting.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <vector>
+#include <set>
+#include <sstream>
+#include <string>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::string tmpl = fs::temp_directory_path().string() + "/dhanbak-cli-test-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+struct ProcessResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Runs the dhanbak binary with stdout/stderr captured in files (the unit binary does not link
+// the integration tests' process support; nothing here produces much output).
+ProcessResult Dhanbak(std::vector<std::string> args) {
+  args.insert(args.begin(), DHANBAK_BINARY);
+  ScratchDir io;
+  const std::string out_path = io.path() + "/out", err_path = io.path() + "/err";
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  REQUIRE((in >= 0 && out >= 0 && err >= 0));
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    // Only async-signal-safe calls between fork and exec; stdio buffers are left alone so the
+    // parent's pending doctest output is not flushed twice.
+    ::unsetenv("DHANBAK_CONFIG");
+    if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(126);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(in);
+  ::close(out);
+  ::close(err);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+  }
+  ProcessResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = Slurp(out_path);
+  r.err = Slurp(err_path);
+  return r;
+}
+
+// The command names of the "commands:" section of the usage text.
+std::set<std::string> ListedCommands(const std::string& usage) {
+  std::set<std::string> names;
+  std::istringstream in(usage);
+  std::string line;
+  bool in_commands = false;
+  while (std::getline(in, line)) {
+    if (line == "commands:") {
+      in_commands = true;
+      continue;
+    }
+    if (!in_commands) continue;
+    if (line.empty()) break;
+    std::istringstream words(line);
+    std::string first;
+    words >> first;
+    names.insert(first);
+  }
+  return names;
+}
+
+void WriteFile(const std::string& path, const std::string& text, mode_t mode = 0600) {
+  std::ofstream(path) << text;
+  ::chmod(path.c_str(), mode);
+}
+
+// A complete, valid configuration whose repository and catalog live in `dir`.
+std::string ValidConfig(const std::string& dir) {
+  WriteFile(dir + "/passphrase", "unit test passphrase\n");
+  return "[repository]\n"
+         "url = \"file://" + dir + "/repo\"\n"
+         "passphrase = \"file:" + dir + "/passphrase\"\n"
+         "\n"
+         "[postgres]\n"
+         "conninfo = \"host=127.0.0.1 port=1\"\n"
+         "databases = [\"db1\"]\n"
+         "\n"
+         "[catalog]\n"
+         "path = \"" + dir + "/catalog.sqlite\"\n";
+}
+
+}  // namespace
+
+// Every command of the design (§2). Commands land one at a time; the rule that holds at every
+// step is "listed in --help if and only if it works": no stubs, no hidden commands.
+const std::set<std::string> kDesignCommands = {"init",   "backup", "list",   "restore", "verify", "export",
+                                               "prune",  "check",  "status", "catalog", "key"};
+
+TEST_CASE("cli: --help lists the implemented commands and only those") {
+  ProcessResult r = Dhanbak({"--help"});
+  CHECK(r.exit_code == 0);
+  const std::set<std::string> listed = ListedCommands(r.out);
+  CAPTURE(r.out);
+  for (const char* required : {"init", "backup", "list", "restore"}) {
+    CAPTURE(required);
+    CHECK(listed.count(required) == 1);
+  }
+  for (const auto& name : listed) {
+    CAPTURE(name);
+    CHECK(kDesignCommands.count(name) == 1);
+    // A listed command exists: its own --help works.
+    ProcessResult help = Dhanbak({name, "--help"});
+    CHECK(help.exit_code == 0);
+    CHECK(help.err.find("unknown command") == std::string::npos);
+  }
+  for (const auto& name : kDesignCommands) {
+    if (listed.count(name)) continue;
+    CAPTURE(name);
+    // Not listed means not there at all.
+    ProcessResult missing = Dhanbak({"--allow-root", name});
+    CHECK(missing.exit_code == 2);
+    CHECK(missing.err.find("unknown command '" + name + "'") != std::string::npos);
+  }
+  // The global options of the design and the exit codes are documented.
+  for (const char* opt : {"-c FILE", "--repo URL", "--json", "--no-progress", "--allow-root"}) {
+    CAPTURE(opt);
+    CHECK(r.out.find(opt) != std::string::npos);
+  }
+  CHECK(r.out.find("4 another run holds the lock") != std::string::npos);
+}
+
+TEST_CASE("cli: no command is a usage error") {
+  ProcessResult r = Dhanbak({});
+  CHECK(r.exit_code == 2);
+  CHECK(r.out.find("commands:") != std::string::npos);
+}
+
+TEST_CASE("cli: an unknown command exits 2 and shows the usage") {
+  for (const char* cmd : {"frobnicate", "backups", "Restore"}) {
+    CAPTURE(cmd);
+    ProcessResult r = Dhanbak({"--allow-root", cmd});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find(std::string("unknown command '") + cmd + "'") != std::string::npos);
+    CHECK(r.err.find("commands:") != std::string::npos);
+  }
+}
+
+TEST_CASE("cli: an unknown option exits 2") {
+  ScratchDir dir;
+  WriteFile(dir.path() + "/dhanbak.toml", ValidConfig(dir.path()));
+  ProcessResult r = Dhanbak({"-c", dir.path() + "/dhanbak.toml", "--allow-root", "list", "--no-such-option"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("no-such-option") != std::string::npos);
+}
+
+TEST_CASE("cli: running as root without --allow-root is refused with exit 2") {
+  if (::geteuid() != 0) {
+    MESSAGE("not running as root: the refusal cannot be exercised");
+    return;
+  }
+  ScratchDir dir;
+  WriteFile(dir.path() + "/dhanbak.toml", ValidConfig(dir.path()));
+  for (const char* cmd : {"init", "backup", "list"}) {
+    CAPTURE(cmd);
+    ProcessResult r = Dhanbak({"-c", dir.path() + "/dhanbak.toml", "--no-progress", cmd});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("refuses to run as root") != std::string::npos);
+    CHECK(r.err.find("--allow-root") != std::string::npos);
+  }
+  // Nothing was created: the refusal comes before any work.
+  CHECK_FALSE(fs::exists(dir.path() + "/repo"));
+  CHECK_FALSE(fs::exists(dir.path() + "/catalog.sqlite"));
+  // With --allow-root the same command runs (list on an empty catalog succeeds).
+  ProcessResult ok = Dhanbak({"-c", dir.path() + "/dhanbak.toml", "--allow-root", "list"});
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.out.find("no backups") != std::string::npos);
+}
+
+TEST_CASE("cli: a bad configuration file exits 2 naming file, line and key") {
+  ScratchDir dir;
+  const std::string path = dir.path() + "/dhanbak.toml";
+  WriteFile(path, "[repository]\nurl = \"file:///tmp/x\"\n\n[postgres]\njob = 4\n");
+  ProcessResult r = Dhanbak({"-c", path, "--allow-root", "list"});
+  CHECK(r.exit_code == 2);
+  CHECK_MESSAGE(r.err.find(path + ":5") != std::string::npos, r.err);
+  CHECK(r.err.find("postgres.job") != std::string::npos);
+
+  WriteFile(path, "[repository]\nurl = \"file:///tmp/x\"\nbroken = = toml\n");
+  r = Dhanbak({"-c", path, "--allow-root", "list"});
+  CHECK(r.exit_code == 2);
+  CHECK_MESSAGE(r.err.find(path + ":3") != std::string::npos, r.err);
+
+  r = Dhanbak({"-c", dir.path() + "/missing.toml", "--allow-root", "list"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("missing.toml") != std::string::npos);
+}
+
+TEST_CASE("cli: a passphrase file readable by others is refused with exit 2") {
+  ScratchDir dir;
+  const std::string path = dir.path() + "/dhanbak.toml";
+  WriteFile(path, ValidConfig(dir.path()));
+  ::chmod((dir.path() + "/passphrase").c_str(), 0644);
+  ProcessResult r = Dhanbak({"-c", path, "--allow-root", "--no-progress", "init"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find(dir.path() + "/passphrase") != std::string::npos);
+  CHECK(r.err.find("unit test passphrase") == std::string::npos);  // never the secret itself
+  CHECK_FALSE(fs::exists(dir.path() + "/repo/config"));
+}
+
+TEST_CASE("cli: init creates a repository once; a second init exits 2") {
+  ScratchDir dir;
+  const std::string path = dir.path() + "/dhanbak.toml";
+  WriteFile(path, ValidConfig(dir.path()));
+  ProcessResult first = Dhanbak({"-c", path, "--allow-root", "--no-progress", "init"});
+  CHECK_MESSAGE(first.exit_code == 0, first.err);
+  CHECK(fs::exists(dir.path() + "/repo/config"));
+  ProcessResult second = Dhanbak({"-c", path, "--allow-root", "--no-progress", "init"});
+  CHECK(second.exit_code == 2);
+  CHECK(second.err.find("already exists") != std::string::npos);
+}
