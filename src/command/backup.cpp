@@ -220,14 +220,14 @@ void DatabaseBackup::CopyTables(const std::string& snapshot, const std::vector<p
   RunParallel(workers, failed_, [&] {
     pg::PgConnection conn(config.postgres.conninfo, database_);
     Registered reg(cancel_, &conn);
-    conn.ApplySessionSettings();
+    std::string encoding = conn.ApplySessionSettings();
     conn.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
     conn.Exec("SET TRANSACTION SNAPSHOT " + pg::QuoteLiteral(snapshot));
     for (size_t i = next++; i < tables.size() && !failed_; i = next++) {
       ThrowIfInterrupted();
       const auto& t = tables[i];
       stream::StreamWriter writer(uploader_, ctx_.repository().chunker_params(), true);
-      conn.CopyOut(pg::CopyToSql(t.schema, t.name, t.columns), [&](std::string_view row) {
+      conn.CopyOut(pg::CopyToSql(t.schema, t.name, t.columns, encoding), [&](std::string_view row) {
         writer.Write(row);
         progress.Add(static_cast<int64_t>(row.size()));
       });

@@ -102,7 +102,7 @@ void Restorer::LoadTables() {
       ThrowIfInterrupted();
       const auto& t = *tables_[i];
       conn.Exec("BEGIN");
-      conn.CopyInBegin(pg::CopyFromSql(t.schema, t.name, t.columns));
+      conn.CopyInBegin(pg::CopyFromSql(t.schema, t.name, t.columns, m_.properties.encoding));
       try {
         // The stream's hash is checked after its last chunk and before COMMIT: a corrupted
         // backup never leaves a committed table behind.
@@ -134,7 +134,7 @@ void Restorer::Verify(RestoreResult& result, const std::string& archive, const s
       const auto& t = *tables_[i];
       crypto::Digest digest;
       int64_t rows = 0, bytes = 0;
-      conn.CopyOut(pg::CopyToSql(t.schema, t.name, t.columns), [&](std::string_view d) {
+      conn.CopyOut(pg::CopyToSql(t.schema, t.name, t.columns, m_.properties.encoding), [&](std::string_view d) {
         digest.Update(d);
         bytes += static_cast<int64_t>(d.size());
         rows += std::count(d.begin(), d.end(), '\n');
@@ -195,7 +195,13 @@ void Restorer::Run(RestoreResult& result) {
     std::string list = spec_.tables.empty() ? "" : FilteredPostDataList(version_, archive, tmp.path() + "/post-data.list");
     pg::RestoreSection(Tool(), archive, "post-data", spec_.jobs, list);
     ThrowIfInterrupted();
-    for (const auto& sql : pg::DatabasePropertiesSql(spec_.target, m_.properties)) admin->Exec(sql);
+    {
+      // From inside the target database: shared catalogs store text (the comment, settings)
+      // in the encoding of the database the statement runs in.
+      pg::PgConnection target(spec_.conninfo, spec_.target);
+      target.ApplySessionSettings();
+      for (const auto& sql : pg::DatabasePropertiesSql(spec_.target, m_.properties)) target.Exec(sql);
+    }
     if (spec_.verify) {
       log::Info("verifying every table and the schema against the backup");
       Verify(result, archive, tmp.path());

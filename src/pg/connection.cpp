@@ -77,7 +77,9 @@ void PgConnection::Fail(const std::string& what) const {
 std::string PgConnection::ApplySessionSettings() {
   std::string encoding = QueryValue(
       "SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()");
-  Exec("SET client_encoding = " + QuoteLiteral(encoding) +
+  // Names, comments and settings travel as UTF-8 (so manifests are valid JSON whatever the
+  // database encoding); table data keeps the database's own bytes through COPY ... ENCODING.
+  Exec(std::string("SET client_encoding = 'UTF8'") +
        "; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3"
        "; SET TimeZone = 'UTC'; SET bytea_output = 'hex'; SET lc_monetary = 'C'"
        "; SET xmloption = 'content'; SET row_security = off; SET standard_conforming_strings = on"

@@ -34,7 +34,8 @@ class PgConnection {
   // Forces DateStyle ISO, IntervalStyle postgres, extra_float_digits 3, TimeZone UTC,
   // bytea_output hex, lc_monetary C, xmloption content, row_security off,
   // standard_conforming_strings on, no statement/lock/idle timeouts, search_path '',
-  // client_encoding = the database's encoding (returned).
+  // client_encoding UTF8. Returns the database's encoding, which COPY statements name so that
+  // row data keeps the database's exact bytes (see CopyToSql).
   std::string ApplySessionSettings();
 
   void Exec(const std::string& sql);

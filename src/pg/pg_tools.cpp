@@ -41,7 +41,9 @@ void DumpSchemaArchive(const ToolTarget& target, const std::string& snapshot,
                        const std::vector<std::pair<std::string, std::string>>& excluded_tables,
                        const std::function<void(std::string_view)>& sink) {
   SubprocessOptions o;
-  o.argv = {FindPgProgram("pg_dump", target.server_version_num), "--format=custom", "--compress=0",
+  // --encoding=UTF8: the table patterns below are UTF-8 (dhanbak's sessions all are), and must
+  // be compared in the same encoding by pg_dump's queries.
+  o.argv = {FindPgProgram("pg_dump", target.server_version_num), "--format=custom", "--compress=0", "--encoding=UTF8",
             "--blobs", "--snapshot=" + snapshot, "--no-sync", "--lock-wait-timeout=600s",
             "-d", DbArg(target.dbname)};
   for (const auto& [schema, name] : excluded_tables) o.argv.push_back("--exclude-table-data=" + ExactPattern(schema, name));
@@ -125,7 +127,7 @@ std::string ArchiveToc(int server_version_num, const std::string& archive_path) 
 void DumpScript(const ToolTarget& target, const std::vector<std::pair<std::string, std::string>>& excluded_tables,
                 const std::string& out_path) {
   SubprocessOptions o;
-  o.argv = {FindPgProgram("pg_dump", target.server_version_num), "--blobs", "--no-sync", "-f", out_path,
+  o.argv = {FindPgProgram("pg_dump", target.server_version_num), "--blobs", "--no-sync", "--encoding=UTF8", "-f", out_path,
             "-d", DbArg(target.dbname)};
   for (const auto& [schema, name] : excluded_tables) o.argv.push_back("--exclude-table-data=" + ExactPattern(schema, name));
   o.env = ToolEnv(target);

@@ -108,12 +108,16 @@ format::DatabaseProperties ReadDatabaseProperties(PgConnection& conn) {
   return p;
 }
 
-std::string CopyToSql(const std::string& schema, const std::string& name, const std::vector<std::string>& columns) {
-  return "COPY " + QualifiedName(schema, name) + ColumnList(columns) + " TO STDOUT";
+std::string CopyToSql(const std::string& schema, const std::string& name, const std::vector<std::string>& columns,
+                      const std::string& encoding) {
+  return "COPY " + QualifiedName(schema, name) + ColumnList(columns) + " TO STDOUT WITH (ENCODING " +
+         QuoteLiteral(encoding) + ")";
 }
 
-std::string CopyFromSql(const std::string& schema, const std::string& name, const std::vector<std::string>& columns) {
-  return "COPY " + QualifiedName(schema, name) + ColumnList(columns) + " FROM STDIN";
+std::string CopyFromSql(const std::string& schema, const std::string& name, const std::vector<std::string>& columns,
+                        const std::string& encoding) {
+  return "COPY " + QualifiedName(schema, name) + ColumnList(columns) + " FROM STDIN WITH (ENCODING " +
+         QuoteLiteral(encoding) + ")";
 }
 
 }  // namespace dhanbak::pg

@@ -29,8 +29,11 @@ std::vector<TableInfo> ListDataTables(PgConnection& conn);
 
 format::DatabaseProperties ReadDatabaseProperties(PgConnection& conn);
 
-// COPY "s"."t" ("a", "b") TO STDOUT / FROM STDIN, text format.
-std::string CopyToSql(const std::string& schema, const std::string& name, const std::vector<std::string>& columns);
-std::string CopyFromSql(const std::string& schema, const std::string& name, const std::vector<std::string>& columns);
+// COPY "s"."t" ("a", "b") TO STDOUT / FROM STDIN, text format, in `encoding` (the database's
+// own, so no conversion ever touches the bytes).
+std::string CopyToSql(const std::string& schema, const std::string& name, const std::vector<std::string>& columns,
+                      const std::string& encoding);
+std::string CopyFromSql(const std::string& schema, const std::string& name, const std::vector<std::string>& columns,
+                        const std::string& encoding);
 
 }  // namespace dhanbak::pg
