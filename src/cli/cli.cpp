@@ -11,6 +11,7 @@
 #include "command/init.hpp"
 #include "command/list.hpp"
 #include "command/restore.hpp"
+#include "command/verify.hpp"
 #include "common/interrupt.hpp"
 #include "common/log.hpp"
 #include "common/progress.hpp"
@@ -34,6 +35,7 @@ const CommandSpec kCommands[] = {
     {"backup", "[DB ...]", "back up the named databases, or all configured ones"},
     {"list", "[DB]", "backups, newest first"},
     {"restore", "DB [--at TIME | --backup ID] [--target-db NAME | --replace]", "restore a backup"},
+    {"verify", "[DB ... | --all] [--at TIME | --backup ID]", "restore into scratch databases, check, drop"},
 };
 
 void AddGlobalOptions(cxxopts::Options& o) {
@@ -102,6 +104,12 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
         ("table", "restore only SCHEMA.TABLE (repeatable)", cxxopts::value<std::vector<std::string>>())
         ("j,jobs", "parallel connections", cxxopts::value<int>())
         ("no-verify", "skip the table-by-table verification");
+  } else if (cmd == "verify") {
+    o.add_options("command")
+        ("all", "every configured database")
+        ("at", "newest good backup at or before TIME", cxxopts::value<std::string>())
+        ("backup", "verify this backup id", cxxopts::value<std::string>())
+        ("j,jobs", "parallel connections", cxxopts::value<int>());
   }
   o.parse_positional({"args"});
   o.positional_help(std::string("COMMAND ARGS"));
@@ -151,6 +159,16 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
     if (r.count("jobs")) ro.jobs = r["jobs"].as<int>();
     ro.verify = r.count("no-verify") == 0;
     return command::RunRestore(ctx, ro);
+  }
+  if (cmd == "verify") {
+    command::VerifyOptions vo;
+    vo.databases = args;
+    vo.all = r.count("all") > 0;
+    if (vo.all && !args.empty()) throw Error(ErrorCode::kInvalidArgument, "give database names or --all, not both");
+    vo.at = Opt(r, "at");
+    vo.backup_id = Opt(r, "backup");
+    if (r.count("jobs")) vo.jobs = r["jobs"].as<int>();
+    return command::RunVerify(ctx, vo);
   }
   throw Error(ErrorCode::kInvalidArgument, "unknown command '" + cmd + "'\n" + Usage());
 }
