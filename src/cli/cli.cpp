@@ -8,6 +8,7 @@
 
 #include "command/backup.hpp"
 #include "command/context.hpp"
+#include "command/export.hpp"
 #include "command/init.hpp"
 #include "command/list.hpp"
 #include "command/restore.hpp"
@@ -36,6 +37,7 @@ const CommandSpec kCommands[] = {
     {"list", "[DB]", "backups, newest first"},
     {"restore", "DB [--at TIME | --backup ID] [--target-db NAME | --replace]", "restore a backup"},
     {"verify", "[DB ... | --all] [--at TIME | --backup ID]", "restore into scratch databases, check, drop"},
+    {"export", "DB [--at TIME | --backup ID] -o FILE|-", "plain SQL, restorable with psql alone"},
 };
 
 void AddGlobalOptions(cxxopts::Options& o) {
@@ -111,6 +113,12 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
         ("backup", "verify this backup id", cxxopts::value<std::string>())
         ("j,jobs", "parallel connections", cxxopts::value<int>());
   }
+  if (cmd == "export") {
+    o.add_options("command")
+        ("at", "newest good backup at or before TIME", cxxopts::value<std::string>())
+        ("backup", "export this backup id", cxxopts::value<std::string>())
+        ("o,output", "output file, or - for standard output", cxxopts::value<std::string>());
+  }
   o.parse_positional({"args"});
   o.positional_help(std::string("COMMAND ARGS"));
   auto r = o.parse(argc, argv);
@@ -159,6 +167,16 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
     if (r.count("jobs")) ro.jobs = r["jobs"].as<int>();
     ro.verify = r.count("no-verify") == 0;
     return command::RunRestore(ctx, ro);
+  }
+  if (cmd == "export") {
+    if (args.size() != 1) throw Error(ErrorCode::kInvalidArgument, "export takes exactly one database name");
+    command::ExportOptions eo;
+    eo.database = args[0];
+    eo.at = Opt(r, "at");
+    eo.backup_id = Opt(r, "backup");
+    if (eo.at && eo.backup_id) throw Error(ErrorCode::kInvalidArgument, "give --at or --backup, not both");
+    eo.output = Opt(r, "output").value_or("");
+    return command::RunExport(ctx, eo);
   }
   if (cmd == "verify") {
     command::VerifyOptions vo;

@@ -1,0 +1,126 @@
+#include "command/export.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "command/restore.hpp"
+#include "common/log.hpp"
+#include "common/temp_dir.hpp"
+#include "common/time_spec.hpp"
+#include "dhanbak/error.hpp"
+#include "pg/connection.hpp"
+#include "pg/database_properties.hpp"
+#include "pg/pg_tools.hpp"
+#include "pg/source_catalog.hpp"
+#include "stream/chunk_fetcher.hpp"
+
+namespace dhanbak::command {
+namespace {
+
+constexpr char kDbPlaceholder[] = "__dhanbak_current_database__";
+
+class Output {
+ public:
+  explicit Output(const std::string& path) : path_(path) {
+    if (path_ != "-") {
+      file_.open(path_, std::ios::binary | std::ios::trunc);
+      if (!file_) throw Error(ErrorCode::kIo, "cannot write '" + path_ + "'");
+    }
+  }
+  std::ostream& stream() { return path_ == "-" ? std::cout : file_; }
+  void Write(std::string_view d) { stream().write(d.data(), static_cast<std::streamsize>(d.size())); }
+  void Copy(const std::string& file) {
+    std::ifstream in(file, std::ios::binary);
+    stream() << in.rdbuf();
+  }
+  void Close() {
+    stream().flush();
+    if (path_ != "-") file_.close();
+    if (!stream()) throw Error(ErrorCode::kIo, "cannot write '" + path_ + "' (is the disk full?)");
+  }
+  void Discard() {
+    if (path_ != "-") {
+      file_.close();
+      std::remove(path_.c_str());
+    }
+  }
+
+ private:
+  std::string path_;
+  std::ofstream file_;
+};
+
+}  // namespace
+
+int RunExport(Context& ctx, const ExportOptions& o) {
+  if (o.output.empty()) throw Error(ErrorCode::kInvalidArgument, "export needs -o FILE (or -o - for stdout)");
+  auto locks = ctx.Lock(LockMode::kShared);
+  catalog::BackupRecord backup = SelectBackup(ctx, o.database, o.at, o.backup_id);
+  format::Manifest m = ctx.repository().GetManifest(backup.backup_id);
+  log::Info("exporting " + o.database + " backup " + backup.backup_id + " as plain SQL to " +
+            (o.output == "-" ? std::string("standard output") : o.output));
+  TempDir tmp;
+  stream::ChunkFetcher fetcher(ctx.repository(), 4, 4);
+  std::string archive = tmp.path() + "/schema.dump";
+  {
+    std::ofstream a(archive, std::ios::binary);
+    fetcher.Stream(m.schema, "schema archive", [&](std::string_view d) { a.write(d.data(), static_cast<std::streamsize>(d.size())); });
+    a.close();
+    if (!a) throw Error(ErrorCode::kIo, "cannot write '" + archive + "'");
+  }
+  int version = m.server_version_num;
+  for (const char* section : {"pre-data", "data", "post-data"}) {
+    pg::ArchiveToScript(version, archive, tmp.path() + "/" + section + ".sql", section);
+  }
+
+  Output out(o.output);
+  try {
+    const auto& p = m.properties;
+    out.stream() << "--\n-- dhanbak export of database " << m.database << ", backup " << m.backup_id << " taken "
+                 << FormatUtcIso(m.snapshot_time) << " (PostgreSQL " << m.server_version << ")\n"
+                 << "--\n-- Restore with psql alone, into a new empty database created like the original:\n"
+                 << "--   createdb --template=template0 --encoding=" << p.encoding
+                 << (p.locale_provider == "i" ? " --locale-provider=icu --icu-locale=" + p.icu_locale : std::string())
+                 << " --lc-collate=" << p.collate << " --lc-ctype=" << p.ctype << " NEWDB\n"
+                 << "--   psql -X -v ON_ERROR_STOP=1 -d NEWDB -f THIS_FILE\n"
+                 << "-- Roles must exist first (pg_dumpall --globals-only of the old server, or dhanbak restore --globals).\n--\n\n";
+    out.Copy(tmp.path() + "/pre-data.sql");
+    // Table data exactly as backed up: the database's encoding and dhanbak's session settings.
+    out.stream() << "\n-- table data\nSET client_encoding = " << pg::QuoteLiteral(p.encoding) << ";\n"
+                 << "SET DateStyle = 'ISO, YMD';\nSET IntervalStyle = 'postgres';\nSET extra_float_digits = 3;\n"
+                 << "SET TimeZone = 'UTC';\nSET lc_monetary = 'C';\nSET xmloption = content;\n"
+                 << "SET standard_conforming_strings = on;\nSET row_security = off;\nSET search_path = '';\n\n";
+    for (const auto& t : m.tables) {
+      out.stream() << "COPY " << pg::QualifiedName(t.schema, t.name);
+      if (!t.columns.empty()) {
+        out.stream() << " (";
+        for (size_t i = 0; i < t.columns.size(); ++i) out.stream() << (i ? ", " : "") << pg::QuoteIdent(t.columns[i]);
+        out.stream() << ")";
+      }
+      out.stream() << " FROM stdin;\n";
+      fetcher.Stream(t.data, "table " + t.schema + "." + t.name, [&](std::string_view d) { out.Write(d); });
+      out.stream() << "\\.\n\n";
+    }
+    out.stream() << "RESET client_encoding;\n\n";
+    out.Copy(tmp.path() + "/data.sql");
+    out.Copy(tmp.path() + "/post-data.sql");
+    out.stream() << "\n-- database-level properties, applied to the database this script runs in\n"
+                 << "SELECT pg_catalog.current_database() AS dhanbak_db \\gset\n";
+    std::string placeholder = pg::QuoteIdent(kDbPlaceholder);
+    for (std::string sql : pg::DatabasePropertiesSql(kDbPlaceholder, p)) {
+      for (size_t pos; (pos = sql.find(placeholder)) != std::string::npos;) sql.replace(pos, placeholder.size(), ":\"dhanbak_db\"");
+      out.stream() << sql << ";\n";
+    }
+    out.Close();
+  } catch (...) {
+    out.Discard();
+    throw;
+  }
+  if (o.output != "-") std::cerr << "exported " << o.database << " (backup " << m.backup_id << ") to " << o.output << "\n";
+  return 0;
+}
+
+}  // namespace dhanbak::command
