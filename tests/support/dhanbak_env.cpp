@@ -1,0 +1,139 @@
+#include "support/dhanbak_env.hpp"
+
+#include <doctest/doctest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+namespace dhanbak::test {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string TomlString(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+DhanbakEnv::DhanbakEnv(std::vector<std::string> databases, std::string passphrase) {
+  std::string tmpl = fs::temp_directory_path().string() + "/dhanbak-it-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + tmpl);
+  dir_ = tmpl;
+  SetPassphrase(passphrase);
+  std::string dbs;
+  for (const auto& d : databases) dbs += (dbs.empty() ? "" : ", ") + TomlString(d);
+  std::ofstream toml(config_path());
+  toml << "[repository]\n"
+       << "url = " << TomlString("file://" + repo_dir()) << "\n"
+       << "passphrase = " << TomlString("file:" + passphrase_path()) << "\n\n"
+       << "[postgres]\n"
+       << "conninfo = " << TomlString(conninfo()) << "\n"
+       << "databases = [" << dbs << "]\n"
+       << "jobs = 2\n\n"
+       << "[catalog]\n"
+       << "path = " << TomlString(catalog_path()) << "\n";
+  toml.close();
+  if (!toml) throw std::runtime_error("cannot write " + config_path());
+}
+
+DhanbakEnv::~DhanbakEnv() {
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+}
+
+std::string DhanbakEnv::conninfo() const {
+  return "host=127.0.0.1 port=" + std::to_string(SharedCluster().port()) + " user=postgres";
+}
+
+void DhanbakEnv::SetPassphrase(const std::string& passphrase) {
+  std::string path = passphrase_path();
+  {
+    std::ofstream out(path, std::ios::trunc);
+    out << passphrase << "\n";
+  }
+  if (::chmod(path.c_str(), 0600) != 0) throw std::runtime_error("chmod failed for " + path);
+}
+
+std::vector<std::string> DhanbakEnv::Argv(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv = {DHANBAK_BINARY, "-c", config_path(), "--allow-root", "--no-progress"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+ProcessOptions DhanbakEnv::Options() const {
+  ProcessOptions o;
+  o.env = {{"TZ", "UTC"}};
+  o.unset_env = {"DHANBAK_CONFIG", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD", "PGSERVICE"};
+  o.timeout = std::chrono::minutes(5);
+  return o;
+}
+
+ProcessResult DhanbakEnv::Run(const std::vector<std::string>& args) const { return RunProcess(Argv(args), Options()); }
+
+ProcessResult DhanbakEnv::RunOk(const std::vector<std::string>& args) const {
+  ProcessResult r = Run(args);
+  const std::string command = DescribeCommand(Argv(args));
+  INFO("command: " << command);
+  INFO("exit code: " << r.exit_code);
+  INFO("stdout:\n" << r.out);
+  INFO("stderr:\n" << r.err);
+  REQUIRE(r.exit_code == 0);
+  return r;
+}
+
+nlohmann::json DhanbakEnv::ListJson(const std::optional<std::string>& database) const {
+  std::vector<std::string> args = {"--json", "list"};
+  if (database) args.push_back(*database);
+  ProcessResult r = RunOk(args);
+  nlohmann::json j = nlohmann::json::parse(r.out);  // throws (failing the test) if not JSON
+  REQUIRE(j.contains("backups"));
+  REQUIRE(j["backups"].is_array());
+  return j["backups"];
+}
+
+void GenerateSampleDatabase(PgCluster& cluster, const std::string& name, const std::string& kind,
+                            const std::string& scale) {
+  cluster.DropDatabase(name);
+  cluster.CreateDatabase(name);
+  cluster.RunSqlFile(name, std::string(DHANBAK_SOURCE_DIR) + "/scripts/gen-sample-data.sql",
+                     {{"db", kind}, {"scale", scale}});
+}
+
+int64_t TotalRows(PgCluster& cluster, const std::string& db) {
+  // Exact counts, one query per table, summed server-side.
+  std::string sql = R"SQL(
+    CREATE TEMP TABLE counts(n bigint);
+    DO $$
+    DECLARE r record; c bigint;
+    BEGIN
+      FOR r IN SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE c.relkind = 'r' AND c.relpersistence <> 't'
+                 AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
+      LOOP
+        EXECUTE format('SELECT count(*) FROM ONLY %I.%I', r.nspname, r.relname) INTO c;
+        INSERT INTO counts VALUES (c);
+      END LOOP;
+    END $$;
+    SELECT coalesce(sum(n), 0) FROM counts;)SQL";
+  return std::stoll(cluster.Psql(db, sql));
+}
+
+std::string LoggedBackupId(const std::string& stderr_text, const std::string& database) {
+  const std::string needle = "backing up " + database + " as ";
+  size_t pos = stderr_text.find(needle);
+  if (pos == std::string::npos) return "";
+  pos += needle.size();
+  size_t end = stderr_text.find_first_of(" \n", pos);
+  return stderr_text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+}
+
+}  // namespace dhanbak::test
