@@ -21,6 +21,13 @@ HttpResponse ApiClient::Run(RetryState& retry, TokenKind kind, const Attempt& at
     Classification c = Classify(response.status, error.code);
     if (c.verdict == Verdict::kSuccess) return response;
     if (on_failure) on_failure();
+    // The server still counts the upload URL as busy (it may hold the lock of an upload whose
+    // connection broke, or not yet have released the one that just answered): a fresh URL
+    // always helps, as b2sdk's UploadTokenUsedConcurrently handling does.
+    if (kind == TokenKind::kUpload && error.code == "auth_token_limit") {
+      if (!retry.Again(ErrorCode::kService, DescribeFailure(response))) retry.ThrowExhausted();
+      continue;
+    }
     switch (c.verdict) {
       case Verdict::kReauthorize:
         if (!retry.Again(ErrorCode::kService, DescribeFailure(response))) retry.ThrowExhausted();

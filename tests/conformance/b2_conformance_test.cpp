@@ -1,0 +1,118 @@
+// B2Storage against dhanbak-b2-emulator: the shared suite (with small list pages and a small
+// large-file part size so paging and the large-file API are exercised), large-file resume,
+// single-flight re-authorization and Object Lock.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <barrier>
+#include <thread>
+
+#include "conformance/emulator_fixture.hpp"
+#include "conformance/storage_suite.hpp"
+#include "storage/b2/b2_storage.hpp"
+#include "storage/b2/object_locked_error.hpp"
+
+using dhanbak::test::EmulatorProcess;
+using dhanbak::test::EmulatorSetup;
+using dhanbak::test::kEmulatorServesEmptyBodies;
+using dhanbak::test::MakeB2Config;
+
+namespace {
+
+const std::string kRepoUrl = std::string("b2://") + dhanbak::test::kEmuBucket + "/repo";
+
+dhanbak::storage::B2Options SmallOptions() {
+  dhanbak::storage::B2Options options;
+  options.list_page_size = 7;
+  options.part_size = 5'000'000;  // the emulator's (and B2's) absolute minimum
+  options.initial_backoff = std::chrono::milliseconds(20);
+  options.max_backoff = std::chrono::milliseconds(500);
+  return options;
+}
+
+uint64_t Count(const nlohmann::json& stats, const std::string& api) {
+  return stats["by_api"].value(api, uint64_t{0});
+}
+
+}  // namespace
+
+TEST_CASE("conformance: b2 via the emulator") {
+  EmulatorProcess emulator;
+  dhanbak::storage::B2Storage* b2 = nullptr;
+  dhanbak::test::RunStorageConformance(
+      [&] {
+        auto storage = std::make_unique<dhanbak::storage::B2Storage>(kRepoUrl, MakeB2Config(emulator), SmallOptions());
+        b2 = storage.get();
+        return storage;
+      },
+      {.label = "b2", .large_size = 12 * 1000 * 1000 + 17, .get_empty_objects = kEmulatorServesEmptyBodies});
+  auto stats = emulator.Stats();
+  CHECK(Count(stats, "b2_authorize_account") == 1);  // the token is cached
+  CHECK(Count(stats, "b2_finish_large_file") >= 1);  // the multi-MB object went up in parts
+  CHECK(Count(stats, "b2_list_file_names") > 57 / 7);  // List paged
+  // One upload URL per thread, reused: far fewer URL fetches than uploads.
+  CHECK(Count(stats, "b2_get_upload_url") < Count(stats, "b2_upload_file"));
+  (void)b2;
+}
+
+TEST_CASE("b2: a large-file upload that failed resumes its parts") {
+  EmulatorProcess emulator({.extra_args = {"--fault", "kind=status,status=400,code=bad_request,api=b2_finish_large_file,count=1"}});
+  dhanbak::storage::B2Storage storage(kRepoUrl, MakeB2Config(emulator), SmallOptions());
+  std::string data(11'000'000, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 131) ^ (i >> 9));
+  CHECK_THROWS_AS(storage.Put("big/object", data), dhanbak::Error);
+  CHECK_FALSE(storage.Stat("big/object").has_value());  // nothing half-written is visible
+  auto before = emulator.Stats();
+  CHECK(Count(before, "b2_upload_part") == 3);
+  storage.Put("big/object", data);
+  auto after = emulator.Stats();
+  CHECK(Count(after, "b2_start_large_file") == 1);  // resumed, not restarted
+  CHECK(Count(after, "b2_upload_part") == 3);       // no part sent twice
+  CHECK(storage.Get("big/object") == data);
+  storage.Remove("big/object");
+  CHECK_FALSE(storage.Stat("big/object").has_value());
+}
+
+TEST_CASE("b2: many threads share one re-authorization") {
+  // The first list call expires the account token; every thread then gets 401 at about the
+  // same time, and exactly one b2_authorize_account must follow.
+  EmulatorProcess emulator({.extra_args = {"--fault", "kind=expire_token,api=b2_list_file_names,nth=2"}});
+  dhanbak::storage::B2Storage storage(kRepoUrl, MakeB2Config(emulator), SmallOptions());
+  CHECK_FALSE(storage.Stat("warm-up").has_value());
+  CHECK(storage.authorizations() == 1);
+  constexpr int kThreads = 8;
+  std::barrier start(kThreads);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      start.arrive_and_wait();
+      try {
+        for (int i = 0; i < 3; ++i) storage.Stat("missing-" + std::to_string(i));
+      } catch (...) {
+        ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(failures.load() == 0);
+  CHECK(storage.authorizations() == 2);
+  CHECK(Count(emulator.Stats(), "b2_authorize_account") == 2);
+}
+
+TEST_CASE("b2: object lock keeps objects that prune tries to remove") {
+  EmulatorProcess emulator({.buckets = {std::string(dhanbak::test::kEmuBucket) + ":object-lock"}, .extra_args = {}});
+  auto config = MakeB2Config(emulator);
+  config.object_lock_days = 1;
+  dhanbak::storage::B2Storage storage(kRepoUrl, config, SmallOptions());
+  storage.Put("locked/chunk", "precious");
+  try {
+    storage.Remove("locked/chunk");
+    FAIL("remove of a locked object succeeded");
+  } catch (const dhanbak::storage::ObjectLockedError& e) {
+    CHECK(e.code() == dhanbak::ErrorCode::kPermanent);
+    CHECK(e.name() == "locked/chunk");
+    CHECK(e.retain_until_ms() > 0);
+  }
+  CHECK(storage.Get("locked/chunk") == "precious");
+}

@@ -1,0 +1,19 @@
+// The storage conformance suite against LocalStorage in a temporary directory.
+#include <doctest/doctest.h>
+
+#include <stdlib.h>
+
+#include <filesystem>
+
+#include "conformance/storage_suite.hpp"
+#include "storage/local/local_storage.hpp"
+
+TEST_CASE("conformance: local directory") {
+  char dir_template[] = "/tmp/dhanbak-conf-local-XXXXXX";
+  REQUIRE(mkdtemp(dir_template) != nullptr);
+  std::string root = dir_template;
+  dhanbak::test::RunStorageConformance(
+      [&] { return std::make_unique<dhanbak::storage::LocalStorage>(root + "/repo"); },
+      {.label = "local"});
+  std::filesystem::remove_all(root);
+}
