@@ -116,3 +116,26 @@ TEST_CASE("b2: object lock keeps objects that prune tries to remove") {
   }
   CHECK(storage.Get("locked/chunk") == "precious");
 }
+
+TEST_CASE("b2: bandwidth caps hold across threads") {
+  EmulatorProcess emulator;
+  auto config = MakeB2Config(emulator);
+  config.max_upload_rate = 2'000'000;
+  config.max_download_rate = 2'000'000;
+  dhanbak::storage::B2Storage storage(kRepoUrl, config, SmallOptions());
+  const std::string data(1'500'000, 'r');
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&, t] { storage.Put("rate/" + std::to_string(t), data); });
+  }
+  for (auto& th : threads) th.join();
+  double up = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // 4.5 MB at 2 MB/s shared (one second of burst allowed): at least ~1.2 s in total.
+  CHECK(up > 1.2);
+  start = std::chrono::steady_clock::now();
+  for (int t = 0; t < 3; ++t) CHECK(storage.Get("rate/" + std::to_string(t)) == data);
+  double down = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CHECK(down > 1.2);
+  MESSAGE("4.5 MB up in ", up, " s, down in ", down, " s at a 2 MB/s cap");
+}

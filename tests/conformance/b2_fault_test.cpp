@@ -97,6 +97,21 @@ TEST_CASE("conformance: b2 under transient faults") {
   CHECK(stats["by_api"].value("b2_authorize_account", 0) > 1);
 }
 
+TEST_CASE("b2: a stalled download is abandoned and retried, never left hanging") {
+  // The first download answers nothing for 4 s; with a 1 s stall timeout the client gives up
+  // on it after about a second and the retry succeeds.
+  EmulatorProcess emulator({.keys = {std::string(dhanbak::test::kEmuKeyId) + ":" + dhanbak::test::kEmuKey},
+                            .buckets = {dhanbak::test::kEmuBucket},
+                            .extra_args = {"--fault", "kind=delay,delay_ms=4000,api=download,count=1"}});
+  auto config = MakeB2Config(emulator);
+  config.stall_timeout = std::chrono::seconds(1);
+  dhanbak::storage::B2Storage storage(kRepoUrl, config, FastRetries(std::chrono::seconds(30)));
+  storage.Put("stall/object", "patience");
+  auto start = std::chrono::steady_clock::now();
+  CHECK(storage.Get("stall/object") == "patience");
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(3500));
+}
+
 TEST_CASE("b2: a stopped service fails in bounded time with a retryable error") {
   EmulatorProcess emulator;
   dhanbak::storage::B2Storage storage(kRepoUrl, MakeB2Config(emulator), FastRetries(std::chrono::seconds(2)));
