@@ -84,7 +84,9 @@ std::string PgConnection::ApplySessionSettings() {
        "; SET TimeZone = 'UTC'; SET bytea_output = 'hex'; SET lc_monetary = 'C'"
        "; SET xmloption = 'content'; SET row_security = off; SET standard_conforming_strings = on"
        "; SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0"
-       "; SET search_path = ''; SET default_transaction_read_only = off");
+       "; SET search_path = ''; SET default_transaction_read_only = off"
+       // A synchronized scan may start mid-table; COPY must read heap order for the hashes to match.
+       "; SET synchronize_seqscans = off");
   return encoding;
 }
 

@@ -115,9 +115,9 @@ std::string CopyToSql(const std::string& schema, const std::string& name, const 
 }
 
 std::string CopyFromSql(const std::string& schema, const std::string& name, const std::vector<std::string>& columns,
-                        const std::string& encoding) {
+                        const std::string& encoding, bool freeze) {
   return "COPY " + QualifiedName(schema, name) + ColumnList(columns) + " FROM STDIN WITH (ENCODING " +
-         QuoteLiteral(encoding) + ")";
+         QuoteLiteral(encoding) + (freeze ? ", FREEZE" : "") + ")";
 }
 
 }  // namespace dhanbak::pg

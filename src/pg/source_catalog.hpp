@@ -34,6 +34,6 @@ format::DatabaseProperties ReadDatabaseProperties(PgConnection& conn);
 std::string CopyToSql(const std::string& schema, const std::string& name, const std::vector<std::string>& columns,
                       const std::string& encoding);
 std::string CopyFromSql(const std::string& schema, const std::string& name, const std::vector<std::string>& columns,
-                        const std::string& encoding);
+                        const std::string& encoding, bool freeze = false);
 
 }  // namespace dhanbak::pg
