@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# bench.sh — dhanbak backup/restore speed and memory against pg_dump/pg_restore on the same data.
+#
+#   scripts/bench.sh [SCALE]     SCALE of the generated prod-dhanman-sales database (default 1.0,
+#                                about 1 GB of COPY text; 0.05 for a quick run)
+#
+# Starts a throwaway PostgreSQL 15 cluster, generates the database, then times (wall clock, and
+# peak RSS from /usr/bin/time) each of:
+#   dhanbak backup --jobs 1 / --jobs 2          (into a fresh local repository each)
+#   dhanbak restore --jobs 1 / --jobs 2         (with verification, as used in an incident)
+#   dhanbak restore --jobs 2 --no-verify
+#   pg_dump -Fc        / pg_restore             (the script dhanbak replaces)
+#   pg_dump -Fd -j2    / pg_restore -j2
+# and finally the peak RSS of dhanbak backup for a database 4x smaller, to show that memory does
+# not grow with database size. Prints a Markdown table. Nothing here runs in CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+scale=${1:-1.0}
+
+scripts/install-deps.sh >/dev/null
+command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null; }
+cmake -S "$root" -B "$root/build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$root/build/release" --target dhanbak >/dev/null
+dhanbak_bin="$root/build/release/src/dhanbak"
+
+pgbin=/usr/lib/postgresql/15/bin
+work=$(mktemp -d /tmp/dhanbak-bench-XXXXXX)
+chmod 755 "$work"
+pgdir="$work/pg"; mkdir -p "$pgdir"
+run_pg=(); root_flag=()
+if [[ $(id -u) -eq 0 ]]; then run_pg=(runuser -u postgres --); chown postgres "$pgdir"; root_flag=(--allow-root); fi
+port=""
+for _ in $(seq 1 50); do
+  c=$((20000 + RANDOM % 30000))
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$c") 2>/dev/null; then port=$c; break; fi
+done
+cleanup() { "${run_pg[@]}" "$pgbin/pg_ctl" -D "$pgdir/data" -m fast stop >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT
+"${run_pg[@]}" "$pgbin/initdb" -D "$pgdir/data" -A trust -U postgres --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+"${run_pg[@]}" "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/log" -w \
+  -o "-p $port -c listen_addresses=127.0.0.1 -k $pgdir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_wal_size=4GB -c maintenance_work_mem=256MB" start >/dev/null
+export PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres PATH="$pgbin:$PATH"
+
+gen() {  # db scale
+  createdb "$1"
+  psql -X -q -v ON_ERROR_STOP=1 -v db=sales -v scale="$2" -d "$1" -f scripts/gen-sample-data.sql >/dev/null
+}
+echo "generating prod-dhanman-sales at scale $scale ..." >&2
+gen bench "$scale"
+small_scale=$(awk "BEGIN { print $scale / 4 }")
+gen bench_small "$small_scale"
+copy_bytes() { psql -X -At -d "$1" -c "SELECT sum(pg_table_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = 'public'"; }
+
+umask 077; echo "bench passphrase" > "$work/pass"; umask 022
+config() {  # name -> path of a config with its own repository and catalog
+  cat > "$work/$1.toml" <<TOML
+[repository]
+url = "file://$work/repo-$1"
+passphrase = "file:$work/pass"
+[postgres]
+conninfo = "host=127.0.0.1 port=$port user=postgres"
+databases = ["bench"]
+[catalog]
+path = "$work/catalog-$1.sqlite"
+TOML
+  echo "$work/$1.toml"
+}
+
+results=()
+timed() {  # like measure but /usr/bin/time writes into err's last line
+  local label=$1; shift
+  /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; echo "$label failed" >&2; exit 1; }
+  read -r secs rss < "$work/time"
+  results+=("$label|$secs|$((rss / 1024))")
+  echo "$label: ${secs}s, $((rss / 1024)) MiB" >&2
+}
+
+for j in 1 2; do
+  cfg=$(config "j$j")
+  "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress -q init >/dev/null
+  timed "dhanbak backup --jobs $j" "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress -q backup --jobs "$j"
+done
+repo_bytes=$(du -sb "$work/repo-j2" | cut -f1)
+cfg=$(config j2)
+timed "dhanbak backup --jobs 2 (again, unchanged data)" "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress -q backup --jobs 2
+for j in 1 2; do
+  timed "dhanbak restore --jobs $j (verified)" "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress -q restore bench --target-db "r_dhanbak_$j" --jobs "$j"
+done
+timed "dhanbak restore --jobs 2 --no-verify" "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress -q restore bench --target-db r_dhanbak_nv --jobs 2 --no-verify
+
+timed "pg_dump -Fc" pg_dump -Fc -f "$work/bench.dump" bench
+dump_bytes=$(stat -c %s "$work/bench.dump")
+createdb r_pg_fc
+timed "pg_restore (from -Fc)" pg_restore -d r_pg_fc "$work/bench.dump"
+timed "pg_dump -Fd -j2" pg_dump -Fd -j2 -f "$work/bench.dir" bench
+createdb r_pg_fd
+timed "pg_restore -j2 (from -Fd)" pg_restore -j2 -d r_pg_fd "$work/bench.dir"
+
+cfg_small=$(config small)
+sed -i 's/databases = \["bench"\]/databases = ["bench_small"]/' "$cfg_small"
+"$dhanbak_bin" -c "$cfg_small" "${root_flag[@]}" --no-progress -q init >/dev/null
+timed "dhanbak backup --jobs 2, database 4x smaller" "$dhanbak_bin" -c "$cfg_small" "${root_flag[@]}" --no-progress -q backup --jobs 2
+timed "dhanbak restore --jobs 2, database 4x smaller" "$dhanbak_bin" -c "$cfg_small" "${root_flag[@]}" --no-progress -q restore bench_small --target-db r_small --jobs 2
+
+echo
+echo "prod-dhanman-sales at scale $scale: $(( $(copy_bytes bench) / 1048576 )) MiB of table data; 4x smaller: $(( $(copy_bytes bench_small) / 1048576 )) MiB"
+echo "repository after one backup: $((repo_bytes / 1048576)) MiB; pg_dump -Fc file: $((dump_bytes / 1048576)) MiB"
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB"
+echo
+echo "| run | seconds | peak RSS (MiB) |"
+echo "|---|---:|---:|"
+for r in "${results[@]}"; do IFS='|' read -r l s m <<<"$r"; echo "| $l | $s | $m |"; done
