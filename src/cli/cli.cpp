@@ -11,6 +11,7 @@
 #include "command/export.hpp"
 #include "command/init.hpp"
 #include "command/list.hpp"
+#include "command/maintenance.hpp"
 #include "command/restore.hpp"
 #include "command/verify.hpp"
 #include "common/interrupt.hpp"
@@ -38,6 +39,9 @@ const CommandSpec kCommands[] = {
     {"restore", "DB [--at TIME | --backup ID] [--target-db NAME | --replace]", "restore a backup"},
     {"verify", "[DB ... | --all] [--at TIME | --backup ID]", "restore into scratch databases, check, drop"},
     {"export", "DB [--at TIME | --backup ID] -o FILE|-", "plain SQL, restorable with psql alone"},
+    {"status", "[--max-age DURATION]", "last backup / last verification per database"},
+    {"catalog", "rebuild", "recreate the local catalog from storage"},
+    {"key", "add --new-passphrase env:NAME|file:PATH | list | remove ID", "passphrases that unlock the repository"},
 };
 
 void AddGlobalOptions(cxxopts::Options& o) {
@@ -113,6 +117,14 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
         ("backup", "verify this backup id", cxxopts::value<std::string>())
         ("j,jobs", "parallel connections", cxxopts::value<int>());
   }
+  if (cmd == "status") {
+    o.add_options("command")("max-age", "alert (exit 5) when the last good backup is older, e.g. 26h",
+                              cxxopts::value<std::string>());
+  }
+  if (cmd == "key") {
+    o.add_options("command")("new-passphrase", "key add: env:NAME or file:PATH holding the new passphrase",
+                              cxxopts::value<std::string>());
+  }
   if (cmd == "export") {
     o.add_options("command")
         ("at", "newest good backup at or before TIME", cxxopts::value<std::string>())
@@ -167,6 +179,24 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
     if (r.count("jobs")) ro.jobs = r["jobs"].as<int>();
     ro.verify = r.count("no-verify") == 0;
     return command::RunRestore(ctx, ro);
+  }
+  if (cmd == "status") {
+    if (!args.empty()) throw Error(ErrorCode::kInvalidArgument, "status takes no arguments");
+    return command::RunStatus(ctx, Opt(r, "max-age"));
+  }
+  if (cmd == "catalog") {
+    if (args.size() != 1 || args[0] != "rebuild") throw Error(ErrorCode::kInvalidArgument, "usage: dhanbak catalog rebuild");
+    return command::RunCatalogRebuild(ctx);
+  }
+  if (cmd == "key") {
+    if (args.size() == 1 && args[0] == "add") {
+      auto ref = Opt(r, "new-passphrase");
+      if (!ref) throw Error(ErrorCode::kInvalidArgument, "key add needs --new-passphrase env:NAME or file:PATH");
+      return command::RunKeyAdd(ctx, *ref);
+    }
+    if (args.size() == 1 && args[0] == "list") return command::RunKeyList(ctx);
+    if (args.size() == 2 && args[0] == "remove") return command::RunKeyRemove(ctx, args[1]);
+    throw Error(ErrorCode::kInvalidArgument, "usage: dhanbak key add --new-passphrase REF | key list | key remove ID");
   }
   if (cmd == "export") {
     if (args.size() != 1) throw Error(ErrorCode::kInvalidArgument, "export takes exactly one database name");

@@ -1,0 +1,21 @@
+// Smaller commands over the repository and the catalog:
+//   catalog rebuild   recreate the catalog's backups from the manifests in storage alone
+//   status            last good backup and last verification per database (exit 5 on alert)
+//   key add|list|remove   passphrases that unlock the repository
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "command/context.hpp"
+
+namespace dhanbak::command {
+
+int RunCatalogRebuild(Context& ctx);
+int RunStatus(Context& ctx, const std::optional<std::string>& max_age);
+// The new passphrase comes from a secret reference (env:NAME or file:PATH), never from argv.
+int RunKeyAdd(Context& ctx, const std::string& new_passphrase_ref);
+int RunKeyList(Context& ctx);
+int RunKeyRemove(Context& ctx, const std::string& key_id);
+
+}  // namespace dhanbak::command
