@@ -106,7 +106,7 @@ TEST_CASE("a wrong passphrase exits 2 with 'wrong passphrase' and changes nothin
   const std::string db = "fail-passphrase";
   MakeSmallDatabase(cluster, db);
   DhanbakEnv env({db}, kPassphrase);
-  env.RunOk({"init"});
+  env.RunOk({"init"});  // the real init: the passphrase check must work on what it writes
   env.RunOk({"backup"});
   const std::string repo_before = std::to_string(std::distance(fs::recursive_directory_iterator(env.repo_dir()),
                                                                fs::recursive_directory_iterator()));
@@ -144,7 +144,7 @@ TEST_CASE("a corrupted chunk makes restore exit 3 naming the object, and the tar
   const std::string db = "fail-corrupt";
   MakeSmallDatabase(cluster, db);
   DhanbakEnv env({db}, kPassphrase);
-  env.RunOk({"init"});
+  env.InitFast();
   ProcessResult backup = env.RunOk({"backup"});
   const std::string backup_id = LoggedBackupId(backup.err, db);
   REQUIRE(!backup_id.empty());
@@ -196,7 +196,7 @@ TEST_CASE("a corrupted manifest makes restore exit 3 naming it") {
   const std::string db = "fail-manifest";
   MakeSmallDatabase(cluster, db);
   DhanbakEnv env({db}, kPassphrase);
-  env.RunOk({"init"});
+  env.InitFast();
   const std::string id = LoggedBackupId(env.RunOk({"backup"}).err, db);
   const std::string path = env.repo_dir() + "/manifests/" + id;
   REQUIRE(fs::exists(path));
@@ -214,7 +214,7 @@ TEST_CASE("a backup interrupted with SIGTERM is marked failed, has no manifest, 
   const std::string db = "fail-term";
   MakeSmallDatabase(cluster, db, 1);
   DhanbakEnv env({db}, kPassphrase);
-  env.RunOk({"init"});
+  env.InitFast();
   const std::string good_id = LoggedBackupId(env.RunOk({"backup"}).err, db);
   REQUIRE(!good_id.empty());
 
@@ -262,7 +262,7 @@ TEST_CASE("a backup killed with SIGKILL stays 'running' until the next run marks
   const std::string small = "fail-kill-small";
   MakeSmallDatabase(cluster, small);
   DhanbakEnv env({big, small}, kPassphrase);
-  env.RunOk({"init"});
+  env.InitFast();
 
   auto p = StartBackup(env, {big}, big, 300ms);
   const std::string killed_id = LoggedBackupId(p->Stderr(), big);
@@ -304,7 +304,7 @@ TEST_CASE("a second backup while one is running exits 4 naming the lock") {
   const std::string small = "fail-lock-small";
   MakeSmallDatabase(cluster, small);
   DhanbakEnv env({big, small}, kPassphrase);
-  env.RunOk({"init"});
+  env.InitFast();
 
   auto p = StartBackup(env, {big}, big, 100ms);
   ProcessResult second = env.Run({"backup", small});
@@ -328,7 +328,7 @@ TEST_CASE("a database that does not exist fails the run (exit 1) but the others 
   MakeSmallDatabase(cluster, b, 2);
   cluster.DropDatabase(missing);
   DhanbakEnv env({a, missing, b}, kPassphrase);
-  env.RunOk({"init"});
+  env.InitFast();
   ProcessResult r = env.Run({"backup"});
   CHECK(r.exit_code == 1);
   CHECK_MESSAGE(r.err.find(missing) != std::string::npos, r.err);

@@ -8,6 +8,9 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "format/repository.hpp"
+#include "storage/local/local_storage.hpp"
+
 namespace dhanbak::test {
 namespace fs = std::filesystem;
 
@@ -61,6 +64,14 @@ void DhanbakEnv::SetPassphrase(const std::string& passphrase) {
     out << passphrase << "\n";
   }
   if (::chmod(path.c_str(), 0600) != 0) throw std::runtime_error("chmod failed for " + path);
+}
+
+void DhanbakEnv::InitFast() const {
+  std::ifstream in(passphrase_path());
+  std::string passphrase;
+  std::getline(in, passphrase);
+  storage::LocalStorage storage(repo_dir());
+  format::Repository::Init(storage, passphrase, format::KdfParams{1u << 10, 8, 1});
 }
 
 std::vector<std::string> DhanbakEnv::Argv(const std::vector<std::string>& args) const {
