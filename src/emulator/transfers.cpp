@@ -245,6 +245,12 @@ void Emulator::Download(Call &call) {
   size_t fault_at = fault ? static_cast<size_t>(static_cast<double>(length) * fault->at_fraction) : 0;
   if (fault && fault->kind == "corrupt" && fault_at >= length && length > 0) fault_at = length - 1;
   const httplib::Request *req = &call.req;
+  if (length == 0) {
+    // httplib's content provider sends no Content-Length for an empty body, which leaves a
+    // keep-alive client waiting; an empty plain body carries "Content-Length: 0".
+    res.set_content("", version.content_type);
+    return;
+  }
   res.set_content_provider(
       length, version.content_type,
       [this, file, first, fault, fault_at, req](size_t offset, size_t want, httplib::DataSink &sink) {

@@ -40,8 +40,10 @@ void ChunkFetcher::Stream(const format::StreamRef& ref, const std::string& what,
   try {
     fill();
     while (!pending.empty()) {
-      std::string plaintext = pending.front().get();
+      // Pop first: get() consumes the future's state, and the cleanup below waits on the rest.
+      std::future<std::string> next_chunk = std::move(pending.front());
       pending.pop_front();
+      std::string plaintext = next_chunk.get();
       fill();
       digest.Update(plaintext);
       bytes += static_cast<int64_t>(plaintext.size());
@@ -50,7 +52,8 @@ void ChunkFetcher::Stream(const format::StreamRef& ref, const std::string& what,
   } catch (...) {
     // Wait for downloads already started: their tasks reference this frame's futures only
     // through `pending`, but they use repo_, which must outlive them.
-    for (auto& f : pending) f.wait();
+    for (auto& f : pending)
+      if (f.valid()) f.wait();
     throw;
   }
   if (bytes != ref.bytes || digest.FinishHex() != ref.sha256) {

@@ -22,7 +22,7 @@ inline constexpr const char* kEmuBucket = "dhanbak-conformance";
 // Content-Length nor chunked encoding on a keep-alive connection, so no HTTP client can tell
 // where the body ends (curl waits for the stall timeout). Real B2 sends Content-Length: 0.
 // Flip to true once the emulator sets the header; the suite then also downloads empty objects.
-inline constexpr bool kEmulatorServesEmptyBodies = false;
+inline constexpr bool kEmulatorServesEmptyBodies = true;
 
 struct EmulatorSetup {
   // --key values; the first one is the default key of MakeB2Config.

@@ -136,10 +136,7 @@ TEST_CASE("a wrong passphrase exits 2 with 'wrong passphrase' and changes nothin
   cluster.DropDatabase("fail-passphrase-restored");
 }
 
-// may_fail: ChunkFetcher::Stream rethrows std::future_error instead of the chunk's kCorruption
-// (see the report on issue 2); remove the decorator once that is fixed.
-TEST_CASE("a corrupted chunk makes restore exit 3 naming the object, and the target is dropped" *
-          doctest::may_fail()) {
+TEST_CASE("a corrupted chunk makes restore exit 3 naming the object, and the target is dropped") {
   PgCluster& cluster = SharedCluster();
   const std::string db = "fail-corrupt";
   MakeSmallDatabase(cluster, db);

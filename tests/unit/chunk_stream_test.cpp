@@ -201,10 +201,7 @@ TEST_CASE("chunk stream: a manifest that does not match the chunks is kCorruptio
   CHECK(FetchError(fetcher, wrong_hash).code() == ErrorCode::kCorruption);
 }
 
-// may_fail: ChunkFetcher::Stream's catch block calls wait() on the future whose get() just threw
-// (get() leaves it without shared state), so std::future_error "No associated state" replaces
-// the chunk's Error(kCorruption). Remove the decorator once src/stream/chunk_fetcher.cpp is fixed.
-TEST_CASE("chunk stream: a damaged or missing chunk is kCorruption naming the object" * doctest::may_fail()) {
+TEST_CASE("chunk stream: a damaged or missing chunk is kCorruption naming the object") {
   TestRepo t;
   ChunkUploader uploader(*t.repo, 2, 4);
   StreamRef ref = Store(uploader, Rows(3000, 5));
