@@ -101,6 +101,23 @@ TEST_CASE("--replace off a terminal without --yes is refused with exit 2 and cha
   CHECK(ReplaceCopies(f.cluster).empty());  // no aside copy, no temporary restore
 }
 
+TEST_CASE("--replace on a terminal asks for the database name; a wrong answer changes nothing") {
+  Fixture& f = Shared();
+  const std::string before = ShopFingerprint(f.cluster, kShop);
+  // script(1) gives dhanbak a pseudo-terminal as stdin; the answer typed is not the database name.
+  std::string command;
+  for (const auto& a : f.work->Argv({"restore", kShop, "--replace"})) command += "'" + a + "' ";
+  ProcessOptions typed;
+  typed.stdin_text = "not-the-name\n";
+  typed.timeout = std::chrono::minutes(2);
+  ProcessResult r = RunProcess({"script", "-qefc", command, "/dev/null"}, typed);
+  CHECK_MESSAGE(r.exit_code == 2, Describe(r));
+  CHECK_MESSAGE(Contains(r.out, "Type the database name"), r.out);
+  CHECK_MESSAGE(Contains(r.out, "not confirmed"), r.out);
+  CHECK(ShopFingerprint(f.cluster, kShop) == before);
+  CHECK(ReplaceCopies(f.cluster).empty());
+}
+
 TEST_CASE("--replace: refused while a session is connected, then --terminate-connections swaps, keeping the old database") {
   Fixture& f = Shared();
   const std::string changed = ShopFingerprint(f.cluster, kShop);
@@ -175,6 +192,11 @@ TEST_CASE("--target-conninfo with --globals restores the kitchen sink onto a new
   PgCluster new_server;
   CHECK(new_server.Psql("postgres", "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'ks\\_%'") == "0");
   const std::string conninfo = "host=127.0.0.1 port=" + std::to_string(new_server.port()) + " user=postgres";
+  // Without --globals the bare server lacks the owner role: a clear failure, nothing left behind.
+  ProcessResult bare = f.work->Run({"restore", kKs, "--target-conninfo", conninfo, "--target-db", kKs});
+  CHECK_MESSAGE(bare.exit_code != 0, Describe(bare));
+  CHECK_MESSAGE(Contains(bare.err, "ks_owner"), bare.err);
+  CHECK_FALSE(new_server.DatabaseExists(kKs));
   ProcessResult r = f.work->Run({"restore", kKs, "--target-conninfo", conninfo, "--globals", "--target-db", kKs});
   REQUIRE_MESSAGE(r.exit_code == 0, Describe(r));
   CHECK(new_server.Psql("postgres", "SELECT string_agg(rolname || ':' || rolcanlogin, ',' ORDER BY rolname) FROM pg_roles "
