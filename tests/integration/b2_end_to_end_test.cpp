@@ -1,0 +1,507 @@
+// End-to-end through Backblaze B2's native API: the real dhanbak binary backs up, restores and
+// verifies sample Dhanman databases in a `b2://` repository served by dhanbak-b2-emulator.
+//
+//  - under a fault mix (10% of all requests answered 503, every token expiring after 50 uses)
+//    every command still succeeds and the restored databases equal their sources; the retries
+//    the emulator saw are reported;
+//  - a backup cut off by a permanent outage (a 503 storm, then the emulator killed mid-upload)
+//    exits non-zero, is listed as failed and leaves no manifest in the bucket; the next run,
+//    with the service back, succeeds;
+//  - an append-only application key (no deleteFiles) is enough to back up, restore and verify;
+//  - no dhanbak run ever prints the application key (or its id): credentials come from env:
+//    references and must stay out of logs and errors.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/db_compare.hpp"
+#include "support/pg_cluster.hpp"
+#include "support/process.hpp"
+
+using namespace dhanbak::test;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kBucket = "dhanman-backups-e2e";
+constexpr const char* kPrefix = "postgresql";
+// Distinctive values, so that a leak into any output is found by a plain substring search.
+constexpr const char* kKeyId = "005e2eKeyIdF00DBABE0001";
+constexpr const char* kKey = "K005E2eSecretApplicationKeyNeverLogMe7f3a";
+constexpr const char* kAppendKeyId = "005e2eAppendOnlyKeyId0002";
+constexpr const char* kAppendKey = "K005AppendOnlySecretApplicationKey19c2";
+constexpr const char* kAppendCaps = "listBuckets,listFiles,readFiles,writeFiles";
+
+std::string MakeTempDir(const std::string& stem) {
+  std::string tmpl = fs::temp_directory_path().string() + "/" + stem + "-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + tmpl);
+  return tmpl;
+}
+
+std::string Quote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// curl (no shell) against the emulator; returns the parsed JSON body.
+json Curl(const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {"curl", "-sS", "--max-time", "30"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  std::string out = RunOrThrow(argv);
+  return json::parse(out);
+}
+
+// A B2 call from the test itself, retried while the emulator injects faults (no 2xx → retry).
+json CurlB2(const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {"--fail-with-body"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return Curl(args);
+    } catch (const std::exception&) {
+      if (attempt >= 30) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+}
+
+// One dhanbak-b2-emulator process over a data directory that outlives restarts.
+class Emulator {
+ public:
+  Emulator(std::vector<std::string> keys, std::vector<std::string> extra_args = {})
+      : data_dir_(MakeTempDir("dhanbak-e2e-emu")), keys_(std::move(keys)), extra_args_(std::move(extra_args)) {
+    Start(0);
+  }
+  ~Emulator() {
+    Stop();
+    std::error_code ec;
+    fs::remove_all(data_dir_, ec);
+  }
+  Emulator(const Emulator&) = delete;
+  Emulator& operator=(const Emulator&) = delete;
+
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  // Starts on `port` (0: a free one), with the same keys, bucket and flags as before.
+  void Start(int port) {
+    std::vector<std::string> argv = {DHANBAK_B2_EMULATOR, "--listen", "127.0.0.1:" + std::to_string(port),
+                                     "--data-dir", data_dir_, "--bucket", kBucket};
+    for (const auto& k : keys_) argv.insert(argv.end(), {"--key", k});
+    argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+    const std::string marker = "listening on http://127.0.0.1:";
+    for (int attempt = 0;; ++attempt) {
+      process_ = std::make_unique<BackgroundProcess>(argv);
+      if (process_->WaitForOutput(marker, std::chrono::seconds(20))) break;
+      // Restarting on a fixed port right after a kill may briefly find it taken.
+      ProcessResult r = process_->Wait(std::chrono::seconds(5));
+      if (attempt >= 20) throw std::runtime_error("b2 emulator did not start: " + r.out + r.err);
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+    std::string out = process_->Stdout();
+    port_ = std::stoi(out.substr(out.find(marker) + marker.size()));
+  }
+  void Stop() {
+    if (process_ && process_->Running()) {
+      process_->Signal(SIGTERM);
+      process_->Wait(std::chrono::seconds(10));
+    }
+    process_.reset();
+  }
+  // An outage: the server vanishes at once, mid-request.
+  void Kill() {
+    process_->Signal(SIGKILL);
+    process_->Wait(std::chrono::seconds(10));
+    process_.reset();
+  }
+
+  json Stats() const { return Curl({url() + "/_emulator/stats"}); }
+  // (-d '': the emulator waits for a body when a POST has no Content-Length.)
+  void ResetStats() const { Curl({"-X", "POST", "-d", "", url() + "/_emulator/stats/reset"}); }
+  // Replaces the fault rules (and token expiry) via the control endpoint.
+  void SetFaults(const json& body) const {
+    Curl({"-X", "POST", "-H", "Content-Type: application/json", "--data-binary", body.dump(),
+          url() + "/_emulator/faults"});
+  }
+  void ClearFaults() const { SetFaults({{"rules", json::array()}, {"token_expiry", {{"requests", 0}, {"seconds", 0}}}}); }
+
+  // Names in the bucket under `prefix` (b2_list_file_names, paged), with the full key.
+  std::vector<std::string> ListNames(const std::string& prefix) const {
+    std::string token;
+    json auth;
+    auto authorize = [&] {
+      auth = CurlB2({"-u", std::string(kKeyId) + ":" + kKey, url() + "/b2api/v2/b2_authorize_account"});
+      token = auth.at("authorizationToken");
+    };
+    authorize();
+    // Fresh token per call: the emulator may be expiring tokens.
+    auto call = [&](const std::string& api, const json& body) {
+      authorize();
+      return CurlB2({"-H", "Authorization: " + token, "-H", "Content-Type: application/json", "--data-binary",
+                     body.dump(), url() + "/b2api/v2/" + api});
+    };
+    json buckets = call("b2_list_buckets", {{"accountId", auth.at("accountId")}, {"bucketName", kBucket}});
+    const std::string bucket_id = buckets.at("buckets").at(0).at("bucketId");
+    std::vector<std::string> names;
+    json start = nullptr;
+    do {
+      json body = {{"bucketId", bucket_id}, {"prefix", prefix}, {"maxFileCount", 1000}};
+      if (!start.is_null()) body["startFileName"] = start;
+      json page = call("b2_list_file_names", body);
+      for (const auto& f : page.at("files")) names.push_back(f.at("fileName"));
+      start = page.value("nextFileName", json(nullptr));
+    } while (!start.is_null());
+    return names;
+  }
+
+ private:
+  std::string data_dir_;
+  std::vector<std::string> keys_;
+  std::vector<std::string> extra_args_;
+  std::unique_ptr<BackgroundProcess> process_;
+  int port_ = 0;
+};
+
+struct B2Settings {
+  std::string key_id = kKeyId;
+  std::string key = kKey;
+  std::string retry_max_time = "10m";
+  int connections = 4;
+};
+
+// A work directory with a passphrase file, a catalog and a dhanbak.toml for a b2:// repository
+// whose credentials are env: references; runs the real binary with those variables set.
+class B2Dhanbak {
+ public:
+  B2Dhanbak(const Emulator& emulator, std::vector<std::string> databases, B2Settings settings = {})
+      : dir_(MakeTempDir("dhanbak-e2e")), settings_(std::move(settings)) {
+    const std::string passphrase = dir_ + "/passphrase";
+    {
+      std::ofstream out(passphrase);
+      out << "b2 end-to-end passphrase\n";
+    }
+    ::chmod(passphrase.c_str(), 0600);
+    PgCluster& cluster = SharedCluster();
+    std::string dbs;
+    for (const auto& d : databases) dbs += (dbs.empty() ? "" : ", ") + Quote(d);
+    std::ofstream toml(config());
+    toml << "[repository]\n"
+         << "url = " << Quote(std::string("b2://") + kBucket + "/" + kPrefix) << "\n"
+         << "passphrase = " << Quote("file:" + passphrase) << "\n\n"
+         << "[b2]\n"
+         << "key_id = \"env:B2_APPLICATION_KEY_ID\"\n"
+         << "application_key = \"env:B2_APPLICATION_KEY\"\n"
+         << "api_url = " << Quote(emulator.url()) << "\n"
+         << "connections = " << settings_.connections << "\n"
+         << "retry_max_time = " << Quote(settings_.retry_max_time) << "\n\n"
+         << "[postgres]\n"
+         << "conninfo = " << Quote("host=127.0.0.1 port=" + std::to_string(cluster.port()) + " user=postgres")
+         << "\n"
+         << "databases = [" << dbs << "]\n"
+         << "jobs = 2\n\n"
+         << "[catalog]\n"
+         << "path = " << Quote(dir_ + "/catalog.sqlite") << "\n";
+    if (!toml) throw std::runtime_error("cannot write " + config());
+  }
+  ~B2Dhanbak() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  std::string config() const { return dir_ + "/dhanbak.toml"; }
+
+  std::vector<std::string> Argv(const std::vector<std::string>& args) const {
+    std::vector<std::string> argv = {DHANBAK_BINARY, "-c", config(), "--allow-root", "--no-progress"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+  ProcessOptions Options() const {
+    ProcessOptions o;
+    o.env = {{"TZ", "UTC"}, {"B2_APPLICATION_KEY_ID", settings_.key_id}, {"B2_APPLICATION_KEY", settings_.key}};
+    o.unset_env = {"DHANBAK_CONFIG", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD", "PGSERVICE"};
+    o.timeout = std::chrono::minutes(5);
+    return o;
+  }
+
+  // Runs dhanbak; every run's output is checked for the credentials.
+  ProcessResult Run(const std::vector<std::string>& args) const {
+    ProcessResult r = RunProcess(Argv(args), Options());
+    CheckNoSecrets(DescribeCommand(args), r);
+    return r;
+  }
+  ProcessResult RunOk(const std::vector<std::string>& args) const {
+    ProcessResult r = Run(args);
+    INFO("dhanbak " << DescribeCommand(args) << " exited " << r.exit_code << "\nstdout:\n"
+                    << r.out << "\nstderr:\n" << r.err);
+    REQUIRE(r.exit_code == 0);
+    return r;
+  }
+  void CheckNoSecrets(const std::string& what, const ProcessResult& r) const {
+    const std::string all = r.out + r.err;
+    CHECK_MESSAGE(all.find(settings_.key) == std::string::npos, "application key printed by dhanbak " << what);
+    CHECK_MESSAGE(all.find(settings_.key_id) == std::string::npos, "key id printed by dhanbak " << what);
+  }
+
+  json ListJson() const {
+    ProcessResult r = RunOk({"--json", "list"});
+    json j = json::parse(r.out);
+    REQUIRE(j.contains("backups"));
+    return j["backups"];
+  }
+
+ private:
+  std::string dir_;
+  B2Settings settings_;
+};
+
+void GenerateSample(PgCluster& cluster, const std::string& name, const std::string& kind, const std::string& scale) {
+  cluster.DropDatabase(name);
+  cluster.CreateDatabase(name);
+  cluster.RunSqlFile(name, std::string(DHANBAK_SOURCE_DIR) + "/scripts/gen-sample-data.sql",
+                     {{"db", kind}, {"scale", scale}});
+}
+
+void RestoreAndCompare(const B2Dhanbak& dhanbak, PgCluster& cluster, const std::string& db) {
+  const std::string target = db + "_b2_restored";
+  cluster.DropDatabase(target);
+  ProcessResult r = dhanbak.RunOk({"restore", db, "--at", "latest", "--target-db", target});
+  CHECK(r.out.find("DIFFERS") == std::string::npos);
+  REQUIRE(cluster.DatabaseExists(target));
+  CompareResult cmp = CompareDatabases(cluster, db, target);
+  INFO("differences between " << db << " and " << target << ":\n" << cmp.Summary());
+  CHECK(cmp.equal);
+  cluster.DropDatabase(target);
+}
+
+int64_t Count(const json& stats, const std::string& status) {
+  return stats.at("by_status").value(status, int64_t{0});
+}
+
+// "b2_upload_file 120 (503: 11, 401: 2); ..." for every call that saw an error.
+std::string RetrySummary(const json& stats) {
+  std::ostringstream out;
+  for (const auto& [api, statuses] : stats.at("status_by_api").items()) {
+    int64_t total = 0;
+    std::string errors;
+    for (const auto& [status, n] : statuses.items()) {
+      total += n.get<int64_t>();
+      if (status != "200" && status != "206") errors += (errors.empty() ? "" : ", ") + status + ": " + n.dump();
+    }
+    out << "\n    " << api << " " << total << (errors.empty() ? "" : " (" + errors + ")");
+  }
+  return out.str();
+}
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+}  // namespace
+
+TEST_CASE("backup, restore and verify through B2 with 10% 503s and tokens expiring every 50 requests") {
+  PgCluster& cluster = SharedCluster();
+  const std::vector<std::pair<std::string, std::string>> databases = {
+      {"prod-dhanman-sales", "sales"}, {"prod-dhanman-payroll", "payroll"}, {"prod-dhanman-common", "common"}};
+  std::vector<std::string> names;
+  for (const auto& [name, kind] : databases) {
+    GenerateSample(cluster, name, kind, "0.002");
+    names.push_back(name);
+  }
+
+  Emulator emulator({std::string(kKeyId) + ":" + kKey},
+                    {"--fault", "status=503,percent=10,seed=7", "--fault", "kind=expire_token,every=50",
+                     "--token-expire-requests", "50"});
+  B2Dhanbak dhanbak(emulator, names);
+
+  auto t0 = std::chrono::steady_clock::now();
+  dhanbak.RunOk({"init"});
+  ProcessResult backup = dhanbak.RunOk({"backup"});
+  const double backup_s = Seconds(t0);
+  json after_backup = emulator.Stats();
+
+  json backups = dhanbak.ListJson();
+  REQUIRE(backups.size() == databases.size());
+  for (const auto& b : backups) {
+    CAPTURE(b.dump());
+    CHECK(b["status"] == "ok");
+  }
+  CHECK(emulator.ListNames(std::string(kPrefix) + "/manifests/").size() == databases.size());
+
+  emulator.ResetStats();
+  t0 = std::chrono::steady_clock::now();
+  for (const auto& name : names) RestoreAndCompare(dhanbak, cluster, name);
+  const double restore_s = Seconds(t0);
+  json after_restore = emulator.Stats();
+
+  emulator.ResetStats();
+  t0 = std::chrono::steady_clock::now();
+  ProcessResult verify = dhanbak.RunOk({"--json", "verify", "--all"});
+  const double verify_s = Seconds(t0);
+  json after_verify = emulator.Stats();
+  {
+    json verdict = json::parse(verify.out);
+    INFO("verify --json: " << verify.out);
+    REQUIRE(verdict["verifications"].size() == databases.size());
+    for (const auto& v : verdict["verifications"]) {
+      CHECK(v["status"] == "ok");
+      CHECK(v["schema_ok"] == true);
+    }
+  }
+
+  MESSAGE("B2 under faults (10% 503, token expiry every 50 requests):"
+          << "\n  init+backup of 3 databases: " << backup_s << " s, " << after_backup["requests"] << " requests, "
+          << Count(after_backup, "503") << " x 503 and " << Count(after_backup, "401") << " x 401 retried"
+          << RetrySummary(after_backup) << "\n  restore of 3 databases: " << restore_s << " s, "
+          << after_restore["requests"] << " requests, " << Count(after_restore, "503") << " x 503, "
+          << Count(after_restore, "401") << " x 401" << RetrySummary(after_restore)
+          << "\n  verify --all: " << verify_s << " s, " << after_verify["requests"] << " requests, "
+          << Count(after_verify, "503") << " x 503, " << Count(after_verify, "401") << " x 401");
+  // The faults really happened, on every phase, and were ridden out.
+  CHECK(Count(after_backup, "503") > 0);
+  CHECK(Count(after_restore, "503") + Count(after_verify, "503") > 0);
+  CHECK(Count(after_backup, "401") + Count(after_restore, "401") + Count(after_verify, "401") > 0);
+}
+
+TEST_CASE("a backup cut off by a permanent outage is failed, leaves no manifest, and the next run succeeds") {
+  PgCluster& cluster = SharedCluster();
+  const std::string db = "prod-dhanman-inventory";
+  GenerateSample(cluster, db, "inventory", "0.002");
+
+  Emulator emulator({std::string(kKeyId) + ":" + kKey});
+  B2Settings settings;
+  settings.retry_max_time = "5s";
+  B2Dhanbak dhanbak(emulator, {db}, settings);
+  dhanbak.RunOk({"init"});
+  const std::string manifests = std::string(kPrefix) + "/manifests/";
+
+  bool recorded_failed = true;  // the outage hit a backup under way, so the catalog has it
+  // Starts `backup DB` in the background and returns once the database's backup is under way:
+  // it has logged its backup id and stored a few chunks (uploads are slowed down meanwhile).
+  auto start_backup = [&]() {
+    emulator.SetFaults({{"rules", json::array({{{"kind", "delay"}, {"api", "b2_upload_file"}, {"delay_ms", 150}}})}});
+    auto backup = std::make_unique<BackgroundProcess>(dhanbak.Argv({"backup", db}), dhanbak.Options());
+    REQUIRE_MESSAGE(backup->WaitForOutput("backing up " + db + " as ", std::chrono::seconds(60)),
+                    "the backup did not start:\n" << backup->Stderr());
+    emulator.ResetStats();
+    bool uploading = false;
+    for (int i = 0; i < 600 && backup->Running(); ++i) {
+      if (emulator.Stats()["by_api"].value("b2_upload_file", 0) >= 3) {
+        uploading = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    REQUIRE_MESSAGE(uploading, "the backup finished before it could be interrupted:\n" << backup->Stderr());
+    return backup;
+  };
+
+  SUBCASE("every request answered 503 from mid-backup on") {
+    auto backup = start_backup();
+    emulator.SetFaults({{"rules", json::array({{{"status", 503}}})}});
+    auto t0 = std::chrono::steady_clock::now();
+    ProcessResult r = backup->Wait(std::chrono::minutes(2));
+    dhanbak.CheckNoSecrets("backup (503 storm)", r);
+    MESSAGE("backup with every request answered 503 from mid-backup on exited " << r.exit_code << " after "
+                                                                                << Seconds(t0) << " s");
+    INFO("stderr:\n" << r.err);
+    CHECK(!r.timed_out);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("503") != std::string::npos);
+    emulator.ClearFaults();
+  }
+  SUBCASE("every request answered 503 from the start") {
+    emulator.SetFaults({{"rules", json::array({{{"status", 503}}})}});
+    auto t0 = std::chrono::steady_clock::now();
+    ProcessResult r = dhanbak.Run({"backup", db});
+    MESSAGE("backup during a 503 storm exited " << r.exit_code << " after " << Seconds(t0) << " s:\n" << r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("503") != std::string::npos);
+    emulator.ClearFaults();
+    // The run failed before it began the database's backup (opening the repository): see
+    // /work/bugs-from-tests.md — no catalog row says that this night's backup failed.
+    recorded_failed = false;
+  }
+  SUBCASE("the emulator killed mid-backup") {
+    auto backup = start_backup();
+    const int port = emulator.port();
+    emulator.Kill();
+    auto t0 = std::chrono::steady_clock::now();
+    ProcessResult r = backup->Wait(std::chrono::minutes(2));
+    dhanbak.CheckNoSecrets("backup (interrupted)", r);
+    MESSAGE("backup with the emulator killed mid-upload exited " << r.exit_code << " " << Seconds(t0)
+                                                                    << " s after the kill");
+    INFO("stderr:\n" << r.err);
+    CHECK(!r.timed_out);
+    CHECK(r.exit_code == 1);
+    emulator.Start(port);  // same data directory: what was stored before the kill is still there
+    emulator.ClearFaults();
+  }
+
+  // Marked failed in the catalog, and nothing restore could pick in the bucket.
+  json backups = dhanbak.ListJson();
+  if (recorded_failed) {
+    REQUIRE(backups.size() == 1);
+    CHECK(backups[0]["database"] == db);
+    CHECK(backups[0]["status"] == "failed");
+  } else {
+    WARN_MESSAGE(backups.size() == 1, "a run that failed while opening the repository left no failed backup "
+                                      "in the catalog: list --json = " << backups.dump());
+  }
+  CHECK(emulator.ListNames(manifests).empty());
+  ProcessResult nothing = dhanbak.Run({"restore", db, "--at", "latest", "--target-db", db + "_none"});
+  CHECK(nothing.exit_code != 0);
+  CHECK(!cluster.DatabaseExists(db + "_none"));
+
+  // Service is back: the next run succeeds and restores.
+  dhanbak.RunOk({"backup", db});
+  backups = dhanbak.ListJson();
+  REQUIRE(!backups.empty());
+  CHECK(backups[0]["status"] == "ok");  // newest first
+  if (recorded_failed) {
+    REQUIRE(backups.size() == 2);
+    CHECK(backups[1]["status"] == "failed");
+  }
+  CHECK(emulator.ListNames(manifests).size() == 1);
+  RestoreAndCompare(dhanbak, cluster, db);
+}
+
+TEST_CASE("an append-only application key (no deleteFiles) backs up, restores and verifies") {
+  PgCluster& cluster = SharedCluster();
+  const std::string db = "prod-dhanman-purchase";
+  GenerateSample(cluster, db, "purchase", "0.002");
+
+  Emulator emulator({std::string(kKeyId) + ":" + kKey, std::string(kAppendKeyId) + ":" + kAppendKey + ":" + kAppendCaps});
+  B2Settings settings;
+  settings.key_id = kAppendKeyId;
+  settings.key = kAppendKey;
+  B2Dhanbak dhanbak(emulator, {db}, settings);
+  dhanbak.RunOk({"init"});
+  dhanbak.RunOk({"backup", db});
+  // A second night: every chunk is already there, nothing needs deleting or overwriting.
+  dhanbak.RunOk({"backup", db});
+  json backups = dhanbak.ListJson();
+  REQUIRE(backups.size() == 2);
+  for (const auto& b : backups) CHECK(b["status"] == "ok");
+  RestoreAndCompare(dhanbak, cluster, db);
+  dhanbak.RunOk({"verify", db});
+  json stats = emulator.Stats();
+  CHECK(stats["by_api"].value("b2_delete_file_version", 0) == 0);
+  CHECK(Count(stats, "401") == 0);  // never refused: the key was enough for everything asked
+}
