@@ -13,6 +13,7 @@
 #include "common/time_spec.hpp"
 #include "dhanbak/error.hpp"
 #include "format/crypto.hpp"
+#include "notify/notifier.hpp"
 #include "pg/connection.hpp"
 #include "pg/pg_tools.hpp"
 #include "pg/source_catalog.hpp"
@@ -287,17 +288,33 @@ int RunBackup(Context& ctx, const BackupOptions& options) {
 
   int exit_code = 0;
   std::vector<std::string> failed;
+  notify::RunSummary summary{"backup", {}};
   for (const auto& db : databases) {
+    notify::DatabaseOutcome outcome;
+    outcome.database = db;
+    UnixMicros start = NowMicros();
     try {
       ThrowIfInterrupted();
-      DatabaseBackup(ctx, uploader, globals, db, jobs).Run();
+      catalog::BackupRecord rec = DatabaseBackup(ctx, uploader, globals, db, jobs).Run();
+      outcome.ok = true;
+      outcome.backup_id = rec.backup_id;
+      outcome.rows = rec.rows;
+      outcome.logical_bytes = rec.logical_bytes;
+      outcome.stored_bytes = rec.stored_bytes;
     } catch (const Error& e) {
       log::Error("backup of " + db + " failed: " + e.what());
       failed.push_back(db);
+      outcome.error = e.what();
       if (exit_code == 0) exit_code = ExitCodeFor(e.code());
-      if (e.code() == ErrorCode::kInterrupted) break;
     }
+    outcome.duration_seconds = static_cast<double>(NowMicros() - start) / 1e6;
+    if (auto last = ctx.catalog().FindBackupAt(ctx.repository_url(), db, std::nullopt)) {
+      outcome.last_good_unix_seconds = last->snapshot_time / 1000000;
+    }
+    summary.databases.push_back(outcome);
+    if (Interrupted()) break;
   }
+  notify::Notify(config.notify, summary);
   if (!failed.empty()) {
     std::string names;
     for (const auto& f : failed) names += (names.empty() ? "" : ", ") + f;
