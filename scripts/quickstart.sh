@@ -2,23 +2,40 @@
 # quickstart.sh — a complete dhanbak backup → restore → verify cycle on a throwaway PostgreSQL 15
 # cluster with sample Dhanman data and a local repository.
 #
-#   scripts/quickstart.sh [SCALE]      SCALE of the sample data, default 0.01 (~20 MB)
+#   scripts/quickstart.sh [SCALE] [--b2]   SCALE of the sample data, default 0.01 (~20 MB)
 #
 # Installs dependencies, builds dhanbak, starts PostgreSQL on a free port in a temporary
 # directory (as the postgres OS user when run as root), fills the six prod-dhanman-* databases,
 # then runs `dhanbak init`, `backup`, `list` and `restore ... --at latest --target-db <db>_restored`
 # for each database, and compares row counts. The cluster is stopped and removed at the end; the
 # repository, catalog and configuration stay in the work directory it prints.
+#
+# With --b2 it also builds the bundled B2 emulator (dhanbak-b2-emulator), starts it on a free
+# port with its data in the work directory, and runs init, backup, list and restore of two
+# databases against a b2:// repository on it, the credentials passed as env: references
+# (B2_APPLICATION_KEY_ID, B2_APPLICATION_KEY), exactly as production does against Backblaze.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-scale=${1:-0.01}
+scale=0.01
+b2=no
+for arg in "$@"; do
+  case $arg in
+    --b2) b2=yes ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "quickstart: unknown option $arg (usage: scripts/quickstart.sh [SCALE] [--b2])" >&2; exit 2 ;;
+    *) scale=$arg ;;
+  esac
+done
 
 scripts/install-deps.sh
 echo "=== building dhanbak"
 cmake -S "$root" -B "$root/build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$root/build/release" -j "$(nproc)" --target dhanbak
+targets=(dhanbak)
+[[ $b2 == yes ]] && targets+=(dhanbak-b2-emulator)
+cmake --build "$root/build/release" -j "$(nproc)" --target "${targets[@]}"
 dhanbak_bin="$root/build/release/src/dhanbak"
+emulator_bin="$root/build/release/src/emulator/dhanbak-b2-emulator"
 
 pgbin=/usr/lib/postgresql/15/bin
 work=$(mktemp -d /tmp/dhanbak-quickstart-XXXXXX)
@@ -42,7 +59,9 @@ for _ in $(seq 1 50); do
 done
 [[ -n $port ]] || { echo "quickstart: no free port found" >&2; exit 1; }
 
+emulator_pid=""
 cleanup() {
+  if [[ -n $emulator_pid ]]; then kill -TERM "$emulator_pid" 2>/dev/null || true; wait "$emulator_pid" 2>/dev/null || true; fi
   "${run_pg[@]}" "$pgbin/pg_ctl" -D "$pgdata" -m fast stop >/dev/null 2>&1 || true
   rm -rf "$pgdir"
 }
@@ -103,6 +122,67 @@ for db in prod-dhanman-common prod-dhanman-community prod-dhanman-inventory prod
   fi
 done
 
+if [[ $b2 == yes ]]; then
+  # A B2 account of our own: one application key, one bucket, on a free port.
+  b2_bucket=dhanman-backups-quickstart
+  b2_key_id="0051quickstart$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  b2_key="K005$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
+  echo "=== starting the B2 emulator (data in $work/b2-emulator)"
+  : >"$work/b2-emulator.out"
+  "$emulator_bin" --listen 127.0.0.1:0 --data-dir "$work/b2-emulator" \
+    --key "$b2_key_id:$b2_key" --bucket "$b2_bucket" >"$work/b2-emulator.out" 2>"$work/b2-emulator.log" &
+  emulator_pid=$!
+  b2_url=""
+  for _ in $(seq 1 100); do
+    b2_url=$(sed -n 's/^listening on \(http:.*\)$/\1/p' "$work/b2-emulator.out")
+    [[ -n $b2_url ]] && break
+    kill -0 "$emulator_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [[ -n $b2_url ]] || { echo "quickstart: the B2 emulator did not start:"; cat "$work/b2-emulator.log"; exit 1; } >&2
+  echo "B2 emulator listening on $b2_url"
+  umask 077
+  cat > "$work/dhanbak-b2.toml" <<TOML
+[repository]
+url = "b2://$b2_bucket/postgresql"
+passphrase = "file:$work/passphrase"
+
+[b2]
+key_id = "env:B2_APPLICATION_KEY_ID"
+application_key = "env:B2_APPLICATION_KEY"
+api_url = "$b2_url"
+
+[postgres]
+conninfo = "$conninfo"
+databases = ["prod-dhanman-payroll", "prod-dhanman-sales"]
+jobs = 2
+
+[catalog]
+path = "$work/catalog-b2.sqlite"
+TOML
+  umask 022
+  dhanbak_b2() {
+    B2_APPLICATION_KEY_ID=$b2_key_id B2_APPLICATION_KEY=$b2_key \
+      "$dhanbak_bin" -c "$work/dhanbak-b2.toml" "${root_flag[@]}" --no-progress "$@"
+  }
+  echo "=== [b2] dhanbak init";    dhanbak_b2 init
+  echo "=== [b2] dhanbak backup";  dhanbak_b2 backup
+  echo "=== [b2] dhanbak list";    dhanbak_b2 list
+  for db in prod-dhanman-payroll prod-dhanman-sales; do
+    echo "=== [b2] dhanbak restore $db --at latest --target-db ${db}_b2_restored"
+    dhanbak_b2 restore "$db" --at latest --target-db "${db}_b2_restored"
+    if diff <(count_rows "$db") <(count_rows "${db}_b2_restored") >/dev/null; then
+      echo "row counts match the original ($(count_rows "$db" | wc -l) tables)"
+    else
+      echo "ROW COUNTS DIFFER for $db restored from B2:"; diff <(count_rows "$db") <(count_rows "${db}_b2_restored") || true
+      status=1
+    fi
+  done
+  b2_requests=$(python3 -c 'import json, sys, urllib.request
+print(json.load(urllib.request.urlopen(sys.argv[1] + "/_emulator/stats"))["requests"])' "$b2_url" 2>/dev/null || echo "?")
+  echo "the B2 emulator served $b2_requests B2 API requests"
+fi
+
 cat <<TXT
 
 === done
@@ -110,6 +190,14 @@ work directory:  $work
   configuration: $work/dhanbak.toml
   repository:    $work/repository   (encrypted; passphrase in $work/passphrase)
   catalog:       $work/catalog.sqlite
+TXT
+if [[ $b2 == yes ]]; then
+  cat <<TXT
+  B2 leg:        $work/dhanbak-b2.toml, catalog $work/catalog-b2.sqlite,
+                 bucket $b2_bucket in $work/b2-emulator (the emulator has been stopped)
+TXT
+fi
+cat <<TXT
 The throwaway PostgreSQL cluster has been stopped and removed. Remove the work directory with:
   rm -rf $work
 TXT
