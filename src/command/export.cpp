@@ -89,7 +89,8 @@ int RunExport(Context& ctx, const ExportOptions& o) {
                  << "-- Roles must exist first (pg_dumpall --globals-only of the old server, or dhanbak restore --globals).\n--\n\n";
     out.Copy(tmp.path() + "/pre-data.sql");
     // Table data exactly as backed up: the database's encoding and dhanbak's session settings.
-    out.stream() << "\n-- table data\nSET client_encoding = " << pg::QuoteLiteral(p.encoding) << ";\n"
+    // Names are UTF-8; each COPY names the database encoding its bytes are in.
+    out.stream() << "\n-- table data\nSET client_encoding = 'UTF8';\n"
                  << "SET DateStyle = 'ISO, YMD';\nSET IntervalStyle = 'postgres';\nSET extra_float_digits = 3;\n"
                  << "SET TimeZone = 'UTC';\nSET lc_monetary = 'C';\nSET xmloption = content;\n"
                  << "SET standard_conforming_strings = on;\nSET row_security = off;\nSET search_path = '';\n\n";
@@ -100,11 +101,10 @@ int RunExport(Context& ctx, const ExportOptions& o) {
         for (size_t i = 0; i < t.columns.size(); ++i) out.stream() << (i ? ", " : "") << pg::QuoteIdent(t.columns[i]);
         out.stream() << ")";
       }
-      out.stream() << " FROM stdin;\n";
+      out.stream() << " FROM stdin WITH (ENCODING " << pg::QuoteLiteral(p.encoding) << ");\n";
       fetcher.Stream(t.data, "table " + t.schema + "." + t.name, [&](std::string_view d) { out.Write(d); });
       out.stream() << "\\.\n\n";
     }
-    out.stream() << "RESET client_encoding;\n\n";
     out.Copy(tmp.path() + "/data.sql");
     out.Copy(tmp.path() + "/post-data.sql");
     out.stream() << "\n-- database-level properties, applied to the database this script runs in\n"

@@ -121,9 +121,7 @@ TEST_CASE("export -o - writes the same script to stdout") {
   CHECK_FALSE(std::filesystem::exists(f.work->dir() + "/-"));
 }
 
-// may_fail: product bug reported in /work/bugs-from-tests.md — the COPY header's names are written
-// as UTF-8 after `SET client_encoding = 'LATIN1'`, so psql fails with: schema "schÃ©ma" does not exist.
-TEST_CASE("export of the LATIN1 database restores byte for byte with psql alone" * doctest::may_fail()) {
+TEST_CASE("export of the LATIN1 database restores byte for byte with psql alone") {
   Fixture& f = Shared();
   const std::string path = f.work->dir() + "/l1.sql";
   ProcessResult r = f.work->Run({"export", kLatin1, "-o", path});

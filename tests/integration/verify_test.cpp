@@ -155,9 +155,7 @@ TEST_CASE("verify uses the [verify] conninfo server for its scratch databases") 
   f.work->WriteConfig(WorkdirOptions{{"alpha", "beta db"}, 2, ""});
 }
 
-// may_fail: product bug reported in /work/bugs-from-tests.md — ChunkFetcher's cleanup waits on the
-// future it already consumed, so corruption surfaces as "internal error: std::future_error", exit 1.
-TEST_CASE("verify: a corrupted chunk gives exit 3 and leaves no scratch database" * doctest::may_fail()) {
+TEST_CASE("verify: a corrupted chunk gives exit 3 and leaves no scratch database") {
   PgCluster& cluster = SharedCluster();
   // A repository of its own: corrupting the shared one would break the other cases.
   cluster.CreateDatabase("gamma");
@@ -221,7 +219,7 @@ TEST_CASE("verify: SIGTERM mid-run exits non-zero and drops the scratch database
   CHECK_MESSAGE(r.exit_code != 0, Describe(r));
   CHECK_MESSAGE(DatabasesWithPrefix(cluster, kScratchPrefix).empty(), Describe(r));
   // Reported bug: today this says "internal error: std::future_error" (see ChunkFetcher).
-  WARN_MESSAGE(Contains(r.err, "interrupted by SIGTERM"), Describe(r));
+  CHECK_MESSAGE(Contains(r.err, "interrupted by SIGTERM"), Describe(r));
   CHECK_FALSE(Contains(r.out, "ok      big"));
   // The repository and server are fine afterwards: a later verify succeeds.
   ProcessResult again = work.Run({"verify", "big"});
