@@ -11,6 +11,7 @@
 #include "command/export.hpp"
 #include "command/init.hpp"
 #include "command/list.hpp"
+#include "command/prune.hpp"
 #include "command/maintenance.hpp"
 #include "command/restore.hpp"
 #include "command/verify.hpp"
@@ -39,6 +40,7 @@ const CommandSpec kCommands[] = {
     {"restore", "DB [--at TIME | --backup ID] [--target-db NAME | --replace]", "restore a backup"},
     {"verify", "[DB ... | --all] [--at TIME | --backup ID]", "restore into scratch databases, check, drop"},
     {"export", "DB [--at TIME | --backup ID] -o FILE|-", "plain SQL, restorable with psql alone"},
+    {"prune", "[--dry-run]", "apply retention: delete expired backups and unreferenced chunks"},
     {"status", "[--max-age DURATION]", "last backup / last verification per database"},
     {"catalog", "rebuild", "recreate the local catalog from storage"},
     {"key", "add --new-passphrase env:NAME|file:PATH | list | remove ID", "passphrases that unlock the repository"},
@@ -117,6 +119,7 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
         ("backup", "verify this backup id", cxxopts::value<std::string>())
         ("j,jobs", "parallel connections", cxxopts::value<int>());
   }
+  if (cmd == "prune") o.add_options("command")("dry-run", "show what would be deleted, delete nothing");
   if (cmd == "status") {
     o.add_options("command")("max-age", "alert (exit 5) when the last good backup is older, e.g. 26h",
                               cxxopts::value<std::string>());
@@ -179,6 +182,10 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
     if (r.count("jobs")) ro.jobs = r["jobs"].as<int>();
     ro.verify = r.count("no-verify") == 0;
     return command::RunRestore(ctx, ro);
+  }
+  if (cmd == "prune") {
+    if (!args.empty()) throw Error(ErrorCode::kInvalidArgument, "prune takes no arguments");
+    return command::RunPrune(ctx, command::PruneOptions{r.count("dry-run") > 0});
   }
   if (cmd == "status") {
     if (!args.empty()) throw Error(ErrorCode::kInvalidArgument, "status takes no arguments");

@@ -13,6 +13,7 @@
 #include "common/time_spec.hpp"
 #include "dhanbak/error.hpp"
 #include "format/crypto.hpp"
+#include "format/run_lock.hpp"
 #include "notify/notifier.hpp"
 #include "pg/connection.hpp"
 #include "pg/pg_tools.hpp"
@@ -279,6 +280,8 @@ int RunBackup(Context& ctx, const BackupOptions& options) {
   int stale = ctx.catalog().MarkInterrupted(ctx.repository_url());
   if (stale > 0) log::Warning(std::to_string(stale) + " earlier backup run(s) had been interrupted; marked failed");
   format::Repository& repo = ctx.repository();
+  // Seen by prune on any machine: chunks this run reuses must not be swept meanwhile.
+  format::RunLock run_lock(ctx.storage(), "backup");
 
   size_t threads = static_cast<size_t>(std::max({2, jobs, config.b2.connections}));
   stream::ChunkUploader uploader(repo, threads, threads * 2);

@@ -10,7 +10,7 @@
 #include "conformance/emulator_fixture.hpp"
 #include "conformance/storage_suite.hpp"
 #include "storage/b2/b2_storage.hpp"
-#include "storage/b2/object_locked_error.hpp"
+#include "dhanbak/storage/storage.hpp"
 
 using dhanbak::test::EmulatorProcess;
 using dhanbak::test::EmulatorSetup;

@@ -24,11 +24,31 @@
 #include <string>
 #include <string_view>
 
+#include "dhanbak/error.hpp"
+
 namespace dhanbak::storage {
 
 struct ObjectInfo {
   std::string name;
   uint64_t size = 0;
+  int64_t modified_unix = 0;  // when the object was stored, seconds since the epoch; 0 if unknown
+};
+
+// Remove met a version still under Object Lock retention. Thrown after every version that could
+// be deleted was; prune skips such objects until their retention ends. Retrying before
+// `retain_until_ms` cannot succeed, hence kPermanent.
+class ObjectLockedError : public Error {
+ public:
+  ObjectLockedError(std::string name, int64_t retain_until_ms, const std::string& message)
+      : Error(ErrorCode::kPermanent, message), name_(std::move(name)), retain_until_ms_(retain_until_ms) {}
+
+  const std::string& name() const { return name_; }
+  // Milliseconds since the epoch; 0 when the service did not say.
+  int64_t retain_until_ms() const { return retain_until_ms_; }
+
+ private:
+  std::string name_;
+  int64_t retain_until_ms_;
 };
 
 // A byte range [offset, offset + length) of an object.

@@ -10,7 +10,7 @@
 #include "storage/b2/b2_url.hpp"
 #include "storage/b2/http_client.hpp"
 #include "storage/b2/name_encoding.hpp"
-#include "storage/b2/object_locked_error.hpp"
+#include "dhanbak/storage/storage.hpp"
 #include "storage/b2/retry_policy.hpp"
 #include "storage/b2/sha1.hpp"
 #include "storage/b2/upload_url_pool.hpp"
@@ -247,7 +247,7 @@ std::optional<ObjectInfo> B2Storage::Stat(const std::string& name) {
                           retry);
   for (const auto& file : reply.value("files", json::array())) {
     if (JsonString(file, "fileName") == full && JsonString(file, "action") == "upload") {
-      return ObjectInfo{name, file.value("contentLength", uint64_t{0})};
+      return ObjectInfo{name, file.value("contentLength", uint64_t{0}), file.value("uploadTimestamp", int64_t{0}) / 1000};
     }
   }
   return std::nullopt;
@@ -268,7 +268,8 @@ void B2Storage::List(const std::string& prefix, const std::function<void(const O
       if (JsonString(file, "action") != "upload" || file_name.compare(0, full_prefix.size(), full_prefix) != 0) {
         continue;
       }
-      fn(ObjectInfo{file_name.substr(base.size()), file.value("contentLength", uint64_t{0})});
+      fn(ObjectInfo{file_name.substr(base.size()), file.value("contentLength", uint64_t{0}),
+                    file.value("uploadTimestamp", int64_t{0}) / 1000});
     }
     auto next = reply.find("nextFileName");
     if (next == reply.end() || !next->is_string()) return;

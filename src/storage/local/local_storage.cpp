@@ -146,7 +146,7 @@ std::optional<ObjectInfo> LocalStorage::Stat(const std::string& name) {
     ThrowErrno("cannot stat", path);
   }
   if (!S_ISREG(st.st_mode)) return std::nullopt;
-  return ObjectInfo{name, static_cast<uint64_t>(st.st_size)};
+  return ObjectInfo{name, static_cast<uint64_t>(st.st_size), static_cast<int64_t>(st.st_mtime)};
 }
 
 void LocalStorage::List(const std::string& prefix, const std::function<void(const ObjectInfo&)>& fn) {
@@ -162,7 +162,9 @@ void LocalStorage::List(const std::string& prefix, const std::function<void(cons
     std::string rel = it->path().string().substr(root_.size() + 1);
     if (it->path().filename().string().starts_with(kTempPrefix)) continue;
     if (!rel.starts_with(prefix)) continue;
-    found.push_back(ObjectInfo{rel, static_cast<uint64_t>(it->file_size(ec))});
+    struct stat st {};
+    if (::stat(it->path().c_str(), &st) != 0) continue;  // removed meanwhile
+    found.push_back(ObjectInfo{rel, static_cast<uint64_t>(st.st_size), static_cast<int64_t>(st.st_mtime)});
   }
   if (ec) throw Error(ErrorCode::kIo, "cannot list '" + start + "': " + ec.message());
   std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.name < b.name; });

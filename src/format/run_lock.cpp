@@ -1,0 +1,60 @@
+#include "format/run_lock.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "common/encoding.hpp"
+#include "common/log.hpp"
+#include "format/crypto.hpp"
+
+namespace dhanbak::format {
+
+RunLock::RunLock(storage::Storage& storage, const std::string& command)
+    : storage_(storage), name_("locks/" + HexEncode(crypto::RandomBytes(8))) {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  nlohmann::json j{{"command", command}, {"host", host}, {"pid", getpid()}, {"started", std::time(nullptr)}};
+  storage_.Put(name_, j.dump());
+}
+
+RunLock::~RunLock() {
+  try {
+    storage_.Remove(name_);
+  } catch (const std::exception& e) {
+    log::Warning("could not remove the repository lock " + name_ + ": " + e.what());
+  }
+}
+
+std::vector<HeldLock> ListRunLocks(storage::Storage& storage) {
+  std::vector<HeldLock> locks;
+  int64_t now = std::time(nullptr);
+  storage.List("locks/", [&](const storage::ObjectInfo& o) {
+    HeldLock h;
+    h.name = o.name;
+    int64_t started = o.modified_unix;
+    bool dead_here = false;
+    try {
+      auto j = nlohmann::json::parse(storage.Get(o.name));
+      started = j.value("started", started);
+      // A lock left by a crashed run on this very machine is stale at once.
+      char host[256] = {};
+      gethostname(host, sizeof host - 1);
+      int pid = j.value("pid", 0);
+      dead_here = j.value("host", std::string()) == host && pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH;
+      h.description = j.value("command", std::string("run")) + " on host " + j.value("host", std::string("?")) +
+                      " (pid " + std::to_string(j.value("pid", 0)) + ")";
+    } catch (const std::exception&) {
+      h.description = "run (unreadable lock " + o.name + ")";
+    }
+    h.stale = dead_here || (started > 0 && now - started > std::chrono::duration_cast<std::chrono::seconds>(kRunLockStaleAfter).count());
+    locks.push_back(h);
+  });
+  return locks;
+}
+
+}  // namespace dhanbak::format

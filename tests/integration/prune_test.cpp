@@ -1,0 +1,94 @@
+// prune: expired backups go (manifest first), unreferenced chunks past the grace period go,
+// what remains restores; a running backup's repository lock makes prune refuse with exit 4.
+#include <doctest/doctest.h>
+#include <unistd.h>
+#include <utime.h>
+
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+#include "support/dhanbak_env.hpp"
+#include "support/pg_cluster.hpp"
+
+using namespace dhanbak::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+size_t CountFiles(const std::string& dir) {
+  size_t n = 0;
+  if (!fs::exists(dir)) return 0;
+  for (auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) ++n;
+  return n;
+}
+
+void AgeFiles(const std::string& dir, int days) {
+  struct utimbuf t {};
+  t.actime = t.modtime = std::time(nullptr) - days * 24 * 3600;
+  for (auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) utime(e.path().c_str(), &t);
+}
+
+}  // namespace
+
+TEST_CASE("prune applies retention, sweeps unreferenced chunks after the grace period, keeps restores working") {
+  PgCluster& cluster = SharedCluster();
+  cluster.DropDatabase("prune_db");
+  cluster.CreateDatabase("prune_db");
+  cluster.Psql("prune_db", "CREATE TABLE t (id int, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 20000) g;");
+  DhanbakEnv env({"prune_db"});
+  {
+    std::ofstream cfg(env.config_path(), std::ios::app);
+    cfg << "\n[retention]\nkeep_within = \"0s\"\nkeep_last = 1\n";
+  }
+  env.InitFast();
+  env.RunOk({"backup"});
+  std::string first = env.ListJson().at(0).at("backup_id").get<std::string>();
+  // Rewrite the table completely: the second backup shares no data chunk with the first.
+  cluster.Psql("prune_db", "UPDATE t SET v = md5(v); INSERT INTO t VALUES (-1, 'marker');");
+  env.RunOk({"backup"});
+  std::string second = env.ListJson().at(0).at("backup_id").get<std::string>();
+  REQUIRE(first != second);
+  std::string chunks = env.repo_dir() + "/chunks";
+  size_t chunks_before = CountFiles(chunks);
+
+  SUBCASE("dry run deletes nothing") {
+    auto r = env.RunOk({"prune", "--dry-run"});
+    CHECK(r.out.find("would delete backup " + first) != std::string::npos);
+    CHECK(fs::exists(env.repo_dir() + "/manifests/" + first));
+    CHECK(CountFiles(chunks) == chunks_before);
+  }
+  SUBCASE("young unreferenced chunks survive the grace period") {
+    env.RunOk({"prune"});
+    CHECK_FALSE(fs::exists(env.repo_dir() + "/manifests/" + first));
+    CHECK(fs::exists(env.repo_dir() + "/manifests/" + second));
+    CHECK(CountFiles(chunks) == chunks_before);  // all chunks are younger than 24 h
+    CHECK(env.Run({"restore", "prune_db", "--backup", first, "--target-db", "prune_old"}).exit_code != 0);
+  }
+  SUBCASE("old unreferenced chunks are swept and the kept backup still restores") {
+    AgeFiles(chunks, 2);
+    auto r = env.RunOk({"prune"});
+    CHECK(r.out.find("deleting backup " + first) != std::string::npos);
+    CHECK(CountFiles(chunks) < chunks_before);
+    cluster.DropDatabase("prune_restored");
+    env.RunOk({"restore", "prune_db", "--at", "latest", "--target-db", "prune_restored"});
+    CHECK(cluster.Psql("prune_restored", "SELECT v FROM t WHERE id = -1") == "marker");
+    env.RunOk({"verify", "prune_db"});
+    cluster.DropDatabase("prune_restored");
+  }
+  SUBCASE("a running backup's repository lock makes prune refuse") {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    fs::create_directories(env.repo_dir() + "/locks");
+    std::ofstream(env.repo_dir() + "/locks/0123456789abcdef")
+        << "{\"command\":\"backup\",\"host\":\"" << host << "\",\"pid\":" << getpid()
+        << ",\"started\":" << std::time(nullptr) << "}";
+    auto r = env.Run({"prune"});
+    CHECK(r.exit_code == 4);
+    CHECK(r.err.find("backup on host") != std::string::npos);
+    CHECK(fs::exists(env.repo_dir() + "/manifests/" + first));
+  }
+  cluster.DropDatabase("prune_db");
+}
