@@ -5,6 +5,7 @@
 #include <mutex>
 #include <thread>
 
+#include "command/manifest_record.hpp"
 #include "command/parallel.hpp"
 #include "common/encoding.hpp"
 #include "common/interrupt.hpp"
@@ -168,19 +169,9 @@ catalog::BackupRecord DatabaseBackup::Run() {
     manifest_.finished_at = NowMicros();
     repo.PutManifest(manifest_);  // the backup exists from this moment on
 
-    rec.status = "ok";
-    rec.finished_at = manifest_.finished_at;
-    rec.snapshot_time = manifest_.snapshot_time;
-    rec.server_version = manifest_.server_version;
-    rec.rows = manifest_.TotalRows();
-    rec.logical_bytes = manifest_.LogicalBytes();
+    rec = RecordFromManifest(manifest_, rec.repository);
     rec.stored_bytes = uploader_.stored_bytes() - stored_before;
     rec.new_chunks = uploader_.new_chunks() - new_before;
-    rec.manifest_name = format::Repository::ManifestName(rec.backup_id);
-    for (const auto& t : manifest_.tables) {
-      rec.tables.push_back({t.schema, t.name, t.rows, t.data.bytes, t.data.sha256,
-                            static_cast<int64_t>(t.data.chunks.size())});
-    }
     ctx_.catalog().FinishBackup(rec);
     log::Info("backed up " + database_ + ": " + std::to_string(rec.tables.size()) + " tables, " +
               std::to_string(rec.rows) + " rows, " + log::FormatBytes(static_cast<double>(rec.logical_bytes)) +

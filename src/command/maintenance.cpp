@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "command/manifest_record.hpp"
 #include "common/log.hpp"
 #include "common/time_spec.hpp"
 #include "dhanbak/error.hpp"
@@ -22,21 +23,7 @@ int RunCatalogRebuild(Context& ctx) {
   for (const auto& id : ids) {
     try {
       format::Manifest m = repo.GetManifest(id);
-      catalog::BackupRecord r;
-      r.backup_id = m.backup_id;
-      r.repository = url;
-      r.database = m.database;
-      r.status = "ok";
-      r.started_at = m.started_at;
-      r.finished_at = m.finished_at;
-      r.snapshot_time = m.snapshot_time;
-      r.server_version = m.server_version;
-      r.rows = m.TotalRows();
-      r.logical_bytes = m.LogicalBytes();
-      r.manifest_name = format::Repository::ManifestName(id);
-      for (const auto& t : m.tables) {
-        r.tables.push_back({t.schema, t.name, t.rows, t.data.bytes, t.data.sha256, static_cast<int64_t>(t.data.chunks.size())});
-      }
+      catalog::BackupRecord r = RecordFromManifest(m, url);
       cat.UpsertBackup(r);
       ++added;
     } catch (const Error& e) {

@@ -2,6 +2,7 @@
 // backup side, ChunkFetcher on the restore side. A stream comes back byte for byte, chunks
 // already stored are not stored again, and any damage in storage is Error(kCorruption) naming
 // the object.
+#include "common/temp_dir.hpp"
 #include <doctest/doctest.h>
 #include <stdlib.h>
 
@@ -33,22 +34,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string tmpl = fs::temp_directory_path().string() + "/dhanbak-stream-test-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+// A private temporary directory removed with its contents.
+using ScratchDir = dhanbak::TempDir;
 
 // A repository in a scratch directory, with cheap scrypt parameters.
 struct TestRepo {

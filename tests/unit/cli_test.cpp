@@ -1,5 +1,6 @@
 // The command line as users and cron see it: run the real binary and check help, exit codes and
 // messages (design §2). Needs no server: every case here fails or finishes before connecting.
+#include "common/temp_dir.hpp"
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -19,22 +20,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string tmpl = fs::temp_directory_path().string() + "/dhanbak-cli-test-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+// A private temporary directory removed with its contents.
+using ScratchDir = dhanbak::TempDir;
 
 struct ProcessResult {
   int exit_code = -1;

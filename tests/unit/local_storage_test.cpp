@@ -1,6 +1,7 @@
 // LocalStorage (src/storage/local/local_storage.hpp) beyond the shared conformance suite: the
 // atomic-write scheme never shows a temp file, stale temp files of a crashed run stay invisible,
 // and names that would escape the repository directory are refused.
+#include "common/temp_dir.hpp"
 #include <doctest/doctest.h>
 #include <stdlib.h>
 
@@ -22,22 +23,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string tmpl = fs::temp_directory_path().string() + "/dhanbak-local-test-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+// A private temporary directory removed with its contents.
+using ScratchDir = dhanbak::TempDir;
 
 template <typename Fn>
 ErrorCode CodeOf(Fn&& fn) {

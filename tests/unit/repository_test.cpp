@@ -2,6 +2,7 @@
 // directory: init/open, the passphrase check, keyed chunk ids, chunk and manifest sealing, and
 // the rules for adding and removing passphrases. scrypt runs with tiny parameters here (the
 // key file records them, so Open uses the same) to keep the suite fast.
+#include "common/temp_dir.hpp"
 #include <doctest/doctest.h>
 #include <stdlib.h>
 
@@ -25,22 +26,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string tmpl = fs::temp_directory_path().string() + "/dhanbak-repo-test-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+// A private temporary directory removed with its contents.
+using ScratchDir = dhanbak::TempDir;
 
 const KdfParams kFastKdf{1u << 10, 8, 1};
 
