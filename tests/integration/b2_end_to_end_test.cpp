@@ -11,6 +11,7 @@
 //    and the prune key can prune afterwards;
 //  - no dhanbak run ever prints the application key (or its id): credentials come from env:
 //    references and must stay out of logs and errors.
+#include <curl/curl.h>
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
@@ -61,21 +63,56 @@ std::string Quote(const std::string& s) {
   return out + "\"";
 }
 
-// curl (no shell) against the emulator; returns the parsed JSON body.
-json Curl(const std::vector<std::string>& extra) {
-  std::vector<std::string> argv = {"curl", "-sS", "--max-time", "30"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  std::string out = RunOrThrow(argv);
-  return json::parse(out);
+struct HttpRequest {
+  HttpRequest(std::string url_in, std::optional<std::string> body_in = std::nullopt,
+              std::vector<std::string> headers_in = {}, std::string userpwd_in = "")
+      : url(std::move(url_in)), body(std::move(body_in)), headers(std::move(headers_in)), userpwd(std::move(userpwd_in)) {}
+  std::string url;
+  std::optional<std::string> body;  // POST (with Content-Length) when set, else GET
+  std::vector<std::string> headers;
+  std::string userpwd;              // basic auth "ID:SECRET"
+};
+
+size_t AppendBody(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
 }
 
-// A B2 call from the test itself, retried while the emulator injects faults (no 2xx → retry).
-json CurlB2(const std::vector<std::string>& extra) {
-  std::vector<std::string> args = {"--fail-with-body"};
-  args.insert(args.end(), extra.begin(), extra.end());
+// One HTTP exchange with the emulator (libcurl); throws unless it answers 2xx. Returns the JSON body.
+json Http(const HttpRequest& request) {
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+  if (!curl) throw std::runtime_error("curl_easy_init failed");
+  std::string response;
+  curl_slist* headers = nullptr;
+  for (const auto& h : request.headers) headers = curl_slist_append(headers, h.c_str());
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(headers, curl_slist_free_all);
+  curl_easy_setopt(curl.get(), CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, 30L);
+  curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, AppendBody);
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &response);
+  if (headers != nullptr) curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers);
+  if (!request.userpwd.empty()) curl_easy_setopt(curl.get(), CURLOPT_USERPWD, request.userpwd.c_str());
+  if (request.body) {
+    curl_easy_setopt(curl.get(), CURLOPT_POST, 1L);
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, request.body->c_str());
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(request.body->size()));
+  }
+  CURLcode rc = curl_easy_perform(curl.get());
+  if (rc != CURLE_OK) throw std::runtime_error(request.url + ": " + curl_easy_strerror(rc));
+  long status = 0;
+  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
+  if (status < 200 || status > 299) {
+    throw std::runtime_error(request.url + " answered " + std::to_string(status) + ": " + response);
+  }
+  return json::parse(response);
+}
+
+// A B2 call from the test itself, retried while the emulator injects faults.
+json HttpRetried(const HttpRequest& request) {
   for (int attempt = 1;; ++attempt) {
     try {
-      return Curl(args);
+      return Http(request);
     } catch (const std::exception&) {
       if (attempt >= 30) throw;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -133,13 +170,12 @@ class Emulator {
     process_.reset();
   }
 
-  json Stats() const { return Curl({url() + "/_emulator/stats"}); }
-  // (-d '': the emulator waits for a body when a POST has no Content-Length.)
-  void ResetStats() const { Curl({"-X", "POST", "-d", "", url() + "/_emulator/stats/reset"}); }
+  json Stats() const { return Http({url() + "/_emulator/stats"}); }
+  // (With Content-Length: 0 — the emulator waits for a body when a POST has none.)
+  void ResetStats() const { Http({url() + "/_emulator/stats/reset", std::string()}); }
   // Replaces the fault rules (and token expiry) via the control endpoint.
   void SetFaults(const json& body) const {
-    Curl({"-X", "POST", "-H", "Content-Type: application/json", "--data-binary", body.dump(),
-          url() + "/_emulator/faults"});
+    Http({url() + "/_emulator/faults", body.dump(), {"Content-Type: application/json"}});
   }
   void ClearFaults() const { SetFaults({{"rules", json::array()}, {"token_expiry", {{"requests", 0}, {"seconds", 0}}}}); }
 
@@ -148,15 +184,15 @@ class Emulator {
     std::string token;
     json auth;
     auto authorize = [&] {
-      auth = CurlB2({"-u", std::string(kKeyId) + ":" + kKey, url() + "/b2api/v2/b2_authorize_account"});
+      auth = HttpRetried({url() + "/b2api/v2/b2_authorize_account", "{}", {}, std::string(kKeyId) + ":" + kKey});
       token = auth.at("authorizationToken");
     };
     authorize();
     // Fresh token per call: the emulator may be expiring tokens.
     auto call = [&](const std::string& api, const json& body) {
       authorize();
-      return CurlB2({"-H", "Authorization: " + token, "-H", "Content-Type: application/json", "--data-binary",
-                     body.dump(), url() + "/b2api/v2/" + api});
+      return HttpRetried({url() + "/b2api/v2/" + api, body.dump(),
+                          {"Authorization: " + token, "Content-Type: application/json"}});
     };
     json buckets = call("b2_list_buckets", {{"accountId", auth.at("accountId")}, {"bucketName", kBucket}});
     const std::string bucket_id = buckets.at("buckets").at(0).at("bucketId");
