@@ -29,7 +29,8 @@ int RunPrune(Context& ctx, const PruneOptions& o) {
       throw Error(ErrorCode::kLocked, "a " + l.description + " holds the repository lock " + l.name +
                                           "; prune runs when no backup is running");
     }
-    log::Warning("ignoring a stale repository lock (older than 24 hours): " + l.description);
+    if (l.reason != "released") log::Warning("removing an abandoned repository lock (" + l.reason + "): " + l.description);
+    if (!o.dry_run) storage.Remove(l.name);
   }
 
   // The manifests in storage are the truth; the catalog only mirrors them.

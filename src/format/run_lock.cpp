@@ -25,8 +25,15 @@ RunLock::RunLock(storage::Storage& storage, const std::string& command)
 RunLock::~RunLock() {
   try {
     storage_.Remove(name_);
+    return;
+  } catch (const std::exception&) {
+    // An append-only key (no deleteFiles) cannot remove the lock: overwrite it with a released
+    // marker instead, which prune treats as gone and deletes with its own key.
+  }
+  try {
+    storage_.Put(name_, nlohmann::json{{"released", true}, {"released_at", std::time(nullptr)}}.dump());
   } catch (const std::exception& e) {
-    log::Warning("could not remove the repository lock " + name_ + ": " + e.what());
+    log::Warning("could not release the repository lock " + name_ + ": " + e.what());
   }
 }
 
@@ -41,6 +48,13 @@ std::vector<HeldLock> ListRunLocks(storage::Storage& storage) {
     try {
       auto j = nlohmann::json::parse(storage.Get(o.name));
       started = j.value("started", started);
+      if (j.value("released", false)) {
+        h.description = "released lock";
+        h.stale = true;
+        h.reason = "released";
+        locks.push_back(h);
+        return;
+      }
       // A lock left by a crashed run on this very machine is stale at once.
       char host[256] = {};
       gethostname(host, sizeof host - 1);
@@ -51,6 +65,7 @@ std::vector<HeldLock> ListRunLocks(storage::Storage& storage) {
     } catch (const std::exception&) {
       h.description = "run (unreadable lock " + o.name + ")";
     }
+    h.reason = dead_here ? "its process no longer runs on this host" : "older than 24 hours";
     h.stale = dead_here || (started > 0 && now - started > std::chrono::duration_cast<std::chrono::seconds>(kRunLockStaleAfter).count());
     locks.push_back(h);
   });

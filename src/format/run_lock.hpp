@@ -1,7 +1,9 @@
 // RunLock — a lock object `locks/<id>` in the repository itself, held by every backup while it
 // runs. Local flock(2) locks only see runs on the same machine; this one is seen by a prune run
 // anywhere, so that prune never deletes chunks a running backup has decided to reuse. A lock
-// older than kStaleAfter is considered abandoned (a crashed run) and ignored with a warning.
+// older than kStaleAfter, or left on this host by a process that no longer runs, is abandoned;
+// one overwritten with a "released" marker (a key without deleteFiles cannot remove it) is
+// finished. Prune deletes both kinds.
 #pragma once
 
 #include <chrono>
@@ -30,6 +32,7 @@ struct HeldLock {
   std::string name;
   std::string description;  // "backup on host db1 (pid 1234) since 2024-01-15T02:00:00Z"
   bool stale = false;
+  std::string reason;  // why it is stale
 };
 
 std::vector<HeldLock> ListRunLocks(storage::Storage& storage);
