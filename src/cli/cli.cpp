@@ -7,6 +7,7 @@
 #include <map>
 
 #include "command/backup.hpp"
+#include "command/check.hpp"
 #include "command/context.hpp"
 #include "command/export.hpp"
 #include "command/init.hpp"
@@ -40,6 +41,7 @@ const CommandSpec kCommands[] = {
     {"restore", "DB [--at TIME | --backup ID] [--target-db NAME | --replace]", "restore a backup"},
     {"verify", "[DB ... | --all] [--at TIME | --backup ID]", "restore into scratch databases, check, drop"},
     {"export", "DB [--at TIME | --backup ID] -o FILE|-", "plain SQL, restorable with psql alone"},
+    {"check", "[--read-data]", "repository integrity (with --read-data: every byte)"},
     {"prune", "[--dry-run]", "apply retention: delete expired backups and unreferenced chunks"},
     {"status", "[--max-age DURATION]", "last backup / last verification per database"},
     {"catalog", "rebuild", "recreate the local catalog from storage"},
@@ -119,6 +121,7 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
         ("backup", "verify this backup id", cxxopts::value<std::string>())
         ("j,jobs", "parallel connections", cxxopts::value<int>());
   }
+  if (cmd == "check") o.add_options("command")("read-data", "download and authenticate every chunk");
   if (cmd == "prune") o.add_options("command")("dry-run", "show what would be deleted, delete nothing");
   if (cmd == "status") {
     o.add_options("command")("max-age", "alert (exit 5) when the last good backup is older, e.g. 26h",
@@ -182,6 +185,10 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
     if (r.count("jobs")) ro.jobs = r["jobs"].as<int>();
     ro.verify = r.count("no-verify") == 0;
     return command::RunRestore(ctx, ro);
+  }
+  if (cmd == "check") {
+    if (!args.empty()) throw Error(ErrorCode::kInvalidArgument, "check takes no arguments");
+    return command::RunCheck(ctx, r.count("read-data") > 0);
   }
   if (cmd == "prune") {
     if (!args.empty()) throw Error(ErrorCode::kInvalidArgument, "prune takes no arguments");

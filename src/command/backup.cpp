@@ -253,6 +253,24 @@ format::StreamRef CaptureGlobals(Context& ctx, stream::ChunkUploader& uploader, 
   }
 }
 
+void RecordEarlyFailure(Context& ctx, const std::string& database, const std::string& error) {
+  try {
+    catalog::BackupRecord rec;
+    rec.started_at = NowMicros();
+    rec.backup_id = NewBackupId(rec.started_at);
+    rec.repository = ctx.repository_url();
+    rec.database = database;
+    rec.status = "running";
+    ctx.catalog().BeginBackup(rec);
+    rec.status = "failed";
+    rec.finished_at = NowMicros();
+    rec.error = "the backup run failed before reaching this database: " + error;
+    ctx.catalog().FinishBackup(rec);
+  } catch (const std::exception& ce) {
+    log::Error("cannot record the failure in the catalog: " + std::string(ce.what()));
+  }
+}
+
 }  // namespace
 
 int RunBackup(Context& ctx, const BackupOptions& options) {
@@ -270,19 +288,36 @@ int RunBackup(Context& ctx, const BackupOptions& options) {
   auto locks = ctx.Lock(LockMode::kBackup);
   int stale = ctx.catalog().MarkInterrupted(ctx.repository_url());
   if (stale > 0) log::Warning(std::to_string(stale) + " earlier backup run(s) had been interrupted; marked failed");
-  format::Repository& repo = ctx.repository();
-  // Seen by prune on any machine: chunks this run reuses must not be swept meanwhile.
-  format::RunLock run_lock(ctx.storage(), "backup");
-
-  size_t threads = static_cast<size_t>(std::max({2, jobs, config.b2.connections}));
-  stream::ChunkUploader uploader(repo, threads, threads * 2);
-  uploader.LoadExisting();
-  format::StreamRef globals = CaptureGlobals(ctx, uploader, databases.front());
-  uploader.Flush();
+  std::unique_ptr<format::RunLock> run_lock;
+  std::unique_ptr<stream::ChunkUploader> uploader_holder;
+  format::StreamRef globals;
+  notify::RunSummary summary{"backup", {}};
+  try {
+    format::Repository& repo = ctx.repository();
+    // Seen by prune on any machine: chunks this run reuses must not be swept meanwhile.
+    run_lock = std::make_unique<format::RunLock>(ctx.storage(), "backup");
+    size_t threads = static_cast<size_t>(std::max({2, jobs, config.b2.connections}));
+    uploader_holder = std::make_unique<stream::ChunkUploader>(repo, threads, threads * 2);
+    uploader_holder->LoadExisting();
+    globals = CaptureGlobals(ctx, *uploader_holder, databases.front());
+    uploader_holder->Flush();
+  } catch (const Error& e) {
+    // The run failed before any database: still leave a failed backup per database in the
+    // catalog, so that `list`, `status` and the notifications show that the night failed.
+    for (const auto& db : databases) {
+      RecordEarlyFailure(ctx, db, e.what());
+      notify::DatabaseOutcome outcome;
+      outcome.database = db;
+      outcome.error = e.what();
+      summary.databases.push_back(outcome);
+    }
+    notify::Notify(config.notify, summary);
+    throw;
+  }
+  stream::ChunkUploader& uploader = *uploader_holder;
 
   int exit_code = 0;
   std::vector<std::string> failed;
-  notify::RunSummary summary{"backup", {}};
   for (const auto& db : databases) {
     notify::DatabaseOutcome outcome;
     outcome.database = db;
