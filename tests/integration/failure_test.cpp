@@ -122,12 +122,15 @@ TEST_CASE("a wrong passphrase exits 2 with 'wrong passphrase' and changes nothin
     CHECK(r.err.find("not the passphrase") == std::string::npos);  // never echo the secret
   }
   CHECK_FALSE(cluster.DatabaseExists("fail-passphrase-restored"));
-  // Nothing was written to the repository, and no backup was recorded.
+  // Nothing was written to the repository. The failed night is recorded as a failed backup (so
+  // `status` and `list` show it), and the good backup is still the one restore picks.
   CHECK(std::to_string(std::distance(fs::recursive_directory_iterator(env.repo_dir()),
                                      fs::recursive_directory_iterator())) == repo_before);
   nlohmann::json backups = env.ListJson();
-  REQUIRE(backups.size() == 1);
-  CHECK(backups[0]["status"] == "ok");
+  REQUIRE(backups.size() == 2);
+  CHECK(backups[0]["status"] == "failed");
+  CHECK(backups[0]["error"].get<std::string>().find("wrong passphrase") != std::string::npos);
+  CHECK(backups[1]["status"] == "ok");
 
   // The right passphrase still works.
   env.SetPassphrase(kPassphrase);
