@@ -13,6 +13,7 @@
 
 #include "support/db_compare.hpp"
 #include "support/dhanbak_workdir.hpp"
+#include "support/kitchen_sink_fixture.hpp"
 #include "support/pg_cluster.hpp"
 #include "support/process.hpp"
 
@@ -20,29 +21,9 @@ using namespace dhanbak::test;
 
 namespace {
 
-const std::string kSqlDir = std::string(DHANBAK_SOURCE_DIR) + "/tests/integration/sql/";
-const std::string kKs = "ks_src";
-const std::string kLatin1 = "l1_src";
 
-struct Fixture {
-  PgCluster& cluster = SharedCluster();
-  std::unique_ptr<DhanbakWorkdir> work;
-
-  Fixture() {
-    cluster.CreateDatabase(kKs);
-    cluster.RunSqlFile(kKs, kSqlDir + "kitchen_sink.sql", {{"dbname", kKs}});
-    cluster.CreateDatabase(kLatin1, "ENCODING 'LATIN1' LOCALE 'C' TEMPLATE template0");
-    cluster.RunSqlFile(kLatin1, kSqlDir + "latin1.sql", {{"dbname", kLatin1}});
-    work = std::make_unique<DhanbakWorkdir>(cluster, WorkdirOptions{{kKs, kLatin1}, 2, ""});
-    work->RunOk({"init"});
-    work->RunOk({"backup"});
-  }
-};
-
-Fixture& Shared() {
-  static Fixture fixture;
-  return fixture;
-}
+using Fixture = KitchenSinkFixture;
+Fixture& Shared() { return SharedKitchenSink(); }
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

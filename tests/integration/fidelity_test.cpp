@@ -11,6 +11,7 @@
 
 #include "support/db_compare.hpp"
 #include "support/dhanbak_workdir.hpp"
+#include "support/kitchen_sink_fixture.hpp"
 #include "support/pg_cluster.hpp"
 #include "support/process.hpp"
 
@@ -18,9 +19,6 @@ using namespace dhanbak::test;
 
 namespace {
 
-const std::string kSqlDir = std::string(DHANBAK_SOURCE_DIR) + "/tests/integration/sql/";
-const std::string kKs = "ks_src";
-const std::string kLatin1 = "l1_src";
 
 bool Mentions(const CompareResult& result, const std::string& needle) {
   for (const auto& d : result.differences) {
@@ -29,26 +27,8 @@ bool Mentions(const CompareResult& result, const std::string& needle) {
   return false;
 }
 
-// The kitchen sink and the LATIN1 database, backed up once (jobs = 2) for every test case.
-struct Fixture {
-  PgCluster& cluster = SharedCluster();
-  std::unique_ptr<DhanbakWorkdir> work;
-
-  Fixture() {
-    cluster.CreateDatabase(kKs);
-    cluster.RunSqlFile(kKs, kSqlDir + "kitchen_sink.sql", {{"dbname", kKs}});
-    cluster.CreateDatabase(kLatin1, "ENCODING 'LATIN1' LOCALE 'C' TEMPLATE template0");
-    cluster.RunSqlFile(kLatin1, kSqlDir + "latin1.sql", {{"dbname", kLatin1}});
-    work = std::make_unique<DhanbakWorkdir>(cluster, WorkdirOptions{{kKs, kLatin1}, 2, ""});
-    work->RunOk({"init"});
-    work->RunOk({"backup"});
-  }
-};
-
-Fixture& Shared() {
-  static Fixture fixture;
-  return fixture;
-}
+using Fixture = KitchenSinkFixture;
+Fixture& Shared() { return SharedKitchenSink(); }
 
 // restore DB --target-db TARGET --jobs N; REQUIREs success.
 void Restore(Fixture& f, const std::string& db, const std::string& target, int jobs) {
