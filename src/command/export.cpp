@@ -65,12 +65,7 @@ int RunExport(Context& ctx, const ExportOptions& o) {
   TempDir tmp;
   stream::ChunkFetcher fetcher(ctx.repository(), 4, 4);
   std::string archive = tmp.path() + "/schema.dump";
-  {
-    std::ofstream a(archive, std::ios::binary);
-    fetcher.Stream(m.schema, "schema archive", [&](std::string_view d) { a.write(d.data(), static_cast<std::streamsize>(d.size())); });
-    a.close();
-    if (!a) throw Error(ErrorCode::kIo, "cannot write '" + archive + "'");
-  }
+  fetcher.StreamToFile(m.schema, "schema archive", archive);
   int version = m.server_version_num;
   for (const char* section : {"pre-data", "data", "post-data"}) {
     pg::ArchiveToScript(version, archive, tmp.path() + "/" + section + ".sql", section);

@@ -48,11 +48,7 @@ void ReplayGlobals(Context& ctx, const format::Manifest& m, const std::string& c
   }
   TempDir tmp;
   std::string path = tmp.path() + "/globals.sql";
-  {
-    std::ofstream out(path);
-    stream::ChunkFetcher fetcher(ctx.repository(), 2, 4);
-    fetcher.Stream(m.globals, "cluster globals", [&](std::string_view d) { out.write(d.data(), static_cast<std::streamsize>(d.size())); });
-  }
+  stream::ChunkFetcher(ctx.repository(), 2, 4).StreamToFile(m.globals, "cluster globals", path);
   pg::PgConnection probe(conninfo, std::string("postgres"));
   log::Info("replaying cluster globals (roles, tablespaces); objects that already exist are reported and skipped");
   // Roles that already exist (at least the bootstrap superuser) make some statements fail;

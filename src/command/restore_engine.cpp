@@ -65,7 +65,6 @@ class Restorer {
   void Run(RestoreResult& result);
 
  private:
-  void FetchArchive(const std::string& path);
   void LoadTables();
   void Verify(RestoreResult& result, const std::string& archive, const std::string& work_dir);
   pg::ToolTarget Tool() const { return {spec_.conninfo, spec_.target, version_}; }
@@ -77,15 +76,6 @@ class Restorer {
   int version_ = 0;
   stream::ChunkFetcher fetcher_;
 };
-
-void Restorer::FetchArchive(const std::string& path) {
-  std::ofstream out(path, std::ios::binary);
-  if (!out) throw Error(ErrorCode::kIo, "cannot write '" + path + "'");
-  fetcher_.Stream(m_.schema, "schema archive",
-                  [&](std::string_view d) { out.write(d.data(), static_cast<std::streamsize>(d.size())); });
-  out.close();
-  if (!out) throw Error(ErrorCode::kIo, "cannot write '" + path + "' (is the disk full?)");
-}
 
 void Restorer::LoadTables() {
   std::atomic<size_t> next{0};
@@ -183,7 +173,7 @@ void Restorer::Run(RestoreResult& result) {
   }
   TempDir tmp;
   std::string archive = tmp.path() + "/schema.dump";
-  FetchArchive(archive);
+  fetcher_.StreamToFile(m_.schema, "schema archive", archive);
   ThrowIfInterrupted();
   admin->Exec(pg::CreateDatabaseSql(spec_.target, m_.properties));
   try {

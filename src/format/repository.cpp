@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/encoding.hpp"
+#include "common/host_name.hpp"
 #include "dhanbak/error.hpp"
 #include "format/crypto.hpp"
 #include "format/sealed_object.hpp"
@@ -31,12 +32,6 @@ std::string UtcNowIso() {
   gmtime_r(&t, &tm);
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::string HostName() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof buf - 1) != 0) return "";
   return buf;
 }
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/encoding.hpp"
+#include "common/host_name.hpp"
 #include "common/log.hpp"
 #include "format/crypto.hpp"
 
@@ -16,9 +17,7 @@ namespace dhanbak::format {
 
 RunLock::RunLock(storage::Storage& storage, const std::string& command)
     : storage_(storage), name_("locks/" + HexEncode(crypto::RandomBytes(8))) {
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
-  nlohmann::json j{{"command", command}, {"host", host}, {"pid", getpid()}, {"started", std::time(nullptr)}};
+  nlohmann::json j{{"command", command}, {"host", HostName()}, {"pid", getpid()}, {"started", std::time(nullptr)}};
   storage_.Put(name_, j.dump());
 }
 
@@ -56,10 +55,8 @@ std::vector<HeldLock> ListRunLocks(storage::Storage& storage) {
         return;
       }
       // A lock left by a crashed run on this very machine is stale at once.
-      char host[256] = {};
-      gethostname(host, sizeof host - 1);
       int pid = j.value("pid", 0);
-      dead_here = j.value("host", std::string()) == host && pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH;
+      dead_here = j.value("host", std::string()) == HostName() && pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH;
       h.description = j.value("command", std::string("run")) + " on host " + j.value("host", std::string("?")) +
                       " (pid " + std::to_string(j.value("pid", 0)) + ")";
     } catch (const std::exception&) {

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "common/host_name.hpp"
 #include "common/log.hpp"
 
 namespace dhanbak::notify {
@@ -54,11 +55,6 @@ std::string Label(const std::string& value) {
     out += c;
   }
   return out;
-}
-
-std::string HostName() {
-  char buf[256] = {};
-  return gethostname(buf, sizeof buf - 1) == 0 ? buf : "unknown host";
 }
 
 void WriteMetrics(const std::string& path, const std::string& text) {
@@ -115,7 +111,8 @@ std::string MetricsText(const RunSummary& s, int64_t now) {
 void Notify(const NotifyConfig& config, const RunSummary& s) {
   if (!config.metrics_file.empty()) WriteMetrics(config.metrics_file, MetricsText(s, std::time(nullptr)));
   if (!s.ok() && !config.webhook_url.empty()) {
-    std::string text = "dhanbak " + s.command + " failed on " + HostName() + ":";
+    std::string host = HostName();
+    std::string text = "dhanbak " + s.command + " failed on " + (host.empty() ? "unknown host" : host) + ":";
     for (const auto& d : s.databases) {
       if (!d.ok) text += "\n• " + d.database + ": " + d.error;
     }

@@ -1,6 +1,7 @@
 #include "stream/chunk_fetcher.hpp"
 
 #include <deque>
+#include <fstream>
 #include <future>
 
 #include "common/interrupt.hpp"
@@ -59,6 +60,14 @@ void ChunkFetcher::Stream(const format::StreamRef& ref, const std::string& what,
   if (bytes != ref.bytes || digest.FinishHex() != ref.sha256) {
     throw Error(ErrorCode::kCorruption, what + ": restored stream does not match the manifest's SHA-256");
   }
+}
+
+void ChunkFetcher::StreamToFile(const format::StreamRef& ref, const std::string& what, const std::string& path) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw Error(ErrorCode::kIo, "cannot write '" + path + "'");
+  Stream(ref, what, [&](std::string_view d) { out.write(d.data(), static_cast<std::streamsize>(d.size())); });
+  out.close();
+  if (!out) throw Error(ErrorCode::kIo, "cannot write '" + path + "' (is the disk full?)");
 }
 
 }  // namespace dhanbak::stream

@@ -22,6 +22,9 @@ class ChunkFetcher {
   // only after the last chunk: callers must not commit what they loaded before that).
   void Stream(const format::StreamRef& ref, const std::string& what,
               const std::function<void(std::string_view)>& fn);
+  // Stream() into a new file at `path` (the schema archive, the globals script): pg_restore and
+  // psql need a file. Throws Error(kIo) when it cannot be written completely.
+  void StreamToFile(const format::StreamRef& ref, const std::string& what, const std::string& path);
 
  private:
   const format::Repository& repo_;
