@@ -63,7 +63,7 @@ void DumpGlobals(const ToolTarget& target, const std::function<void(std::string_
     log::Warning("pg_dumpall --globals-only needs superuser to read role passwords; "
                  "capturing roles without passwords");
     out.clear();
-    o.argv.push_back("--no-role-passwords");
+    o.argv.emplace_back(std::string_view("--no-role-passwords"));
     r = RunSubprocess(o);
   }
   CheckResult("pg_dumpall", r);
