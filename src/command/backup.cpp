@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -18,7 +19,9 @@
 #include "notify/notifier.hpp"
 #include "pg/connection.hpp"
 #include "pg/pg_tools.hpp"
+#include "pg/rebuilt_tables.hpp"
 #include "pg/source_catalog.hpp"
+#include "pg/table_layout.hpp"
 #include "stream/chunk_uploader.hpp"
 #include "stream/stream_writer.hpp"
 
@@ -87,6 +90,7 @@ class DatabaseBackup {
 
  private:
   void TakeSnapshot(pg::PgConnection& leader);
+  void ReadLayouts(pg::PgConnection& leader, const std::string& snapshot, const std::vector<pg::TableInfo>& tables);
   void DumpSchema(const std::string& snapshot, const std::vector<pg::TableInfo>& tables);
   void CopyTables(const std::string& snapshot, const std::vector<pg::TableInfo>& tables, Progress& progress);
 
@@ -96,6 +100,8 @@ class DatabaseBackup {
   std::string database_;
   int jobs_;
   format::Manifest manifest_;
+  std::map<std::string, std::vector<std::string>> layouts_;  // table oid → column layout
+  std::map<std::string, std::string> definitions_;           // table oid → own definition
   CancelWatch cancel_;
   std::atomic<bool> failed_{false};
 };
@@ -132,6 +138,7 @@ catalog::BackupRecord DatabaseBackup::Run() {
       leader.Exec(sql + " IN ACCESS SHARE MODE");
     }
     manifest_.properties = pg::ReadDatabaseProperties(leader);
+    ReadLayouts(leader, snapshot, tables);
     manifest_.server_version_num = leader.server_version_num();
     manifest_.server_version = leader.QueryValue("SHOW server_version");
     manifest_.pg_dump_version = pg::PgDumpVersion(manifest_.server_version_num);
@@ -191,6 +198,34 @@ catalog::BackupRecord DatabaseBackup::Run() {
   }
 }
 
+// Column layouts for verification, and the exact definitions of inheritance children whose
+// column order pg_dump's ordinary script would change (pg/table_layout.hpp).
+void DatabaseBackup::ReadLayouts(pg::PgConnection& leader, const std::string& snapshot,
+                                 const std::vector<pg::TableInfo>& tables) {
+  auto layouts = pg::ReadColumnLayouts(leader);
+  layouts_ = std::move(layouts.by_oid);
+  std::vector<std::pair<std::string, std::string>> rebuild;
+  for (const auto& oid : layouts.rebuild_oids) {
+    for (const auto& t : tables) {
+      if (t.oid == oid) rebuild.emplace_back(t.schema, t.name);
+    }
+  }
+  if (rebuild.empty()) return;
+  std::string script = pg::DumpUpgradeDefinitions(
+      {ctx_.config().postgres.conninfo, database_, leader.server_version_num()}, snapshot, rebuild);
+  for (const auto& t : tables) {
+    for (const auto& [schema, name] : rebuild) {
+      if (t.schema != schema || t.name != name) continue;
+      std::string def = pg::ExtractTableDefinition(script, schema, name);
+      if (def.empty()) {
+        throw Error(ErrorCode::kPg, "pg_dump --binary-upgrade gave no definition of table " + schema + "." + name);
+      }
+      definitions_[t.oid] = def;
+      log::Debug("table " + schema + "." + name + ": column order kept with its own definition");
+    }
+  }
+}
+
 void DatabaseBackup::DumpSchema(const std::string& snapshot, const std::vector<pg::TableInfo>& tables) {
   const Config& config = ctx_.config();
   std::vector<std::pair<std::string, std::string>> excluded;
@@ -229,6 +264,9 @@ void DatabaseBackup::CopyTables(const std::string& snapshot, const std::vector<p
       e.name = t.name;
       e.columns = t.columns;
       e.persistence = t.persistence;
+      e.oid = t.oid;
+      if (auto l = layouts_.find(t.oid); l != layouts_.end()) e.layout = l->second;
+      if (auto d = definitions_.find(t.oid); d != definitions_.end()) e.definition = d->second;
       e.rows = writer.rows();
       e.data = writer.Finish();
       log::Debug("table " + t.schema + "." + t.name + ": " + std::to_string(e.rows) + " rows");

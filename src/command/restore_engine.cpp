@@ -6,6 +6,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "command/parallel.hpp"
@@ -18,6 +19,8 @@
 #include "pg/connection.hpp"
 #include "pg/database_properties.hpp"
 #include "pg/pg_tools.hpp"
+#include "pg/rebuilt_tables.hpp"
+#include "pg/table_layout.hpp"
 #include "pg/schema_check.hpp"
 #include "pg/source_catalog.hpp"
 #include "stream/chunk_fetcher.hpp"
@@ -67,6 +70,7 @@ class Restorer {
  private:
   void LoadTables();
   void Verify(RestoreResult& result, const std::string& archive, const std::string& work_dir);
+  void CompareLayouts(RestoreResult& result);
   pg::ToolTarget Tool() const { return {spec_.conninfo, spec_.target, version_}; }
 
   Context& ctx_;
@@ -115,6 +119,26 @@ void Restorer::LoadTables() {
   });
 }
 
+// The real column layout of every restored table against the backup's (manifests written
+// before layouts were recorded have none, and are checked by the schema text alone).
+void Restorer::CompareLayouts(RestoreResult& result) {
+  pg::PgConnection conn(spec_.conninfo, spec_.target);
+  conn.ApplySessionSettings();
+  auto restored = pg::ReadColumnLayouts(conn);
+  for (size_t i = 0; i < tables_.size(); ++i) {
+    const auto& t = *tables_[i];
+    if (t.layout.empty()) continue;
+    auto oid = restored.oid_by_name.find({t.schema, t.name});
+    static const std::vector<std::string> kNone;
+    const auto& actual = oid == restored.oid_by_name.end() ? kNone : restored.by_oid[oid->second];
+    if (auto diff = pg::CompareLayout(t.schema + "." + t.name, t.layout, actual)) {
+      TableVerdict& v = result.verdicts[i];
+      v.ok = false;
+      v.detail = *diff;
+    }
+  }
+}
+
 void Restorer::Verify(RestoreResult& result, const std::string& archive, const std::string& work_dir) {
   result.verdicts.resize(tables_.size());
   std::atomic<size_t> next{0};
@@ -144,6 +168,7 @@ void Restorer::Verify(RestoreResult& result, const std::string& archive, const s
     conn.Exec("COMMIT");
   });
   result.verified = true;
+  CompareLayouts(result);
   // The schema check needs the whole database: it does not apply to a --table restore.
   if (spec_.tables.empty()) {
     if (version_ / 10000 != m_.server_version_num / 10000) {
@@ -166,6 +191,7 @@ void Restorer::Run(RestoreResult& result) {
   }
   auto admin = AdminConnection(spec_.conninfo);
   version_ = admin->server_version_num();
+  pg::RequireSupportedServer(version_);
   if (!admin->Query("SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", {spec_.target}).empty()) {
     throw Error(ErrorCode::kInvalidArgument, "target database '" + spec_.target +
                                                  "' already exists; dhanbak never overwrites a database "
@@ -175,10 +201,18 @@ void Restorer::Run(RestoreResult& result) {
   std::string archive = tmp.path() + "/schema.dump";
   fetcher_.StreamToFile(m_.schema, "schema archive", archive);
   ThrowIfInterrupted();
-  admin->Exec(pg::CreateDatabaseSql(spec_.target, m_.properties));
+  admin->Exec(pg::CreateDatabaseSql(spec_.target, m_.properties, version_));
   try {
     log::Info("restoring schema (pre-data) into " + spec_.target);
-    pg::RestoreSection(Tool(), archive, "pre-data", 1);
+    std::map<std::string, std::string> definitions;
+    for (const auto& t : m_.tables) {
+      if (!t.definition.empty()) definitions[t.oid] = t.definition;
+    }
+    if (definitions.empty()) {
+      pg::RestoreSection(Tool(), archive, "pre-data", 1);
+    } else {
+      pg::RestorePreDataWithDefinitions(Tool(), archive, definitions, tmp.path());
+    }
     ThrowIfInterrupted();
     log::Info("loading " + std::to_string(tables_.size()) + " tables with " + std::to_string(spec_.jobs) + " job(s)");
     LoadTables();

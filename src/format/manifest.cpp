@@ -19,6 +19,9 @@ static void from_json(const json& j, StreamRef& s) {
 static void to_json(json& j, const TableEntry& t) {
   j = json{{"schema", t.schema}, {"name", t.name}, {"columns", t.columns},
            {"persistence", std::string(1, t.persistence)}, {"rows", t.rows}, {"data", t.data}};
+  if (!t.oid.empty()) j["oid"] = t.oid;
+  if (!t.layout.empty()) j["layout"] = t.layout;
+  if (!t.definition.empty()) j["definition"] = t.definition;
 }
 static void from_json(const json& j, TableEntry& t) {
   j.at("schema").get_to(t.schema);
@@ -28,6 +31,9 @@ static void from_json(const json& j, TableEntry& t) {
   t.persistence = p.empty() ? 'p' : p[0];
   j.at("rows").get_to(t.rows);
   j.at("data").get_to(t.data);
+  t.oid = j.value("oid", std::string());
+  t.layout = j.value("layout", std::vector<std::string>());
+  t.definition = j.value("definition", std::string());
 }
 static void to_json(json& j, const RoleSetting& r) { j = json{{"role", r.role}, {"settings", r.settings}}; }
 static void from_json(const json& j, RoleSetting& r) {
@@ -41,6 +47,7 @@ static void to_json(json& j, const DatabaseProperties& p) {
            {"connection_limit", p.connection_limit}, {"acl", p.acl},
            {"comment", p.comment},         {"has_comment", p.has_comment},
            {"settings", p.settings}};
+  if (!p.icu_rules.empty()) j["icu_rules"] = p.icu_rules;
 }
 static void from_json(const json& j, DatabaseProperties& p) {
   j.at("encoding").get_to(p.encoding);
@@ -54,6 +61,7 @@ static void from_json(const json& j, DatabaseProperties& p) {
   j.at("comment").get_to(p.comment);
   j.at("has_comment").get_to(p.has_comment);
   j.at("settings").get_to(p.settings);
+  p.icu_rules = j.value("icu_rules", std::string());
 }
 
 int64_t Manifest::TotalRows() const {

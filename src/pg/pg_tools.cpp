@@ -52,6 +52,20 @@ void DumpSchemaArchive(const ToolTarget& target, const std::string& snapshot,
   CheckResult("pg_dump", RunSubprocess(o));
 }
 
+std::string DumpUpgradeDefinitions(const ToolTarget& target, const std::string& snapshot,
+                                   const std::vector<std::pair<std::string, std::string>>& tables) {
+  std::string out;
+  SubprocessOptions o;
+  o.argv = {FindPgProgram("pg_dump", target.server_version_num), "--binary-upgrade", "--schema-only",
+            "--encoding=UTF8", "--snapshot=" + snapshot, "--no-sync", "--lock-wait-timeout=600s",
+            "-d", DbArg(target.dbname)};
+  for (const auto& [schema, name] : tables) o.argv.push_back("--table=" + ExactPattern(schema, name));
+  o.env = ToolEnv(target);
+  o.on_stdout = [&](std::string_view d) { out.append(d); };
+  CheckResult("pg_dump --binary-upgrade", RunSubprocess(o));
+  return out;
+}
+
 void DumpGlobals(const ToolTarget& target, const std::function<void(std::string_view)>& sink) {
   std::string out;
   SubprocessOptions o;

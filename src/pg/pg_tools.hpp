@@ -24,6 +24,11 @@ void DumpSchemaArchive(const ToolTarget& target, const std::string& snapshot,
                        const std::vector<std::pair<std::string, std::string>>& excluded_tables,
                        const std::function<void(std::string_view)>& sink);
 
+// pg_dump --binary-upgrade --schema-only (plain) of `tables` in `snapshot`: the definitions
+// of inheritance children with their exact column order (see rebuilt_tables.hpp).
+std::string DumpUpgradeDefinitions(const ToolTarget& target, const std::string& snapshot,
+                                   const std::vector<std::pair<std::string, std::string>>& tables);
+
 // pg_dumpall --globals-only (falls back to --no-role-passwords when not superuser).
 void DumpGlobals(const ToolTarget& target, const std::function<void(std::string_view)>& sink);
 

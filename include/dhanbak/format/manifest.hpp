@@ -22,6 +22,9 @@ struct TableEntry {
   char persistence = 'p';            // pg_class.relpersistence
   int64_t rows = 0;
   StreamRef data;                    // the COPY ... TO STDOUT text stream
+  std::string oid;                   // pg_class oid in the source (matches the schema archive)
+  std::vector<std::string> layout;   // column layout (pg/table_layout.hpp); empty in old manifests
+  std::string definition;            // replaces the archive's TABLE entry when non-empty
 };
 
 struct RoleSetting {
@@ -33,8 +36,9 @@ struct DatabaseProperties {
   std::string encoding;        // pg_encoding_to_char(encoding)
   std::string collate;         // datcollate
   std::string ctype;           // datctype
-  std::string locale_provider; // "c" (libc) or "i" (icu)
-  std::string icu_locale;      // daticulocale, empty for libc
+  std::string locale_provider; // "c" (libc), "i" (icu) or "b" (builtin, 17 on)
+  std::string icu_locale;      // daticulocale (datlocale from 17 on), empty for libc
+  std::string icu_rules;       // daticurules (16 on), empty when none
   std::string owner;
   int connection_limit = -1;
   std::string acl;             // datacl as text, empty = default

@@ -1,0 +1,31 @@
+// Rebuilt tables (see table_layout.hpp): inheritance children whose column order pg_dump's
+// ordinary `CREATE TABLE ... INHERITS` would change. Their definitions come from
+// pg_dump --binary-upgrade, which writes every column in order and attaches the parents
+// afterwards, then marks inherited columns and constraints as such (catalog updates that need a
+// superuser, exactly as pg_upgrade runs them). Binary-upgrade-only calls (OID preservation,
+// relfrozenxid) are removed.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "pg/pg_tools.hpp"
+
+namespace dhanbak::pg {
+
+// Splits SQL text into statements (quotes, dollar quotes and comments respected); psql
+// meta-commands (\restrict) are statements of their own. Comment-only text yields nothing.
+std::vector<std::string> SplitSqlStatements(const std::string& text);
+
+// From a plain pg_dump --binary-upgrade script, the definition of table schema.name with the
+// binary-upgrade-only statements removed; empty when the script has no such table.
+std::string ExtractTableDefinition(const std::string& script, const std::string& schema, const std::string& name);
+
+// pg_restore --section=pre-data of `archive_path`, with the TABLE entries of the tables in
+// `definitions` (source oid → SQL) replaced by those definitions, each run at its place in the
+// archive's dependency order. `work_dir` holds the list files.
+void RestorePreDataWithDefinitions(const ToolTarget& target, const std::string& archive_path,
+                                   const std::map<std::string, std::string>& definitions, const std::string& work_dir);
+
+}  // namespace dhanbak::pg
