@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "dhanbak/error.hpp"
 #include "pg/connection.hpp"
 
 namespace dhanbak::pg {
@@ -131,13 +132,30 @@ std::string SettingClause(const std::string& setting) {
   return out;
 }
 
-std::string CreateDatabaseSql(const std::string& name, const format::DatabaseProperties& p) {
+std::string CreateDatabaseSql(const std::string& name, const format::DatabaseProperties& p,
+                              int target_version_num) {
+  int major = target_version_num / 10000;
+  auto refuse = [&](const std::string& what, int needs) {
+    throw Error(ErrorCode::kInvalidArgument, "the backup's database uses " + what + ", which PostgreSQL " +
+                                                 std::to_string(major) + " cannot create (it needs " +
+                                                 std::to_string(needs) + " or newer); restore to a newer server");
+  };
   std::string sql = "CREATE DATABASE " + QuoteIdent(name) + " WITH TEMPLATE = template0 ENCODING = " +
                     QuoteLiteral(p.encoding);
   if (p.locale_provider == "i") {
+    if (major < 15) refuse("the ICU locale provider", 15);
     sql += " LOCALE_PROVIDER = icu ICU_LOCALE = " + QuoteLiteral(p.icu_locale);
+    if (!p.icu_rules.empty()) {
+      if (major < 16) refuse("ICU collation rules", 16);
+      sql += " ICU_RULES = " + QuoteLiteral(p.icu_rules);
+    }
+  } else if (p.locale_provider == "b") {
+    if (major < 17) refuse("the builtin locale provider", 17);
+    sql += " LOCALE_PROVIDER = builtin BUILTIN_LOCALE = " + QuoteLiteral(p.icu_locale);
+  } else if (p.locale_provider == "c" || p.locale_provider.empty()) {
+    if (major >= 15) sql += " LOCALE_PROVIDER = libc";
   } else {
-    sql += " LOCALE_PROVIDER = libc";
+    throw Error(ErrorCode::kCorruption, "unknown locale provider '" + p.locale_provider + "' in the backup");
   }
   sql += " LC_COLLATE = " + QuoteLiteral(p.collate) + " LC_CTYPE = " + QuoteLiteral(p.ctype);
   return sql;

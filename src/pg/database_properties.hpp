@@ -12,7 +12,11 @@
 
 namespace dhanbak::pg {
 
-std::string CreateDatabaseSql(const std::string& name, const format::DatabaseProperties& p);
+// For a target server of `target_version_num`; throws Error(kInvalidArgument) when that server
+// cannot represent the backup's locale provider (ICU before 15, ICU rules before 16, builtin
+// before 17).
+std::string CreateDatabaseSql(const std::string& name, const format::DatabaseProperties& p,
+                              int target_version_num);
 std::vector<std::string> DatabasePropertiesSql(const std::string& name, const format::DatabaseProperties& p);
 
 // "DateStyle=SQL, DMY" → "DateStyle TO 'SQL, DMY'" (list-valued settings quoted per element).

@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "dhanbak/error.hpp"
+
 namespace dhanbak::pg {
 namespace {
 
@@ -74,12 +76,31 @@ std::vector<TableInfo> ListDataTables(PgConnection& conn) {
   return tables;
 }
 
+void RequireSupportedServer(int server_version_num) {
+  int major = server_version_num / 10000;
+  if (major < kOldestSupportedMajor || major > kNewestSupportedMajor) {
+    throw Error(ErrorCode::kPg, "PostgreSQL " + std::to_string(major) + " is not supported: dhanbak works with " +
+                                    std::to_string(kOldestSupportedMajor) + " to " +
+                                    std::to_string(kNewestSupportedMajor));
+  }
+}
+
+std::string DatabasePropertiesQuery(int server_version_num) {
+  RequireSupportedServer(server_version_num);
+  int major = server_version_num / 10000;
+  // Locale provider and ICU locale: pg_database gained datlocprovider and daticulocale in 15,
+  // daticurules in 16, and 17 renamed daticulocale to datlocale (also used by the builtin provider).
+  std::string provider = major >= 15 ? "d.datlocprovider::text" : "'c'";
+  std::string locale = major >= 17 ? "coalesce(d.datlocale, '')" : major >= 15 ? "coalesce(d.daticulocale, '')" : "''";
+  std::string rules = major >= 16 ? "coalesce(d.daticurules, '')" : "''";
+  return "SELECT pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, " + provider + ", " + locale +
+         ", pg_catalog.pg_get_userbyid(d.datdba), d.datconnlimit::text, coalesce(d.datacl::text, ''), "
+         "pg_catalog.shobj_description(d.oid, 'pg_database'), " + rules +
+         " FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()";
+}
+
 format::DatabaseProperties ReadDatabaseProperties(PgConnection& conn) {
-  auto rows = conn.Query(R"SQL(
-    SELECT pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, d.datlocprovider::text,
-           coalesce(d.daticulocale, ''), pg_catalog.pg_get_userbyid(d.datdba), d.datconnlimit::text,
-           coalesce(d.datacl::text, ''), pg_catalog.shobj_description(d.oid, 'pg_database')
-    FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())SQL");
+  auto rows = conn.Query(DatabasePropertiesQuery(conn.server_version_num()));
   format::DatabaseProperties p;
   const auto& r = rows.at(0);
   p.encoding = *r[0];
@@ -92,6 +113,7 @@ format::DatabaseProperties ReadDatabaseProperties(PgConnection& conn) {
   p.acl = *r[7];
   p.has_comment = r[8].has_value();
   p.comment = r[8].value_or("");
+  p.icu_rules = *r[9];
   auto settings = conn.Query(R"SQL(
     SELECT coalesce(pg_catalog.pg_get_userbyid(s.setrole), ''), s.setconfig::text
     FROM pg_catalog.pg_db_role_setting s JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase

@@ -27,6 +27,15 @@ struct TableInfo {
 // their configuration data). Ordered largest first.
 std::vector<TableInfo> ListDataTables(PgConnection& conn);
 
+// Server versions whose catalogs dhanbak knows (each version-dependent query is chosen per version).
+inline constexpr int kOldestSupportedMajor = 13;
+inline constexpr int kNewestSupportedMajor = 18;
+// Throws Error(kPg) naming the version and the supported range.
+void RequireSupportedServer(int server_version_num);
+
+// The query behind ReadDatabaseProperties for a server version (pg_database's locale columns
+// differ between 13-14, 15, 16 and 17-18). Throws for unsupported versions.
+std::string DatabasePropertiesQuery(int server_version_num);
 format::DatabaseProperties ReadDatabaseProperties(PgConnection& conn);
 
 // COPY "s"."t" ("a", "b") TO STDOUT / FROM STDIN, text format, in `encoding` (the database's
