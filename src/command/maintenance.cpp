@@ -1,10 +1,14 @@
 #include "command/maintenance.hpp"
 
+#include <stdlib.h>
+
+
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "command/leftovers.hpp"
 #include "command/manifest_record.hpp"
 #include "common/log.hpp"
 #include "common/time_spec.hpp"
@@ -85,7 +89,25 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age) {
                   last ? FormatLocalTime(last->snapshot_time).c_str() : "never", age, v.c_str(), state.c_str());
     }
   }
-  if (ctx.options().json) std::cout << nlohmann::json{{"repository", url}, {"databases", out}, {"ok", !alert}}.dump(2) << "\n";
+  // Databases left by killed restores or verifications (best effort: status must answer even
+  // when PostgreSQL does not).
+  nlohmann::json leftovers = nlohmann::json::array();
+  try {
+    ::setenv("PGCONNECT_TIMEOUT", "10", 0);
+    for (const auto& l : FindLeftovers(config.postgres.conninfo)) {
+      leftovers.push_back({{"database", l.database}, {"kind", l.kind}});
+      if (!ctx.options().json) {
+        std::printf("leftover: database %s from an interrupted %s (removed by the next restore of its target, "
+                    "or DROP DATABASE)\n", l.database.c_str(), l.kind.c_str());
+      }
+    }
+  } catch (const std::exception& e) {
+    log::Warning("could not look for databases left by interrupted restores: " + std::string(e.what()));
+  }
+  if (ctx.options().json) {
+    std::cout << nlohmann::json{{"repository", url}, {"databases", out}, {"leftovers", leftovers}, {"ok", !alert}}.dump(2)
+              << "\n";
+  }
   return alert ? ExitCodeFor(ErrorCode::kStatusAlert) : 0;
 }
 

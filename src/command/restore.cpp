@@ -7,7 +7,11 @@
 #include <iostream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
+#include "command/leftovers.hpp"
 #include "command/restore_engine.hpp"
+#include "command/restore_names.hpp"
 #include "common/log.hpp"
 #include "common/temp_dir.hpp"
 #include "common/time_spec.hpp"
@@ -18,15 +22,6 @@
 
 namespace dhanbak::command {
 namespace {
-
-std::string CompactLocalTime(UnixMicros t) {
-  std::time_t secs = static_cast<std::time_t>(t / 1000000);
-  std::tm tm{};
-  localtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d_%H%M%S", &tm);
-  return buf;
-}
 
 void ConfirmReplace(const RestoreOptions& o, const catalog::BackupRecord& b) {
   if (o.yes) return;
@@ -56,26 +51,74 @@ void ReplayGlobals(Context& ctx, const format::Manifest& m, const std::string& c
   pg::RunPsqlScript({conninfo, "postgres", probe.server_version_num()}, path, false);
 }
 
+int OtherSessions(pg::PgConnection& admin, const std::string& db) {
+  return std::stoi(admin.QueryValue(
+      "SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid()",
+      {db}));
+}
+
+bool DatabaseExists(pg::PgConnection& admin, const std::string& db) {
+  return !admin.Query("SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", {db}).empty();
+}
+
+std::string SessionsMessage(int n, const std::string& live) {
+  return std::to_string(n) + " other session(s) are connected to " + live +
+         "; stop the application or pass --terminate-connections";
+}
+
+// Checked before anything is restored, so that an impossible restore fails in seconds, not
+// after hours: the target of --target-db must not exist; the live database of --replace must
+// have no other sessions unless they may be terminated.
+void CheckTargetUpFront(const std::string& conninfo, const RestoreOptions& o) {
+  pg::PgConnection admin(conninfo, std::string("postgres"));
+  if (!o.replace && DatabaseExists(admin, *o.target_db)) {
+    throw Error(ErrorCode::kInvalidArgument, "target database '" + *o.target_db +
+                                                 "' already exists; dhanbak never overwrites a database "
+                                                 "(choose another --target-db, or use --replace)");
+  }
+  if (o.replace && !o.terminate_connections) {
+    int n = OtherSessions(admin, o.database);
+    if (n > 0) throw Error(ErrorCode::kInvalidArgument, SessionsMessage(n, o.database) + "; nothing was restored");
+  }
+}
+
+// The last step of a --target-db restore: the verified database takes its final name. Nobody
+// else should be connected to a database under dhanbak's temporary name; any session that is
+// (a monitoring agent visiting every database) is terminated.
+void RenameIntoPlace(const std::string& conninfo, const std::string& built, const std::string& final_name) {
+  pg::PgConnection admin(conninfo, std::string("postgres"));
+  for (int attempt = 0;; ++attempt) {
+    if (DatabaseExists(admin, final_name)) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "database '" + final_name + "' appeared while restoring; the verified restore is kept as '" + built +
+                      "' (rename it with ALTER DATABASE)");
+    }
+    try {
+      admin.Exec("SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE datname = " +
+                 pg::QuoteLiteral(built) + " AND pid <> pg_catalog.pg_backend_pid()");
+      admin.Exec("ALTER DATABASE " + pg::QuoteIdent(built) + " RENAME TO " + pg::QuoteIdent(final_name));
+      return;
+    } catch (const Error&) {
+      if (attempt >= 50) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+}
+
 // Renames `live` aside and `restored` into its place. New connections to `live` are refused
 // while it happens; existing ones are terminated only with --terminate-connections.
 std::string SwapDatabases(const std::string& conninfo, const std::string& live, const std::string& restored,
                           bool terminate) {
   pg::PgConnection admin(conninfo, std::string("postgres"));
-  std::string aside = live + "_before_restore_" + CompactLocalTime(NowMicros());
-  auto others = [&] {
-    return std::stoi(admin.QueryValue(
-        "SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid()",
-        {live}));
-  };
-  if (admin.Query("SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", {live}).empty()) {
+  std::string aside = AsideName(live, NowMicros());
+  auto others = [&] { return OtherSessions(admin, live); };
+  if (!DatabaseExists(admin, live)) {
     admin.Exec("ALTER DATABASE " + pg::QuoteIdent(restored) + " RENAME TO " + pg::QuoteIdent(live));
     return "";
   }
   int n = others();
   if (n > 0 && !terminate) {
-    throw Error(ErrorCode::kInvalidArgument,
-                std::to_string(n) + " other session(s) are connected to " + live +
-                    "; stop the application or pass --terminate-connections (the verified restore is dropped)");
+    throw Error(ErrorCode::kInvalidArgument, SessionsMessage(n, live) + " (the verified restore is dropped)");
   }
   std::string allow = admin.QueryValue("SELECT datallowconn::text FROM pg_catalog.pg_database WHERE datname = $1", {live});
   admin.Exec("ALTER DATABASE " + pg::QuoteIdent(live) + " WITH ALLOW_CONNECTIONS false");
@@ -154,37 +197,68 @@ int RunRestore(Context& ctx, const RestoreOptions& o) {
       throw Error(ErrorCode::kInvalidArgument, "--table takes SCHEMA.TABLE, e.g. public.invoices (got '" + t + "')");
     }
   }
+  const std::string final_name = o.replace ? o.database : *o.target_db;
+  CheckDatabaseName(final_name, o.replace ? "restore --replace" : "--target-db");
   auto locks = ctx.Lock(LockMode::kShared);
   catalog::BackupRecord backup = SelectBackup(ctx, o.database, o.at, o.backup_id);
+  CheckTargetUpFront(spec.conninfo, o);
   if (o.replace) ConfirmReplace(o, backup);
-  spec.target = o.replace ? o.database + "_dhanbak_restoring_" + CompactLocalTime(NowMicros()) : *o.target_db;
+  RemoveLeftoversOf(spec.conninfo, final_name);
+  // Built under a temporary name and renamed only once loaded and verified: a run that dies at
+  // any moment never leaves a half-loaded database under the name the user asked for.
+  spec.target = RestoringName(final_name, NowMicros());
   log::Info("restoring " + o.database + " from backup " + backup.backup_id + " taken " +
-            FormatLocalTime(backup.snapshot_time) + " into " + spec.target);
+            FormatLocalTime(backup.snapshot_time) + " into " + final_name + " (built as " + spec.target + ")");
   format::Manifest manifest = ctx.repository().GetManifest(backup.backup_id);
-  catalog::RestoreRecord rec{backup.backup_id, o.database, o.replace ? o.database : spec.target, "running", "",
+  catalog::RestoreRecord rec{backup.backup_id, o.database, final_name, "running", "",
                              NowMicros(), 0};
   try {
     if (o.globals) ReplayGlobals(ctx, manifest, spec.conninfo);
     RestoreResult result;
     RestoreInto(ctx, manifest, spec, result);
-    for (const auto& v : result.verdicts) {
-      std::cout << (v.ok ? "ok       " : "DIFFERS  ") << v.table << "  " << v.actual_rows << " rows\n";
+    const bool json = ctx.options().json;
+    if (!json) {
+      for (const auto& v : result.verdicts) {
+        std::cout << (v.ok ? "ok       " : "DIFFERS  ") << v.table << "  " << v.actual_rows << " rows\n";
+      }
+      if (result.schema_checked) std::cout << "ok       schema matches the backup\n";
     }
-    if (result.schema_checked) std::cout << "ok       schema matches the backup\n";
-    std::string where = spec.target;
+    std::string aside;
     if (o.replace) {
       try {
-        std::string aside = SwapDatabases(spec.conninfo, o.database, spec.target, o.terminate_connections);
-        if (!aside.empty()) std::cout << "the previous database was kept as " << aside << "\n";
-        where = o.database;
+        aside = SwapDatabases(spec.conninfo, o.database, spec.target, o.terminate_connections);
+        if (!aside.empty() && !json) std::cout << "the previous database was kept as " << aside << "\n";
       } catch (...) {
         DropDatabaseQuietly(spec.conninfo, spec.target);
         throw;
       }
+    } else {
+      RenameIntoPlace(spec.conninfo, spec.target, final_name);
     }
-    std::cout << "restored " << o.database << " (backup " << backup.backup_id << ") into " << where
-              << (result.verified ? ": " + std::to_string(result.verdicts.size()) + " tables verified" : ": not verified")
-              << "\n";
+    if (json) {
+      nlohmann::json tables = nlohmann::json::array();
+      for (const auto& v : result.verdicts) {
+        tables.push_back({{"table", v.table}, {"rows", v.actual_rows}, {"ok", v.ok}});
+      }
+      std::cout << nlohmann::json{{"database", o.database},
+                                  {"backup_id", backup.backup_id},
+                                  {"snapshot_time", FormatUtcIso(backup.snapshot_time)},
+                                  {"target", final_name},
+                                  {"replaced", o.replace},
+                                  {"kept_aside", aside},
+                                  {"verified", result.verified},
+                                  {"schema_checked", result.schema_checked},
+                                  {"tables", tables},
+                                  {"duration_seconds", static_cast<double>(NowMicros() - rec.started_at) / 1e6},
+                                  {"ok", true}}
+                       .dump(2)
+                << "\n";
+    } else {
+      std::cout << "restored " << o.database << " (backup " << backup.backup_id << ") into " << final_name
+                << (result.verified ? ": " + std::to_string(result.verdicts.size()) + " tables verified"
+                                    : ": not verified")
+                << "\n";
+    }
     rec.status = "ok";
   } catch (const Error& e) {
     rec.status = "failed";

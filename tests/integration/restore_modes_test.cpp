@@ -81,7 +81,7 @@ std::string ShopFingerprint(PgCluster& cluster, const std::string& db) {
 // Databases a --replace creates: the old one kept aside, and the temporary restore.
 std::vector<std::string> ReplaceCopies(PgCluster& cluster) {
   auto names = DatabasesWithPrefix(cluster, kShop + "_before_restore_");
-  for (auto& n : DatabasesWithPrefix(cluster, kShop + "_dhanbak_restoring_")) names.push_back(n);
+  for (auto& n : DatabasesWithPrefix(cluster, "dhanbak_restoring_")) names.push_back(n);
   return names;
 }
 
