@@ -7,6 +7,7 @@
 
 #include "common/encoding.hpp"
 #include "common/host_name.hpp"
+#include "common/log.hpp"
 #include "dhanbak/error.hpp"
 #include "format/crypto.hpp"
 #include "format/sealed_object.hpp"
@@ -35,7 +36,13 @@ std::string UtcNowIso() {
   return buf;
 }
 
+// Format 1 keys authenticate only their id; format 2 keys also bind the KDF and its parameters,
+// so a key whose cost was altered no longer opens (repository-format.md §3).
 std::string KeyAad(const std::string& key_id) { return "dhanbak key " + key_id; }
+std::string KeyAadV2(const std::string& key_id, uint64_t n, uint64_t r, uint64_t p, const std::string& salt_b64) {
+  return "dhanbak key " + key_id + " scrypt n=" + std::to_string(n) + " r=" + std::to_string(r) +
+         " p=" + std::to_string(p) + " salt=" + salt_b64;
+}
 
 }  // namespace
 
@@ -46,20 +53,35 @@ Repository::Repository(storage::Storage& storage, std::string master_key, std::s
       master_key_(std::move(master_key)),
       unlocked_key_id_(std::move(key_id)) {}
 
+std::optional<std::string> KdfParamsProblem(uint64_t n, uint64_t r, uint64_t p) {
+  if (n < 2 || (n & (n - 1)) != 0) return "N must be a power of two";
+  if (n > kMaxScryptN) return "N above 2^20";
+  if (r < 1 || r > 32) return "r outside 1..32";
+  if (p < 1 || p > 16) return "p outside 1..16";
+  if (128 * n * r > kMaxScryptMemory) return "needs more than 256 MiB of memory";
+  if (n * r * p > kMaxScryptWork) return "needs more than 4 times the default work";
+  return std::nullopt;
+}
+
 std::string Repository::WriteKey(storage::Storage& storage, const std::string& master_key,
                                  const std::string& passphrase, const KdfParams& kdf) {
   if (passphrase.empty()) throw Error(ErrorCode::kConfig, "the repository passphrase is empty");
+  if (auto problem = KdfParamsProblem(kdf.n, kdf.r, kdf.p)) {
+    throw Error(ErrorCode::kInvalidArgument, "scrypt parameters out of bounds: " + *problem);
+  }
   std::string key_id = HexEncode(crypto::RandomBytes(8));
   std::string salt = crypto::RandomBytes(32);
   std::string nonce = crypto::RandomBytes(crypto::kNonceSize);
   std::string wrapping = crypto::Scrypt(passphrase, salt, kdf.n, kdf.r, kdf.p, crypto::kKeySize);
-  std::string wrapped = crypto::AesGcmSeal(wrapping, nonce, KeyAad(key_id), master_key);
-  json j{{"format", 1},
+  std::string salt_b64 = Base64Encode(salt);
+  std::string wrapped =
+      crypto::AesGcmSeal(wrapping, nonce, KeyAadV2(key_id, kdf.n, kdf.r, kdf.p, salt_b64), master_key);
+  json j{{"format", 2},
          {"kdf", "scrypt"},
          {"n", kdf.n},
          {"r", kdf.r},
          {"p", kdf.p},
-         {"salt", Base64Encode(salt)},
+         {"salt", salt_b64},
          {"nonce", Base64Encode(nonce)},
          {"wrapped_master_key", Base64Encode(wrapped)},
          {"created", UtcNowIso()},
@@ -106,18 +128,31 @@ std::unique_ptr<Repository> Repository::Open(storage::Storage& storage, const st
   std::string master, key_id;
   for (const auto& name : key_names) {
     json j;
+    std::string id = name.substr(std::string(kKeysPrefix).size());
+    uint64_t n = 0, r = 0, p = 0;
+    int key_format = 0;
+    std::string salt_b64;
     try {
       j = json::parse(storage.Get(name));
       if (j.at("kdf").get<std::string>() != "scrypt") continue;
+      key_format = j.at("format").get<int>();
+      n = j.at("n").get<uint64_t>();
+      r = j.at("r").get<uint64_t>();
+      p = j.at("p").get<uint64_t>();
+      salt_b64 = j.at("salt").get<std::string>();
     } catch (const json::exception&) {
       continue;  // an unreadable key file cannot unlock anything; others may
     }
-    std::string id = name.substr(std::string(kKeysPrefix).size());
-    std::string wrapping = crypto::Scrypt(passphrase, Base64Decode(j.at("salt").get<std::string>()),
-                                          j.at("n").get<uint64_t>(), j.at("r").get<uint64_t>(),
-                                          j.at("p").get<uint64_t>(), crypto::kKeySize);
+    // A planted key with an enormous cost must not make the repository impossible to open.
+    if (auto problem = KdfParamsProblem(n, r, p)) {
+      log::Warning("ignoring key " + id + ": its scrypt parameters are out of bounds (" + *problem + ")");
+      continue;
+    }
+    if (key_format != 1 && key_format != 2) continue;
+    std::string wrapping = crypto::Scrypt(passphrase, Base64Decode(salt_b64), n, r, p, crypto::kKeySize);
+    std::string aad = key_format == 1 ? KeyAad(id) : KeyAadV2(id, n, r, p, salt_b64);
     try {
-      master = crypto::AesGcmOpen(wrapping, Base64Decode(j.at("nonce").get<std::string>()), KeyAad(id),
+      master = crypto::AesGcmOpen(wrapping, Base64Decode(j.at("nonce").get<std::string>()), aad,
                                   Base64Decode(j.at("wrapped_master_key").get<std::string>()));
       key_id = id;
       break;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,14 @@ struct KdfParams {
   uint64_t r = 8;
   uint64_t p = 1;
 };
+
+// Upper bounds on a key's scrypt cost (2x the default memory, 4x its work): a key file planted by
+// someone who can write to the repository cannot make opening it take minutes or gigabytes.
+inline constexpr uint64_t kMaxScryptN = 1u << 20;
+inline constexpr uint64_t kMaxScryptMemory = 256ull << 20;
+inline constexpr uint64_t kMaxScryptWork = 1ull << 22;
+// Why (n, r, p) is refused, or nullopt when it is within bounds.
+std::optional<std::string> KdfParamsProblem(uint64_t n, uint64_t r, uint64_t p);
 
 class Repository {
  public:

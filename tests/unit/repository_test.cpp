@@ -6,12 +6,17 @@
 #include <doctest/doctest.h>
 #include <stdlib.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
+#include "common/encoding.hpp"
 #include "dhanbak/error.hpp"
+#include "format/crypto.hpp"
 #include "dhanbak/format/manifest.hpp"
 #include "format/repository.hpp"
 #include "storage/local/local_storage.hpp"
@@ -259,4 +264,66 @@ TEST_CASE("repository: keys can be added, listed and removed under the rules") {
   CHECK(last.code() == ErrorCode::kInvalidArgument);
   CHECK(std::string(last.what()).find("last key") != std::string::npos);
   CHECK(Repository::Open(storage, "alpha") != nullptr);
+}
+
+TEST_CASE("repository: a planted key with an enormous scrypt cost is ignored, not computed") {
+  ScratchDir dir;
+  LocalStorage storage(dir.path());
+  Repository::Init(storage, "correct horse battery staple", kFastKdf);
+  // N = 2^30 would need 128 GiB and minutes; a key file anyone with write access could plant.
+  std::string key_name;
+  storage.List("keys/", [&](const auto& o) { key_name = o.name; });
+  nlohmann::json planted = nlohmann::json::parse(storage.Get(key_name, std::nullopt));
+  planted["n"] = 1ull << 30;
+  storage.Put("keys/0000000000000000", planted.dump());
+  auto start = std::chrono::steady_clock::now();
+  auto repo = Repository::Open(storage, "correct horse battery staple");
+  CHECK(repo);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(20));
+  CHECK(dhanbak::format::KdfParamsProblem(1ull << 30, 8, 1).has_value());
+  CHECK(dhanbak::format::KdfParamsProblem(1u << 17, 8, 1) == std::nullopt);  // the default
+  CHECK(dhanbak::format::KdfParamsProblem(1000, 8, 1).has_value());          // not a power of two
+  CHECK(dhanbak::format::KdfParamsProblem(1u << 17, 8, 64).has_value());
+  CHECK(ErrorOf([&] { Repository::Init(storage, "x", KdfParams{1ull << 24, 8, 1}); }).code() ==
+        ErrorCode::kInvalidArgument);
+}
+
+TEST_CASE("repository: key files bind their scrypt parameters; format-1 keys still open") {
+  ScratchDir dir;
+  LocalStorage storage(dir.path());
+  Repository::Init(storage, "correct horse battery staple", kFastKdf);
+  std::string key_name;
+  storage.List("keys/", [&](const auto& o) { key_name = o.name; });
+  nlohmann::json key = nlohmann::json::parse(storage.Get(key_name, std::nullopt));
+  CHECK(key["format"] == 2);
+
+  // Same salt and cost, but the format downgraded to 1: the associated data no longer matches.
+  nlohmann::json downgraded = key;
+  downgraded["format"] = 1;
+  storage.Put(key_name, downgraded.dump());
+  CHECK(ErrorOf([&] { Repository::Open(storage, "correct horse battery staple"); }).code() == ErrorCode::kAuth);
+
+  // A format-1 key as written by earlier versions (associated data "dhanbak key <id>") opens.
+  auto repo_bytes = [&] {
+    storage.Put(key_name, key.dump());
+    return Repository::Open(storage, "correct horse battery staple");
+  }();
+  std::string id = key_name.substr(5);
+  std::string salt = dhanbak::Base64Decode(key["salt"].get<std::string>());
+  std::string wrapping = dhanbak::crypto::Scrypt("correct horse battery staple", salt, 1u << 10, 8, 1,
+                                                 dhanbak::crypto::kKeySize);
+  std::string nonce = dhanbak::crypto::RandomBytes(dhanbak::crypto::kNonceSize);
+  // The master key is not exported; unwrap it from the format-2 key to re-wrap it the old way.
+  std::string master = dhanbak::crypto::AesGcmOpen(
+      wrapping, dhanbak::Base64Decode(key["nonce"].get<std::string>()),
+      "dhanbak key " + id + " scrypt n=1024 r=8 p=1 salt=" + key["salt"].get<std::string>(),
+      dhanbak::Base64Decode(key["wrapped_master_key"].get<std::string>()));
+  nlohmann::json old = key;
+  old["format"] = 1;
+  old["nonce"] = dhanbak::Base64Encode(nonce);
+  old["wrapped_master_key"] =
+      dhanbak::Base64Encode(dhanbak::crypto::AesGcmSeal(wrapping, nonce, "dhanbak key " + id, master));
+  storage.Put(key_name, old.dump());
+  auto reopened = Repository::Open(storage, "correct horse battery staple");
+  CHECK(reopened->repository_id() == repo_bytes->repository_id());
 }
