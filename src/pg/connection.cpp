@@ -184,7 +184,9 @@ void PgConnection::Cancel() {
   PQfreeCancel(c);
 }
 
-std::vector<std::pair<std::string, std::string>> ConninfoEnvironment(const std::string& conninfo) {
+namespace {
+
+PQconninfoOption* ParseConninfo(const std::string& conninfo) {
   char* err = nullptr;
   PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
   if (opts == nullptr) {
@@ -192,6 +194,26 @@ std::vector<std::pair<std::string, std::string>> ConninfoEnvironment(const std::
     PQfreemem(err);
     throw Error(ErrorCode::kConfig, "invalid [postgres] conninfo: " + msg);
   }
+  return opts;
+}
+
+}  // namespace
+
+OptionsWithoutEnv ConninfoOptionsWithoutEnv(const std::string& conninfo) {
+  PQconninfoOption* opts = ParseConninfo(conninfo);
+  OptionsWithoutEnv out;
+  for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr || o->envvar != nullptr) continue;
+    std::string keyword = o->keyword, dispchar = o->dispchar ? o->dispchar : "";
+    if (keyword == "dbname" || dispchar.find('D') != std::string::npos) continue;  // debug options
+    (dispchar.find('*') != std::string::npos ? out.secret : out.plain).emplace_back(keyword, o->val);
+  }
+  PQconninfoFree(opts);
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> ConninfoEnvironment(const std::string& conninfo) {
+  PQconninfoOption* opts = ParseConninfo(conninfo);
   std::vector<std::pair<std::string, std::string>> env;
   for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o) {
     if (o->val == nullptr || o->envvar == nullptr) continue;

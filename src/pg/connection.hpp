@@ -65,4 +65,12 @@ class PgConnection {
 // process arguments. `dbname` is not included.
 std::vector<std::pair<std::string, std::string>> ConninfoEnvironment(const std::string& conninfo);
 
+// Options of `conninfo` that no PG* variable carries (keepalives, tcp_user_timeout,
+// sslpassword, ...): `plain` ones may go on a command line, `secret` ones (libpq marks them as
+// passwords) must not.
+struct OptionsWithoutEnv {
+  std::vector<std::pair<std::string, std::string>> plain, secret;
+};
+OptionsWithoutEnv ConninfoOptionsWithoutEnv(const std::string& conninfo);
+
 }  // namespace dhanbak::pg

@@ -1,21 +1,53 @@
 #include "pg/pg_tools.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <memory>
+#include <mutex>
+
 #include "common/log.hpp"
 #include "common/subprocess.hpp"
+#include "common/temp_dir.hpp"
 #include "dhanbak/error.hpp"
 #include "pg/connection.hpp"
 
 namespace dhanbak::pg {
 namespace {
 
-// A conninfo naming only the database: everything else comes from the PG* environment.
-std::string DbArg(const std::string& dbname) {
-  std::string out = "dbname='";
-  for (char c : dbname) {
+std::string ConninfoValue(const std::string& value) {
+  std::string out = "'";
+  for (char c : value) {
     if (c == '\'' || c == '\\') out += '\\';
     out += c;
   }
   return out + "'";
+}
+
+// Secret options without a PG* variable (sslpassword) reach the tools through a connection
+// service file of dhanbak's own, private to this process and removed at exit.
+std::string SecretServiceFile(const std::vector<std::pair<std::string, std::string>>& secret) {
+  static std::mutex mu;
+  static std::unique_ptr<TempDir> dir;
+  static std::string written;
+  std::string text = "[dhanbak_tools]\n";
+  for (const auto& [keyword, value] : secret) {
+    if (value.find('\n') != std::string::npos) {
+      throw Error(ErrorCode::kConfig, "[postgres] conninfo: " + keyword + " cannot contain a line break");
+    }
+    text += keyword + "=" + value + "\n";
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  if (!dir) dir = std::make_unique<TempDir>();
+  std::string path = dir->path() + "/pg_service.conf";
+  if (written != text) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    if (fd >= 0) ::close(fd);
+    if (!ok) throw Error(ErrorCode::kIo, "cannot write a connection service file in " + dir->path());
+    written = text;
+  }
+  return path;
 }
 
 // Quotes a table name as a pg_dump pattern: inside double quotes every character is literal.
@@ -29,13 +61,35 @@ void CheckResult(const std::string& tool, const SubprocessResult& r) {
   }
 }
 
-std::vector<std::pair<std::string, std::string>> ToolEnv(const ToolTarget& t) {
-  auto env = ConninfoEnvironment(t.conninfo);
-  env.emplace_back("PGAPPNAME", "dhanbak");
-  return env;
+}  // namespace
+
+// The conninfo given to the tools with -d: the database, plus the [postgres] conninfo options
+// that no PG* variable carries and that are not secret (keepalives, tcp_user_timeout, ...).
+// Everything else travels in the environment, so passwords stay out of `ps`.
+std::string ToolConninfo(const ToolTarget& t) {
+  std::string out = "dbname=" + ConninfoValue(t.dbname);
+  for (const auto& [keyword, value] : ConninfoOptionsWithoutEnv(t.conninfo).plain) {
+    out += " " + keyword + "=" + ConninfoValue(value);
+  }
+  return out;
 }
 
-}  // namespace
+std::vector<std::pair<std::string, std::string>> ToolEnvironment(const ToolTarget& t) {
+  auto env = ConninfoEnvironment(t.conninfo);
+  env.emplace_back("PGAPPNAME", "dhanbak");
+  auto secret = ConninfoOptionsWithoutEnv(t.conninfo).secret;
+  if (!secret.empty()) {
+    for (const auto& [name, value] : env) {
+      if (name == "PGSERVICE") {
+        throw Error(ErrorCode::kConfig, "[postgres] conninfo: " + secret[0].first +
+                                            " cannot be combined with service=; put it in the service file instead");
+      }
+    }
+    env.emplace_back("PGSERVICEFILE", SecretServiceFile(secret));
+    env.emplace_back("PGSERVICE", "dhanbak_tools");
+  }
+  return env;
+}
 
 void DumpSchemaArchive(const ToolTarget& target, const std::string& snapshot,
                        const std::vector<std::pair<std::string, std::string>>& excluded_tables,
@@ -45,9 +99,9 @@ void DumpSchemaArchive(const ToolTarget& target, const std::string& snapshot,
   // be compared in the same encoding by pg_dump's queries.
   o.argv = {FindPgProgram("pg_dump", target.server_version_num), "--format=custom", "--compress=0", "--encoding=UTF8",
             "--blobs", "--snapshot=" + snapshot, "--no-sync", "--lock-wait-timeout=600s",
-            "-d", DbArg(target.dbname)};
+            "-d", ToolConninfo(target)};
   for (const auto& [schema, name] : excluded_tables) o.argv.push_back("--exclude-table-data=" + ExactPattern(schema, name));
-  o.env = ToolEnv(target);
+  o.env = ToolEnvironment(target);
   o.on_stdout = sink;
   CheckResult("pg_dump", RunSubprocess(o));
 }
@@ -58,9 +112,9 @@ std::string DumpUpgradeDefinitions(const ToolTarget& target, const std::string& 
   SubprocessOptions o;
   o.argv = {FindPgProgram("pg_dump", target.server_version_num), "--binary-upgrade", "--schema-only",
             "--encoding=UTF8", "--snapshot=" + snapshot, "--no-sync", "--lock-wait-timeout=600s",
-            "-d", DbArg(target.dbname)};
+            "-d", ToolConninfo(target)};
   for (const auto& [schema, name] : tables) o.argv.push_back("--table=" + ExactPattern(schema, name));
-  o.env = ToolEnv(target);
+  o.env = ToolEnvironment(target);
   o.on_stdout = [&](std::string_view d) { out.append(d); };
   CheckResult("pg_dump --binary-upgrade", RunSubprocess(o));
   return out;
@@ -69,8 +123,8 @@ std::string DumpUpgradeDefinitions(const ToolTarget& target, const std::string& 
 void DumpGlobals(const ToolTarget& target, const std::function<void(std::string_view)>& sink) {
   std::string out;
   SubprocessOptions o;
-  o.argv = {FindPgProgram("pg_dumpall", target.server_version_num), "--globals-only", "-l", DbArg(target.dbname)};
-  o.env = ToolEnv(target);
+  o.argv = {FindPgProgram("pg_dumpall", target.server_version_num), "--globals-only", "-l", ToolConninfo(target)};
+  o.env = ToolEnvironment(target);
   o.on_stdout = [&](std::string_view d) { out.append(d); };
   auto r = RunSubprocess(o);
   if (r.exit_code != 0 && r.stderr_tail.find("permission denied") != std::string::npos) {
@@ -88,19 +142,19 @@ void RestoreSection(const ToolTarget& target, const std::string& archive_path, c
                     int jobs, const std::string& list_file) {
   SubprocessOptions o;
   o.argv = {FindPgProgram("pg_restore", target.server_version_num), "--section=" + section,
-            "--exit-on-error", "-d", DbArg(target.dbname)};
+            "--exit-on-error", "-d", ToolConninfo(target)};
   if (jobs > 1) o.argv.push_back("--jobs=" + std::to_string(jobs));
   if (!list_file.empty()) o.argv.push_back("--use-list=" + list_file);
   o.argv.push_back(archive_path);
-  o.env = ToolEnv(target);
+  o.env = ToolEnvironment(target);
   CheckResult("pg_restore --section=" + section, RunSubprocess(o));
 }
 
 void RunPsqlScript(const ToolTarget& target, const std::string& script_path, bool stop_on_error) {
   SubprocessOptions o;
-  o.argv = {FindPgProgram("psql", target.server_version_num), "-X", "-q", "-d", DbArg(target.dbname),
+  o.argv = {FindPgProgram("psql", target.server_version_num), "-X", "-q", "-d", ToolConninfo(target),
             "-v", std::string("ON_ERROR_STOP=") + (stop_on_error ? "1" : "0"), "-f", script_path};
-  o.env = ToolEnv(target);
+  o.env = ToolEnvironment(target);
   o.on_stderr_line = [](std::string_view line) { log::Warning("psql: " + std::string(line)); };
   CheckResult("psql", RunSubprocess(o));
 }
@@ -142,9 +196,9 @@ void DumpScript(const ToolTarget& target, const std::vector<std::pair<std::strin
                 const std::string& out_path) {
   SubprocessOptions o;
   o.argv = {FindPgProgram("pg_dump", target.server_version_num), "--blobs", "--no-sync", "--encoding=UTF8", "-f", out_path,
-            "-d", DbArg(target.dbname)};
+            "-d", ToolConninfo(target)};
   for (const auto& [schema, name] : excluded_tables) o.argv.push_back("--exclude-table-data=" + ExactPattern(schema, name));
-  o.env = ToolEnv(target);
+  o.env = ToolEnvironment(target);
   CheckResult("pg_dump", RunSubprocess(o));
 }
 

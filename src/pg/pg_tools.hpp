@@ -17,6 +17,13 @@ struct ToolTarget {
   int server_version_num = 0;  // picks the matching client binaries
 };
 
+// The -d argument of the tools: the database and the conninfo options that no PG* variable
+// carries and that are not secret (keepalives, tcp_user_timeout, ...).
+std::string ToolConninfo(const ToolTarget& target);
+// The tools' environment: PG* variables for the conninfo (passwords included, never argv), and
+// for secret options without a variable (sslpassword) a private service file (PGSERVICEFILE).
+std::vector<std::pair<std::string, std::string>> ToolEnvironment(const ToolTarget& target);
+
 // pg_dump -Fc of everything except the data of `excluded_tables` (the tables dhanbak COPYs
 // itself), in `snapshot`: schema, sequence values, large objects, matview refreshes,
 // extension configuration data. Streams the archive to `sink`.

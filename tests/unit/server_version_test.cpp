@@ -3,10 +3,15 @@
 // unsupported versions are refused by name.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "dhanbak/error.hpp"
 #include "pg/database_properties.hpp"
+#include "pg/pg_tools.hpp"
 #include "pg/source_catalog.hpp"
 
 using namespace dhanbak;
@@ -85,4 +90,33 @@ TEST_CASE("CreateDatabaseSql per target version: providers, ICU rules, refusal")
   builtin.icu_locale = "C.UTF-8";
   CHECK(Has(pg::CreateDatabaseSql("d", builtin, 170000), "LOCALE_PROVIDER = builtin BUILTIN_LOCALE = 'C.UTF-8'"));
   CHECK_THROWS_AS(pg::CreateDatabaseSql("d", builtin, 160000), Error);
+}
+
+TEST_CASE("tools get conninfo options without a PG* variable: plain ones in -d, secret ones in a private service file") {
+  pg::ToolTarget t{"host=/tmp port=5432 user=u password=hunter2 keepalives=1 keepalives_idle=30 "
+                   "tcp_user_timeout=10000 sslpassword=keypass",
+                   "my db's", 150000};
+  std::string arg = pg::ToolConninfo(t);
+  CHECK(arg == "dbname='my db\\'s' keepalives='1' keepalives_idle='30' tcp_user_timeout='10000'");
+  CHECK_FALSE(Has(arg, "hunter2"));
+  CHECK_FALSE(Has(arg, "keypass"));
+  auto env = pg::ToolEnvironment(t);
+  std::string service_file;
+  bool password_in_env = false;
+  for (const auto& [name, value] : env) {
+    if (name == "PGSERVICEFILE") service_file = value;
+    if (name == "PGPASSWORD") password_in_env = value == "hunter2";
+    CHECK_FALSE(Has(value, "keypass"));
+  }
+  CHECK(password_in_env);
+  REQUIRE_FALSE(service_file.empty());
+  struct stat st {};
+  REQUIRE(::stat(service_file.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  std::ifstream in(service_file);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  CHECK(text == "[dhanbak_tools]\nsslpassword=keypass\n");
+
+  pg::ToolTarget with_service{"service=prod sslpassword=keypass", "d", 150000};
+  CHECK_THROWS_AS(pg::ToolEnvironment(with_service), Error);
 }
