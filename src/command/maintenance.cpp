@@ -1,5 +1,6 @@
 #include "command/maintenance.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -53,19 +54,57 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age) {
   std::string url = ctx.repository_url();
   std::set<std::string> databases(config.postgres.databases.begin(), config.postgres.databases.end());
   for (const auto& b : ctx.catalog().ListBackups(url, std::nullopt)) databases.insert(b.database);
+  // The catalog against storage (one listing of manifests/, no passphrase needed): a good
+  // backup whose manifest is gone is lost; it does not count as the last good backup and it
+  // is an alert until restored to storage or forgotten ('dhanbak catalog rebuild').
+  auto& cat = ctx.catalog();
+  std::set<std::string> lost;
+  std::string compare_error;
+  try {
+    std::set<std::string> present;
+    ctx.storage().List("manifests/", [&](const storage::ObjectInfo& o) { present.insert(o.name.substr(10)); });
+    std::vector<std::string> recorded = cat.LostBackups(url);
+    for (const auto& b : cat.ListBackups(url, std::nullopt)) {
+      if (b.status != "ok") continue;
+      bool is_recorded = std::find(recorded.begin(), recorded.end(), b.backup_id) != recorded.end();
+      if (!present.count(b.backup_id)) {
+        lost.insert(b.backup_id);
+        if (!is_recorded) cat.RecordLostBackup(url, b.backup_id);
+      } else if (is_recorded) {
+        cat.ClearLostBackup(url, b.backup_id);
+      }
+    }
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kInterrupted) throw;
+    compare_error = e.what();
+    log::Warning("cannot compare the catalog with the repository (showing the lost backups recorded earlier): " +
+                 compare_error);
+    for (const auto& id : cat.LostBackups(url)) lost.insert(id);
+  }
+  const size_t damaged_chunks = cat.DamagedChunks(url).size();
   nlohmann::json out = nlohmann::json::array();
   bool alert = false;
   if (!ctx.options().json) {
     std::printf("%-30s %-25s %-9s %-25s %s\n", "DATABASE", "LAST GOOD BACKUP", "AGE", "LAST VERIFICATION", "STATE");
   }
   for (const auto& db : databases) {
-    auto last = ctx.catalog().FindBackupAt(url, db, std::nullopt);
-    auto verification = ctx.catalog().LastVerification(db);
+    std::optional<catalog::BackupRecord> last;
+    std::vector<std::string> lost_here;
+    for (const auto& b : cat.ListBackups(url, db)) {  // newest first
+      if (b.status != "ok") continue;
+      if (lost.count(b.backup_id)) {
+        lost_here.push_back(b.backup_id);
+      } else if (!last) {
+        last = b;
+      }
+    }
+    auto verification = cat.LastVerification(db);
     std::vector<std::string> problems;
     double age_hours = last ? static_cast<double>(now - last->snapshot_time) / 3.6e9 : -1;
     if (!last) problems.push_back("no good backup");
     else if (limit && now - last->snapshot_time > limit->count() * 1000000LL) problems.push_back("last good backup too old");
     if (verification && verification->status != "ok") problems.push_back("last verification failed");
+    for (const auto& id : lost_here) problems.push_back("backup " + id + " lost (manifest missing from storage)");
     alert = alert || !problems.empty();
     std::string state = problems.empty() ? "ok" : "";
     for (const auto& p : problems) state += (state.empty() ? "" : "; ") + p;
@@ -75,6 +114,7 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age) {
                    {"age_hours", age_hours},
                    {"last_verification", verification ? verification->status : ""},
                    {"last_verification_time", verification ? FormatUtcIso(verification->at) : ""},
+                   {"lost_backups", lost_here},
                    {"ok", problems.empty()},
                    {"problems", problems}});
     if (!ctx.options().json) {
@@ -85,7 +125,17 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age) {
                   last ? FormatLocalTime(last->snapshot_time).c_str() : "never", age, v.c_str(), state.c_str());
     }
   }
-  if (ctx.options().json) std::cout << nlohmann::json{{"repository", url}, {"databases", out}, {"ok", !alert}}.dump(2) << "\n";
+  if (!ctx.options().json && damaged_chunks > 0) {
+    std::printf("%zu chunk(s) were found damaged and not stored again yet: run 'dhanbak backup', then "
+                "'dhanbak check --read-data' (runbook: corrupted data)\n",
+                damaged_chunks);
+  }
+  if (ctx.options().json) {
+    std::cout << nlohmann::json{{"repository", url}, {"databases", out}, {"damaged_chunks", damaged_chunks},
+                                {"ok", !alert}}
+                     .dump(2)
+              << "\n";
+  }
   return alert ? ExitCodeFor(ErrorCode::kStatusAlert) : 0;
 }
 

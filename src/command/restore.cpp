@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 #include <thread>
+#include <unordered_set>
 
 #include "command/restore_engine.hpp"
 #include "common/log.hpp"
@@ -136,6 +137,58 @@ catalog::BackupRecord SelectBackup(Context& ctx, const std::string& database, co
   return *cat.GetBackup(repo, found->backup_id);
 }
 
+format::Manifest FetchManifest(Context& ctx, const catalog::BackupRecord& backup) {
+  auto& repo = ctx.repository();
+  const std::string url = ctx.repository_url();
+  try {
+    return repo.GetManifest(backup.backup_id);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kNotFound) throw;
+  }
+  auto& cat = ctx.catalog();
+  cat.RecordLostBackup(url, backup.backup_id);
+  std::string message = "backup " + backup.backup_id + " of " + backup.database + " is lost: its manifest '" +
+                        format::Repository::ManifestName(backup.backup_id) + "' is missing from the repository " +
+                        ctx.storage().Describe();
+  std::unordered_set<std::string> stored, damaged;
+  bool listed = false;
+  for (auto& [id, detail] : cat.DamagedChunks(url)) damaged.insert(id);
+  std::optional<catalog::BackupRecord> intact;
+  for (const auto& b : cat.ListBackups(url, backup.database)) {  // newest first
+    if (b.status != "ok" || b.backup_id == backup.backup_id || b.snapshot_time > backup.snapshot_time) continue;
+    format::Manifest m;
+    try {
+      m = repo.GetManifest(b.backup_id);
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::kNotFound) cat.RecordLostBackup(url, b.backup_id);
+      if (e.code() != ErrorCode::kNotFound && e.code() != ErrorCode::kCorruption) throw;
+      continue;
+    }
+    if (!listed) {
+      ctx.storage().List("chunks/", [&](const storage::ObjectInfo& o) { stored.insert(o.name.substr(o.name.rfind('/') + 1)); });
+      listed = true;
+    }
+    bool whole = true;
+    auto needs = [&](const format::StreamRef& ref) {
+      for (const auto& c : ref.chunks) whole = whole && stored.count(c) && !damaged.count(c);
+    };
+    needs(m.schema);
+    needs(m.globals);
+    for (const auto& t : m.tables) needs(t.data);
+    if (whole) {
+      intact = b;
+      break;
+    }
+  }
+  if (intact) {
+    message += "; the newest older backup that is intact (manifest and every chunk present) is " + intact->backup_id +
+               " taken " + FormatLocalTime(intact->snapshot_time) + ": restore it with --backup " + intact->backup_id;
+  } else {
+    message += "; no older backup of " + backup.database + " is intact";
+  }
+  throw Error(ErrorCode::kCorruption, message + " ('dhanbak check' lists every lost backup)");
+}
+
 int RunRestore(Context& ctx, const RestoreOptions& o) {
   if (o.replace == o.target_db.has_value()) {
     throw Error(ErrorCode::kInvalidArgument, "restore needs exactly one of --target-db NAME (a new database) or --replace");
@@ -160,7 +213,7 @@ int RunRestore(Context& ctx, const RestoreOptions& o) {
   spec.target = o.replace ? o.database + "_dhanbak_restoring_" + CompactLocalTime(NowMicros()) : *o.target_db;
   log::Info("restoring " + o.database + " from backup " + backup.backup_id + " taken " +
             FormatLocalTime(backup.snapshot_time) + " into " + spec.target);
-  format::Manifest manifest = ctx.repository().GetManifest(backup.backup_id);
+  format::Manifest manifest = FetchManifest(ctx, backup);
   catalog::RestoreRecord rec{backup.backup_id, o.database, o.replace ? o.database : spec.target, "running", "",
                              NowMicros(), 0};
   try {
