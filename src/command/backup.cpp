@@ -270,8 +270,8 @@ void ClearRestoredChunks(Context& ctx, stream::ChunkUploader& uploader) {
   auto restored = uploader.TakeRestored();
   for (const auto& id : restored) {
     ctx.catalog().ClearDamagedChunk(ctx.repository_url(), id);
-    log::Info("stored damaged chunk '" + format::Repository::ChunkName(id) + "' again: the backups that need it are "
-              "repaired");
+    log::Info("stored damaged chunk '" + format::Repository::ChunkName(id) +
+              "' again: backups that need it can read it again");
   }
 }
 

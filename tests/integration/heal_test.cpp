@@ -202,6 +202,13 @@ TEST_CASE("a manifest missing from storage: check and status name the lost backu
   auto cj = nlohmann::json::parse(env.Run({"--json", "check"}).out);
   CHECK(cj["lost_backups"] == nlohmann::json::array({b2}));
 
+  auto listed = env.ListJson(db);
+  REQUIRE(listed.size() == 2);
+  CHECK(listed[0]["backup_id"] == b2);
+  CHECK(listed[0]["lost"] == true);
+  CHECK(listed[1]["lost"] == false);
+  CHECK(env.RunOk({"list"}).out.find("lost: its manifest is missing") != std::string::npos);
+
   ProcessResult status = env.Run({"status"});
   CHECK(status.exit_code == 5);
   CHECK_MESSAGE(status.out.find("backup " + b2 + " lost") != std::string::npos, status.out);
