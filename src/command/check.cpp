@@ -169,12 +169,13 @@ int RunCheck(Context& ctx, bool read_data) {
     std::string line = "backup " + id + " (" + d.database + "): " + std::to_string(d.chunks.size()) +
                        " damaged chunk(s); ";
     if (all) {
-      line += "repaired by the next backup if the database still holds the same data (every damaged chunk is in "
-              "the newest backup, so the next backup stores it again when that data is unchanged)";
+      line += "repaired by the next backup if the database still holds the same data (every damaged chunk is also "
+              "in the newest backup)";
     } else {
-      line += std::to_string(d.chunks.size() - repairable) +
-              " of them hold data that is not in the newest backup (it has changed since): no backup will repair "
-              "this one; restore another backup";
+      const size_t lost_data = d.chunks.size() - repairable;
+      line += std::to_string(lost_data) + (lost_data == 1 ? " of them holds" : " of them hold") +
+              " data that is not in the newest backup (it has changed since): no backup will repair this one; "
+              "restore another backup";
     }
     damage_lines.push_back(line);
   }
