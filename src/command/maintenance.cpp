@@ -10,6 +10,7 @@
 #include "common/log.hpp"
 #include "common/time_spec.hpp"
 #include "dhanbak/error.hpp"
+#include "storage/open_storage.hpp"
 
 namespace dhanbak::command {
 
@@ -61,8 +62,14 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age) {
   std::set<std::string> lost;
   std::string compare_error;
   try {
+    // Bounded: an outage of the repository must not hold an hourly `status` for the full retry
+    // budget of a backup (10 minutes by default on B2).
+    Config quick = config;
+    quick.b2.retry_max_time = std::min(quick.b2.retry_max_time, std::chrono::seconds(30));
+    quick.b2.stall_timeout = std::min(quick.b2.stall_timeout, std::chrono::seconds(30));
+    auto storage = storage::OpenStorage(url, quick);
     std::set<std::string> present;
-    ctx.storage().List("manifests/", [&](const storage::ObjectInfo& o) { present.insert(o.name.substr(10)); });
+    storage->List("manifests/", [&](const storage::ObjectInfo& o) { present.insert(o.name.substr(10)); });
     std::vector<std::string> recorded = cat.LostBackups(url);
     for (const auto& b : cat.ListBackups(url, std::nullopt)) {
       if (b.status != "ok") continue;

@@ -140,16 +140,22 @@ catalog::BackupRecord SelectBackup(Context& ctx, const std::string& database, co
 format::Manifest FetchManifest(Context& ctx, const catalog::BackupRecord& backup) {
   auto& repo = ctx.repository();
   const std::string url = ctx.repository_url();
+  auto& cat = ctx.catalog();
+  std::string message;
   try {
     return repo.GetManifest(backup.backup_id);
   } catch (const Error& e) {
-    if (e.code() != ErrorCode::kNotFound) throw;
+    if (e.code() == ErrorCode::kNotFound) {
+      cat.RecordLostBackup(url, backup.backup_id);
+      message = "backup " + backup.backup_id + " of " + backup.database + " is lost: its manifest '" +
+                format::Repository::ManifestName(backup.backup_id) + "' is missing from the repository " +
+                ctx.storage().Describe();
+    } else if (e.code() == ErrorCode::kCorruption) {
+      message = "backup " + backup.backup_id + " of " + backup.database + " cannot be restored: " + e.what();
+    } else {
+      throw;
+    }
   }
-  auto& cat = ctx.catalog();
-  cat.RecordLostBackup(url, backup.backup_id);
-  std::string message = "backup " + backup.backup_id + " of " + backup.database + " is lost: its manifest '" +
-                        format::Repository::ManifestName(backup.backup_id) + "' is missing from the repository " +
-                        ctx.storage().Describe();
   std::unordered_set<std::string> stored, damaged;
   bool listed = false;
   for (auto& [id, detail] : cat.DamagedChunks(url)) damaged.insert(id);
@@ -186,7 +192,7 @@ format::Manifest FetchManifest(Context& ctx, const catalog::BackupRecord& backup
   } else {
     message += "; no older backup of " + backup.database + " is intact";
   }
-  throw Error(ErrorCode::kCorruption, message + " ('dhanbak check' lists every lost backup)");
+  throw Error(ErrorCode::kCorruption, message + " ('dhanbak check' lists every lost or damaged backup)");
 }
 
 int RunRestore(Context& ctx, const RestoreOptions& o) {

@@ -39,9 +39,9 @@ catalog::BackupRecord SelectBackup(Context& ctx, const std::string& database, co
                                    const std::optional<std::string>& backup_id);
 
 // Reads the manifest of a backup SelectBackup picked. When the manifest is missing from storage
-// the backup is lost: records that in the catalog (`status` shows it) and throws
-// Error(kCorruption) naming the missing object and the newest older backup of the database that
-// is intact (its manifest opens and every chunk it needs is present and not known damaged), so
+// the backup is lost: records that in the catalog (`status` shows it). When it is missing or
+// corrupted, throws Error(kCorruption) naming the object and the newest older backup of the
+// database that is intact (its manifest opens and every chunk it needs is present and not known damaged), so
 // that the operator can restore that one with --backup ID.
 format::Manifest FetchManifest(Context& ctx, const catalog::BackupRecord& backup);
 

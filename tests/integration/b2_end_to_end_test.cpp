@@ -606,5 +606,23 @@ TEST_CASE("B2: a chunk found corrupted is uploaded again as a new version, and r
   CHECK(cluster.Psql(target, "SELECT count(*) FROM filler") == "3000");
   cluster.DropDatabase(target);
   dhanbak.RunOk({"check", "--read-data"});
+
+  // A lost manifest on B2: status alerts and restore names the intact older backup.
+  const std::string newest = dhanbak.ListJson()[0]["backup_id"];
+  storage.Remove(dhanbak::format::Repository::ManifestName(newest));
+  ProcessResult status = dhanbak.Run({"status"});
+  CHECK(status.exit_code == 5);
+  CHECK_MESSAGE(status.out.find("backup " + newest + " lost") != std::string::npos, status.out);
+  ProcessResult lost = dhanbak.Run({"restore", db, "--at", "latest", "--target-db", target});
+  CHECK(lost.exit_code == 3);
+  CHECK_MESSAGE(lost.err.find("--backup " + first) != std::string::npos, lost.err);
+  // With the repository unreachable, status is bounded, warns, and still shows what it knew.
+  emulator.Stop();
+  auto started = std::chrono::steady_clock::now();
+  ProcessResult offline = dhanbak.Run({"status"});
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(90));
+  CHECK(offline.exit_code == 5);
+  CHECK(offline.err.find("cannot compare the catalog with the repository") != std::string::npos);
+  CHECK(offline.out.find("backup " + newest + " lost") != std::string::npos);
   cluster.DropDatabase(db);
 }

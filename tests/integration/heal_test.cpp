@@ -193,6 +193,17 @@ TEST_CASE("a manifest missing from storage: check and status name the lost backu
   REQUIRE(!b1.empty());
   REQUIRE(!b2.empty());
   const std::string manifest = "manifests/" + b2;
+  // A corrupted manifest is named, with the intact backup to use instead.
+  const std::string manifest_bytes = ReadFile(env.repo_dir() + "/" + manifest);
+  std::string bad = manifest_bytes;
+  bad[bad.size() - 3] = static_cast<char>(bad[bad.size() - 3] ^ 0x80);
+  WriteFile(env.repo_dir() + "/" + manifest, bad);
+  cluster.DropDatabase(target);
+  ProcessResult corrupt = env.Run({"restore", db, "--at", "latest", "--target-db", target});
+  CHECK(corrupt.exit_code == 3);
+  CHECK_MESSAGE(corrupt.err.find("'" + manifest + "' is corrupted") != std::string::npos, corrupt.err);
+  CHECK_MESSAGE(corrupt.err.find("--backup " + b1) != std::string::npos, corrupt.err);
+  CHECK(env.Run({"status"}).exit_code == 0);  // present: status does not read manifests
   REQUIRE(fs::remove(env.repo_dir() + "/" + manifest));
 
   ProcessResult check = env.Run({"check"});
