@@ -137,8 +137,12 @@ int RunCheck(Context& ctx, bool read_data) {
         if (!named) problems.push_back(label + ": " + e.what());
       }
     }
-    auto& n = newest[m.database];
-    if (n.second.empty() || m.snapshot_time > n.first) n = {m.snapshot_time, std::move(all_chunks)};
+    auto n = newest.find(m.database);
+    if (n == newest.end()) {
+      newest.emplace(m.database, std::make_pair(m.snapshot_time, std::move(all_chunks)));
+    } else if (m.snapshot_time > n->second.first) {
+      n->second = {m.snapshot_time, std::move(all_chunks)};
+    }
   }
 
   // Recorded damage that this run disproved (read intact: stored again by another host, or a

@@ -66,7 +66,7 @@ void RequireRestoresEqual(PgCluster& cluster, const DhanbakEnv& env, const std::
 
 }  // namespace
 
-TEST_CASE("a chunk found corrupted by restore is stored again by the next backup, which restores and verifies") {
+TEST_CASE("a chunk found corrupted by restore, verify or export is stored again by the next backup, which restores and verifies") {
   PgCluster& cluster = SharedCluster();
   const std::string db = "heal-chunk";
   const std::string target = "heal-chunk-restored";
@@ -82,11 +82,24 @@ TEST_CASE("a chunk found corrupted by restore is stored again by the next backup
   const std::string name = FlipChunk(env, chunks[0]);
   const std::string damaged_bytes = ReadFile(env.repo_dir() + "/" + name);
 
-  cluster.DropDatabase(target);
-  ProcessResult restore = env.Run({"restore", db, "--at", "latest", "--target-db", target});
-  CHECK(restore.exit_code == 3);
-  CHECK_MESSAGE(restore.err.find(name) != std::string::npos, restore.err);
-  CHECK_FALSE(cluster.DatabaseExists(target));
+  // Whichever command finds the damage remembers it.
+  SUBCASE("found by restore") {
+    cluster.DropDatabase(target);
+    ProcessResult restore = env.Run({"restore", db, "--at", "latest", "--target-db", target});
+    CHECK(restore.exit_code == 3);
+    CHECK_MESSAGE(restore.err.find(name) != std::string::npos, restore.err);
+    CHECK_FALSE(cluster.DatabaseExists(target));
+  }
+  SUBCASE("found by verify") {
+    ProcessResult verify = env.Run({"verify", db});
+    CHECK(verify.exit_code == 3);
+    CHECK_MESSAGE(verify.out.find(name) != std::string::npos, verify.out << verify.err);
+  }
+  SUBCASE("found by export") {
+    ProcessResult exported = env.Run({"export", db, "-o", env.dir() + "/dump.sql"});
+    CHECK(exported.exit_code == 3);
+    CHECK_MESSAGE(exported.err.find(name) != std::string::npos, exported.err);
+  }
 
   // The same data comes by again: the next backup must not trust the damaged object.
   ProcessResult backup = env.RunOk({"backup"});
