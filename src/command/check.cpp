@@ -110,6 +110,10 @@ int RunCheck(Context& ctx, bool read_data) {
         good.insert(ref->chunks.begin(), ref->chunks.end());
       } catch (const Error& e) {
         if (e.code() == ErrorCode::kInterrupted) throw;
+        if (e.code() != ErrorCode::kCorruption) {  // the repository could not be read (network, ...)
+          problems.push_back(label + ": " + e.what());
+          continue;
+        }
         // The fetcher stops at the first bad chunk: read each chunk of the stream on its own, so
         // that every damaged one is named (and recorded for the next backup).
         bool named = false;
@@ -127,7 +131,7 @@ int RunCheck(Context& ctx, bool read_data) {
             good.insert(c);
           } catch (const Error& ce) {
             if (ce.code() == ErrorCode::kInterrupted) throw;
-            if (ce.code() != ErrorCode::kCorruption) throw;
+            if (ce.code() != ErrorCode::kCorruption) break;  // unreadable now: reported below
             bad.emplace(c, ce.what());
             problems.push_back(label + ": " + ce.what());
             mark(c);
