@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cctype>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -27,6 +28,11 @@ constexpr const char* kBackupColumns =
     "b.server_version, b.row_count, b.logical_bytes, b.stored_bytes, b.new_chunks, b.manifest_name, "
     "b.error, b.id";
 constexpr const char* kBackupFrom = " FROM backups b JOIN repositories r ON r.id = b.repository_id ";
+
+int64_t NowUnixMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 BackupRecord ReadBackup(const sqlite::Statement& s) {
   BackupRecord r;
@@ -307,6 +313,75 @@ void Catalog::DeleteBackup(const std::string& repository, const std::string& bac
       "DELETE FROM backups WHERE backup_id = ?2 AND repository_id = (SELECT id FROM repositories WHERE url = ?1)");
   s.Bind(1, repository).Bind(2, backup_id);
   s.Run();
+  auto l = state_->db->Prepare(
+      "DELETE FROM lost_backups WHERE backup_id = ?2 AND repository_id = (SELECT id FROM repositories WHERE url = ?1)");
+  l.Bind(1, repository).Bind(2, backup_id);
+  l.Run();
+}
+
+void Catalog::RecordDamagedChunk(const std::string& repository, const std::string& chunk_id,
+                                 const std::string& detail) {
+  std::lock_guard lock(state_->mu);
+  sqlite::Database& db = *state_->db;
+  sqlite::Transaction tx(db);
+  const int64_t repository_id = EnsureRepository(db, repository);
+  auto s = db.Prepare(
+      "INSERT INTO damaged_chunks (repository_id, chunk_id, found_at, detail) VALUES (?1, ?2, ?3, ?4) "
+      "ON CONFLICT (repository_id, chunk_id) DO UPDATE SET detail = excluded.detail");
+  s.Bind(1, repository_id).Bind(2, chunk_id).Bind(3, NowUnixMicros()).Bind(4, detail);
+  s.Run();
+  tx.Commit();
+}
+
+std::vector<std::pair<std::string, std::string>> Catalog::DamagedChunks(const std::string& repository) {
+  std::lock_guard lock(state_->mu);
+  auto s = state_->db->Prepare(
+      "SELECT d.chunk_id, d.detail FROM damaged_chunks d JOIN repositories r ON r.id = d.repository_id "
+      "WHERE r.url = ?1 ORDER BY d.chunk_id");
+  s.Bind(1, repository);
+  std::vector<std::pair<std::string, std::string>> out;
+  while (s.Step()) out.emplace_back(s.Text(0), s.Text(1));
+  return out;
+}
+
+void Catalog::ClearDamagedChunk(const std::string& repository, const std::string& chunk_id) {
+  std::lock_guard lock(state_->mu);
+  auto s = state_->db->Prepare(
+      "DELETE FROM damaged_chunks WHERE chunk_id = ?2 AND repository_id = (SELECT id FROM repositories WHERE url = ?1)");
+  s.Bind(1, repository).Bind(2, chunk_id);
+  s.Run();
+}
+
+void Catalog::RecordLostBackup(const std::string& repository, const std::string& backup_id) {
+  std::lock_guard lock(state_->mu);
+  sqlite::Database& db = *state_->db;
+  sqlite::Transaction tx(db);
+  const int64_t repository_id = EnsureRepository(db, repository);
+  auto s = db.Prepare(
+      "INSERT INTO lost_backups (repository_id, backup_id, found_at) VALUES (?1, ?2, ?3) "
+      "ON CONFLICT (repository_id, backup_id) DO NOTHING");
+  s.Bind(1, repository_id).Bind(2, backup_id).Bind(3, NowUnixMicros());
+  s.Run();
+  tx.Commit();
+}
+
+void Catalog::ClearLostBackup(const std::string& repository, const std::string& backup_id) {
+  std::lock_guard lock(state_->mu);
+  auto s = state_->db->Prepare(
+      "DELETE FROM lost_backups WHERE backup_id = ?2 AND repository_id = (SELECT id FROM repositories WHERE url = ?1)");
+  s.Bind(1, repository).Bind(2, backup_id);
+  s.Run();
+}
+
+std::vector<std::string> Catalog::LostBackups(const std::string& repository) {
+  std::lock_guard lock(state_->mu);
+  auto s = state_->db->Prepare(
+      "SELECT l.backup_id FROM lost_backups l JOIN repositories r ON r.id = l.repository_id WHERE r.url = ?1 "
+      "ORDER BY l.backup_id");
+  s.Bind(1, repository);
+  std::vector<std::string> out;
+  while (s.Step()) out.push_back(s.Text(0));
+  return out;
 }
 
 void Catalog::RecordVerification(const VerificationRecord& v) {

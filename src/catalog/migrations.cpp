@@ -74,6 +74,24 @@ const std::vector<const char*>& Migrations() {
         detail TEXT NOT NULL DEFAULT ''
       );
       )sql",
+      // 2: damage found in storage. A chunk found corrupted or missing by any reader is not
+      // trusted for deduplication until a backup has stored it again; a backup whose manifest
+      // is missing from storage is lost (not restorable) until the catalog forgets it.
+      R"sql(
+      CREATE TABLE damaged_chunks (
+        repository_id INTEGER NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+        chunk_id TEXT NOT NULL,
+        found_at INTEGER NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (repository_id, chunk_id)
+      ) WITHOUT ROWID;
+      CREATE TABLE lost_backups (
+        repository_id INTEGER NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+        backup_id TEXT NOT NULL,
+        found_at INTEGER NOT NULL,
+        PRIMARY KEY (repository_id, backup_id)
+      ) WITHOUT ROWID;
+      )sql",
   };
   return migrations;
 }

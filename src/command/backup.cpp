@@ -291,6 +291,28 @@ format::StreamRef CaptureGlobals(Context& ctx, stream::ChunkUploader& uploader, 
   }
 }
 
+// Chunks that a restore, verify, export or check found missing or corrupted must not be
+// deduplicated against: this run stores them again when it meets the same data.
+size_t DistrustDamagedChunks(Context& ctx, stream::ChunkUploader& uploader) {
+  std::vector<std::string> ids;
+  for (const auto& [id, detail] : ctx.catalog().DamagedChunks(ctx.repository_url())) ids.push_back(id);
+  if (!ids.empty()) {
+    uploader.Distrust(ids);
+    log::Warning(std::to_string(ids.size()) + " chunk(s) were found damaged earlier: this run stores each of them "
+                 "again if it meets the same data");
+  }
+  return ids.size();
+}
+
+void ClearRestoredChunks(Context& ctx, stream::ChunkUploader& uploader) {
+  auto restored = uploader.TakeRestored();
+  for (const auto& id : restored) {
+    ctx.catalog().ClearDamagedChunk(ctx.repository_url(), id);
+    log::Info("stored damaged chunk '" + format::Repository::ChunkName(id) +
+              "' again: backups that need it can read it again");
+  }
+}
+
 void RecordEarlyFailure(Context& ctx, const std::string& database, const std::string& error) {
   try {
     catalog::BackupRecord rec;
@@ -328,6 +350,7 @@ int RunBackup(Context& ctx, const BackupOptions& options) {
   if (stale > 0) log::Warning(std::to_string(stale) + " earlier backup run(s) had been interrupted; marked failed");
   std::unique_ptr<format::RunLock> run_lock;
   std::unique_ptr<stream::ChunkUploader> uploader_holder;
+  size_t distrusted = 0;
   format::StreamRef globals;
   notify::RunSummary summary{"backup", {}};
   try {
@@ -337,6 +360,7 @@ int RunBackup(Context& ctx, const BackupOptions& options) {
     size_t threads = static_cast<size_t>(std::max({2, jobs, config.b2.connections}));
     uploader_holder = std::make_unique<stream::ChunkUploader>(repo, threads, threads * 2);
     uploader_holder->LoadExisting();
+    distrusted = DistrustDamagedChunks(ctx, *uploader_holder);
     globals = CaptureGlobals(ctx, *uploader_holder, databases.front());
     uploader_holder->Flush();
   } catch (const Error& e) {
@@ -379,7 +403,15 @@ int RunBackup(Context& ctx, const BackupOptions& options) {
       outcome.last_good_unix_seconds = last->snapshot_time / 1000000;
     }
     summary.databases.push_back(outcome);
+    ClearRestoredChunks(ctx, uploader);
     if (Interrupted()) break;
+  }
+  if (distrusted > 0) {
+    size_t left = ctx.catalog().DamagedChunks(ctx.repository_url()).size();
+    if (left > 0) {
+      log::Warning(std::to_string(left) + " damaged chunk(s) were not met by this run and remain damaged: the "
+                   "backups that need them stay unrestorable ('dhanbak check --read-data' lists them)");
+    }
   }
   notify::Notify(config.notify, summary);
   if (!failed.empty()) {

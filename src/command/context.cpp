@@ -77,11 +77,15 @@ format::Repository& Context::repository() {
       throw Error(ErrorCode::kConfig, config().source + ": key 'repository.passphrase' is required");
     }
     repository_ = format::Repository::Open(storage(), config().passphrase.Resolve());
+    repository_->SetDamageSink([this, url = repository_url()](const std::string& id, const std::string& detail) {
+      catalog().RecordDamagedChunk(url, id, detail);
+    });
   }
   return *repository_;
 }
 
 catalog::Catalog& Context::catalog() {
+  std::lock_guard<std::mutex> lock(catalog_mu_);
   if (!catalog_) catalog_ = catalog::Catalog::Open(config().catalog_path);
   return *catalog_;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -50,6 +51,8 @@ class Context {
   const Config& config();
   std::string repository_url();
   storage::Storage& storage();
+  // Chunks that readers of this repository find missing or corrupted are recorded in the
+  // catalog (Catalog::RecordDamagedChunk), whatever the command.
   format::Repository& repository();
   catalog::Catalog& catalog();
   // Throws Error(kLocked) naming the holder when another run holds a conflicting lock.
@@ -61,6 +64,7 @@ class Context {
   std::unique_ptr<storage::Storage> storage_;
   std::unique_ptr<format::Repository> repository_;
   std::unique_ptr<catalog::Catalog> catalog_;
+  std::mutex catalog_mu_;  // catalog() may first be called from a download thread (damage reports)
 };
 
 }  // namespace dhanbak::command

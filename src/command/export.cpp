@@ -59,7 +59,7 @@ int RunExport(Context& ctx, const ExportOptions& o) {
   if (o.output.empty()) throw Error(ErrorCode::kInvalidArgument, "export needs -o FILE (or -o - for stdout)");
   auto locks = ctx.Lock(LockMode::kShared);
   catalog::BackupRecord backup = SelectBackup(ctx, o.database, o.at, o.backup_id);
-  format::Manifest m = ctx.repository().GetManifest(backup.backup_id);
+  format::Manifest m = FetchManifest(ctx, backup);
   log::Info("exporting " + o.database + " backup " + backup.backup_id + " as plain SQL to " +
             (o.output == "-" ? std::string("standard output") : o.output));
   TempDir tmp;

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "common/log.hpp"
 #include "common/time_spec.hpp"
@@ -11,12 +12,16 @@ namespace dhanbak::command {
 
 int RunList(Context& ctx, const std::optional<std::string>& database) {
   auto backups = ctx.catalog().ListBackups(ctx.repository_url(), database);
+  // Backups found lost (manifest missing from storage) by check, status or restore.
+  auto lost_ids = ctx.catalog().LostBackups(ctx.repository_url());
+  std::set<std::string> lost(lost_ids.begin(), lost_ids.end());
   if (ctx.options().json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& b : backups) {
       out.push_back({{"backup_id", b.backup_id},
                      {"database", b.database},
                      {"status", b.status},
+                     {"lost", lost.count(b.backup_id) > 0},
                      {"snapshot_time", b.snapshot_time ? FormatUtcIso(b.snapshot_time) : ""},
                      {"started_at", FormatUtcIso(b.started_at)},
                      {"finished_at", b.finished_at ? FormatUtcIso(b.finished_at) : ""},
@@ -36,10 +41,12 @@ int RunList(Context& ctx, const std::optional<std::string>& database) {
               "STORED");
   for (const auto& b : backups) {
     std::printf("%-26s %-28s %-25s %-7s %12lld %11s %11s\n", b.backup_id.c_str(), b.database.c_str(),
-                FormatLocalTime(b.snapshot_time ? b.snapshot_time : b.started_at).c_str(), b.status.c_str(),
+                FormatLocalTime(b.snapshot_time ? b.snapshot_time : b.started_at).c_str(),
+                lost.count(b.backup_id) ? "lost" : b.status.c_str(),
                 static_cast<long long>(b.rows), log::FormatBytes(static_cast<double>(b.logical_bytes)).c_str(),
                 log::FormatBytes(static_cast<double>(b.stored_bytes)).c_str());
     if (b.status == "failed" && !b.error.empty()) std::printf("    error: %s\n", b.error.c_str());
+    if (lost.count(b.backup_id)) std::printf("    lost: its manifest is missing from storage (runbook: a backup is lost)\n");
   }
   return 0;
 }

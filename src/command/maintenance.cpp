@@ -2,7 +2,7 @@
 
 #include <stdlib.h>
 
-
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -13,6 +13,7 @@
 #include "common/log.hpp"
 #include "common/time_spec.hpp"
 #include "dhanbak/error.hpp"
+#include "storage/open_storage.hpp"
 
 namespace dhanbak::command {
 
@@ -57,19 +58,63 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age) {
   std::string url = ctx.repository_url();
   std::set<std::string> databases(config.postgres.databases.begin(), config.postgres.databases.end());
   for (const auto& b : ctx.catalog().ListBackups(url, std::nullopt)) databases.insert(b.database);
+  // The catalog against storage (one listing of manifests/, no passphrase needed): a good
+  // backup whose manifest is gone is lost; it does not count as the last good backup and it
+  // is an alert until restored to storage or forgotten ('dhanbak catalog rebuild').
+  auto& cat = ctx.catalog();
+  std::set<std::string> lost;
+  std::string compare_error;
+  try {
+    // Bounded: an outage of the repository must not hold an hourly `status` for the full retry
+    // budget of a backup (10 minutes by default on B2).
+    Config quick = config;
+    quick.b2.retry_max_time = std::min(quick.b2.retry_max_time, std::chrono::seconds(30));
+    quick.b2.stall_timeout = std::min(quick.b2.stall_timeout, std::chrono::seconds(30));
+    auto storage = storage::OpenStorage(url, quick);
+    std::set<std::string> present;
+    storage->List("manifests/", [&](const storage::ObjectInfo& o) { present.insert(o.name.substr(10)); });
+    std::vector<std::string> recorded = cat.LostBackups(url);
+    for (const auto& b : cat.ListBackups(url, std::nullopt)) {
+      if (b.status != "ok") continue;
+      bool is_recorded = std::find(recorded.begin(), recorded.end(), b.backup_id) != recorded.end();
+      if (!present.count(b.backup_id)) {
+        lost.insert(b.backup_id);
+        if (!is_recorded) cat.RecordLostBackup(url, b.backup_id);
+      } else if (is_recorded) {
+        cat.ClearLostBackup(url, b.backup_id);
+      }
+    }
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kInterrupted) throw;
+    compare_error = e.what();
+    log::Warning("cannot compare the catalog with the repository (showing the lost backups recorded earlier): " +
+                 compare_error);
+    for (const auto& id : cat.LostBackups(url)) lost.insert(id);
+  }
+  const size_t damaged_chunks = cat.DamagedChunks(url).size();
   nlohmann::json out = nlohmann::json::array();
   bool alert = false;
   if (!ctx.options().json) {
     std::printf("%-30s %-25s %-9s %-25s %s\n", "DATABASE", "LAST GOOD BACKUP", "AGE", "LAST VERIFICATION", "STATE");
   }
   for (const auto& db : databases) {
-    auto last = ctx.catalog().FindBackupAt(url, db, std::nullopt);
-    auto verification = ctx.catalog().LastVerification(db);
+    std::optional<catalog::BackupRecord> last;
+    std::vector<std::string> lost_here;
+    for (const auto& b : cat.ListBackups(url, db)) {  // newest first
+      if (b.status != "ok") continue;
+      if (lost.count(b.backup_id)) {
+        lost_here.push_back(b.backup_id);
+      } else if (!last) {
+        last = b;
+      }
+    }
+    auto verification = cat.LastVerification(db);
     std::vector<std::string> problems;
     double age_hours = last ? static_cast<double>(now - last->snapshot_time) / 3.6e9 : -1;
     if (!last) problems.push_back("no good backup");
     else if (limit && now - last->snapshot_time > limit->count() * 1000000LL) problems.push_back("last good backup too old");
     if (verification && verification->status != "ok") problems.push_back("last verification failed");
+    for (const auto& id : lost_here) problems.push_back("backup " + id + " lost (manifest missing from storage)");
     alert = alert || !problems.empty();
     std::string state = problems.empty() ? "ok" : "";
     for (const auto& p : problems) state += (state.empty() ? "" : "; ") + p;
@@ -79,6 +124,7 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age) {
                    {"age_hours", age_hours},
                    {"last_verification", verification ? verification->status : ""},
                    {"last_verification_time", verification ? FormatUtcIso(verification->at) : ""},
+                   {"lost_backups", lost_here},
                    {"ok", problems.empty()},
                    {"problems", problems}});
     if (!ctx.options().json) {
@@ -88,6 +134,11 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age) {
       std::printf("%-30s %-25s %-9s %-25s %s\n", db.c_str(),
                   last ? FormatLocalTime(last->snapshot_time).c_str() : "never", age, v.c_str(), state.c_str());
     }
+  }
+  if (!ctx.options().json && damaged_chunks > 0) {
+    std::printf("%zu chunk(s) were found damaged and not stored again yet: run 'dhanbak backup', then "
+                "'dhanbak check --read-data' (runbook: corrupted data)\n",
+                damaged_chunks);
   }
   // Databases left by killed restores or verifications (best effort: status must answer even
   // when PostgreSQL does not).
@@ -105,7 +156,9 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age) {
     log::Warning("could not look for databases left by interrupted restores: " + std::string(e.what()));
   }
   if (ctx.options().json) {
-    std::cout << nlohmann::json{{"repository", url}, {"databases", out}, {"leftovers", leftovers}, {"ok", !alert}}.dump(2)
+    std::cout << nlohmann::json{{"repository", url}, {"databases", out}, {"damaged_chunks", damaged_chunks},
+                                {"leftovers", leftovers}, {"ok", !alert}}
+                     .dump(2)
               << "\n";
   }
   return alert ? ExitCodeFor(ErrorCode::kStatusAlert) : 0;

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 #include <thread>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
@@ -179,6 +180,64 @@ catalog::BackupRecord SelectBackup(Context& ctx, const std::string& database, co
   return *cat.GetBackup(repo, found->backup_id);
 }
 
+format::Manifest FetchManifest(Context& ctx, const catalog::BackupRecord& backup) {
+  auto& repo = ctx.repository();
+  const std::string url = ctx.repository_url();
+  auto& cat = ctx.catalog();
+  std::string message;
+  try {
+    return repo.GetManifest(backup.backup_id);
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kNotFound) {
+      cat.RecordLostBackup(url, backup.backup_id);
+      message = "backup " + backup.backup_id + " of " + backup.database + " is lost: its manifest '" +
+                format::Repository::ManifestName(backup.backup_id) + "' is missing from the repository " +
+                ctx.storage().Describe();
+    } else if (e.code() == ErrorCode::kCorruption) {
+      message = "backup " + backup.backup_id + " of " + backup.database + " cannot be restored: " + e.what();
+    } else {
+      throw;
+    }
+  }
+  std::unordered_set<std::string> stored, damaged;
+  bool listed = false;
+  for (auto& [id, detail] : cat.DamagedChunks(url)) damaged.insert(id);
+  std::optional<catalog::BackupRecord> intact;
+  for (const auto& b : cat.ListBackups(url, backup.database)) {  // newest first
+    if (b.status != "ok" || b.backup_id == backup.backup_id || b.snapshot_time > backup.snapshot_time) continue;
+    format::Manifest m;
+    try {
+      m = repo.GetManifest(b.backup_id);
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::kNotFound) cat.RecordLostBackup(url, b.backup_id);
+      if (e.code() != ErrorCode::kNotFound && e.code() != ErrorCode::kCorruption) throw;
+      continue;
+    }
+    if (!listed) {
+      ctx.storage().List("chunks/", [&](const storage::ObjectInfo& o) { stored.insert(o.name.substr(o.name.rfind('/') + 1)); });
+      listed = true;
+    }
+    bool whole = true;
+    auto needs = [&](const format::StreamRef& ref) {
+      for (const auto& c : ref.chunks) whole = whole && stored.count(c) && !damaged.count(c);
+    };
+    needs(m.schema);
+    needs(m.globals);
+    for (const auto& t : m.tables) needs(t.data);
+    if (whole) {
+      intact = b;
+      break;
+    }
+  }
+  if (intact) {
+    message += "; the newest older backup that is intact (manifest and every chunk present) is " + intact->backup_id +
+               " taken " + FormatLocalTime(intact->snapshot_time) + ": restore it with --backup " + intact->backup_id;
+  } else {
+    message += "; no older backup of " + backup.database + " is intact";
+  }
+  throw Error(ErrorCode::kCorruption, message + " ('dhanbak check' lists every lost or damaged backup)");
+}
+
 int RunRestore(Context& ctx, const RestoreOptions& o) {
   if (o.replace == o.target_db.has_value()) {
     throw Error(ErrorCode::kInvalidArgument, "restore needs exactly one of --target-db NAME (a new database) or --replace");
@@ -201,6 +260,7 @@ int RunRestore(Context& ctx, const RestoreOptions& o) {
   CheckDatabaseName(final_name, o.replace ? "restore --replace" : "--target-db");
   auto locks = ctx.Lock(LockMode::kShared);
   catalog::BackupRecord backup = SelectBackup(ctx, o.database, o.at, o.backup_id);
+  format::Manifest manifest = FetchManifest(ctx, backup);
   CheckTargetUpFront(spec.conninfo, o);
   if (o.replace) ConfirmReplace(o, backup);
   RemoveLeftoversOf(spec.conninfo, final_name);
@@ -209,7 +269,6 @@ int RunRestore(Context& ctx, const RestoreOptions& o) {
   spec.target = RestoringName(final_name, NowMicros());
   log::Info("restoring " + o.database + " from backup " + backup.backup_id + " taken " +
             FormatLocalTime(backup.snapshot_time) + " into " + final_name + " (built as " + spec.target + ")");
-  format::Manifest manifest = ctx.repository().GetManifest(backup.backup_id);
   catalog::RestoreRecord rec{backup.backup_id, o.database, final_name, "running", "",
                              NowMicros(), 0};
   try {

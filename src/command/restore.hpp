@@ -12,6 +12,7 @@
 
 #include "command/context.hpp"
 #include "dhanbak/catalog/catalog.hpp"
+#include "dhanbak/format/manifest.hpp"
 
 namespace dhanbak::command {
 
@@ -36,5 +37,12 @@ int RunRestore(Context& ctx, const RestoreOptions& options);
 // Throws Error(kNotFound) naming the earliest available backup when TIME is before it.
 catalog::BackupRecord SelectBackup(Context& ctx, const std::string& database, const std::optional<std::string>& at,
                                    const std::optional<std::string>& backup_id);
+
+// Reads the manifest of a backup SelectBackup picked. When the manifest is missing from storage
+// the backup is lost: records that in the catalog (`status` shows it). When it is missing or
+// corrupted, throws Error(kCorruption) naming the object and the newest older backup of the
+// database that is intact (its manifest opens and every chunk it needs is present and not known damaged), so
+// that the operator can restore that one with --backup ID.
+format::Manifest FetchManifest(Context& ctx, const catalog::BackupRecord& backup);
 
 }  // namespace dhanbak::command

@@ -43,7 +43,7 @@ int RunVerify(Context& ctx, const VerifyOptions& o) {
       r["snapshot_time"] = FormatUtcIso(backup.snapshot_time);
       spec.target = "dhanbak_verify_" + HexEncode(crypto::RandomBytes(6));
       log::Info("verifying " + db + " backup " + backup.backup_id + " in scratch database " + spec.target);
-      format::Manifest manifest = ctx.repository().GetManifest(backup.backup_id);
+      format::Manifest manifest = FetchManifest(ctx, backup);
       RestoreInto(ctx, manifest, spec, result);
       DropDatabaseQuietly(spec.conninfo, spec.target);
       rec.status = "ok";

@@ -204,6 +204,15 @@ std::string Repository::OpenChunk(const std::string& id, std::string_view sealed
   return plaintext;
 }
 
+void Repository::ReportDamagedChunk(const std::string& chunk_id, const std::string& detail) const {
+  if (!damage_sink_) return;
+  try {
+    damage_sink_(chunk_id, detail);
+  } catch (const std::exception&) {
+    // Best effort: the error the reader throws next is what the user must see.
+  }
+}
+
 std::string Repository::ManifestName(const std::string& backup_id) {
   return std::string(kManifestsPrefix) + backup_id;
 }

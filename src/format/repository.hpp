@@ -9,6 +9,7 @@
 // Thread-safety: const methods may be called concurrently.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,6 +60,14 @@ class Repository {
   // Opens a chunk and checks that its content hashes to `id`. Throws kCorruption naming it.
   std::string OpenChunk(const std::string& id, std::string_view sealed) const;
 
+  // Readers (ChunkFetcher, check) report a chunk they found missing or corrupted here; the sink
+  // (set by the command's context) remembers it in the catalog so that the next backup stores
+  // the chunk again instead of deduplicating against the bad object. Never throws; may be
+  // called from many threads (the sink must be thread-safe). Without a sink it does nothing.
+  using DamageSink = std::function<void(const std::string& chunk_id, const std::string& detail)>;
+  void SetDamageSink(DamageSink sink) { damage_sink_ = std::move(sink); }
+  void ReportDamagedChunk(const std::string& chunk_id, const std::string& detail) const;
+
   static std::string ManifestName(const std::string& backup_id);
   void PutManifest(const Manifest& manifest) const;
   Manifest GetManifest(const std::string& backup_id) const;
@@ -82,6 +91,7 @@ class Repository {
   std::string unlocked_key_id_;
   std::string repository_id_;
   stream::ChunkerParams chunker_;
+  DamageSink damage_sink_;
 };
 
 }  // namespace dhanbak::format

@@ -10,6 +10,26 @@
 
 namespace dhanbak::stream {
 
+std::string FetchChunk(const format::Repository& repo, const std::string& id) {
+  const std::string name = format::Repository::ChunkName(id);
+  try {
+    return repo.OpenChunk(id, repo.storage().Get(name));
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kNotFound) {
+      Error missing(ErrorCode::kCorruption, "object '" + name + "' is missing from the repository");
+      repo.ReportDamagedChunk(id, missing.what());
+      throw missing;
+    }
+    if (e.code() == ErrorCode::kCorruption) {
+      std::string what = e.what();
+      if (what.find(name) == std::string::npos) what = "object '" + name + "' is corrupted: " + what;
+      repo.ReportDamagedChunk(id, what);
+      throw Error(ErrorCode::kCorruption, what);
+    }
+    throw;
+  }
+}
+
 ChunkFetcher::ChunkFetcher(const format::Repository& repo, size_t threads, size_t window)
     : repo_(repo), window_(window == 0 ? 1 : window), pool_(threads) {}
 
@@ -22,17 +42,7 @@ void ChunkFetcher::Stream(const format::StreamRef& ref, const std::string& what,
       std::string id = ref.chunks[next++];
       pending.push_back(pool_.Submit([this, id] {
         ThrowIfInterrupted();
-        std::string sealed;
-        try {
-          sealed = repo_.storage().Get(format::Repository::ChunkName(id));
-        } catch (const Error& e) {
-          if (e.code() == ErrorCode::kNotFound) {
-            throw Error(ErrorCode::kCorruption, "object '" + format::Repository::ChunkName(id) +
-                                                    "' is missing from the repository");
-          }
-          throw;
-        }
-        return repo_.OpenChunk(id, sealed);
+        return FetchChunk(repo_, id);
       }));
     }
   };

@@ -13,6 +13,11 @@
 
 namespace dhanbak::stream {
 
+// Downloads, authenticates and opens one chunk. A missing object or one that fails
+// authentication throws Error(kCorruption) naming the object, after reporting the chunk to
+// Repository::ReportDamagedChunk (so that the next backup stores it again).
+std::string FetchChunk(const format::Repository& repo, const std::string& id);
+
 class ChunkFetcher {
  public:
   ChunkFetcher(const format::Repository& repo, size_t threads, size_t window);

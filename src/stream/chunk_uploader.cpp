@@ -1,5 +1,7 @@
 #include "stream/chunk_uploader.hpp"
 
+#include <utility>
+
 #include "common/interrupt.hpp"
 
 namespace dhanbak::stream {
@@ -21,6 +23,19 @@ void ChunkUploader::LoadExisting() {
   });
   std::lock_guard<std::mutex> lock(mu_);
   known_.merge(ids);
+}
+
+void ChunkUploader::Distrust(const std::vector<std::string>& ids) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& id : ids) {
+    known_.erase(id);
+    distrusted_.insert(id);
+  }
+}
+
+std::vector<std::string> ChunkUploader::TakeRestored() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::exchange(restored_, {});
 }
 
 int64_t ChunkUploader::existing_chunks() const {
@@ -58,6 +73,7 @@ std::string ChunkUploader::Add(std::string&& plaintext) {
     std::lock_guard<std::mutex> lock(mu_);
     if (failure && !error_) error_ = failure;
     if (failure) known_.erase(id);
+    if (!failure && distrusted_.erase(id)) restored_.push_back(id);
     --in_flight_;
     cv_.notify_all();
   });

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 #include "common/thread_pool.hpp"
 #include "format/repository.hpp"
@@ -25,6 +26,12 @@ class ChunkUploader {
 
   // Lists chunks/ once so that chunks stored by earlier runs are not uploaded again.
   void LoadExisting();
+  // Chunks found damaged (corrupted or missing) by earlier readers: never deduplicated against.
+  // When this run meets one of them again it stores it anew, replacing the bad object (a new
+  // version on B2, which readers then get). Call after LoadExisting, before Add.
+  void Distrust(const std::vector<std::string>& ids);
+  // Ids of distrusted chunks stored again since the last call.
+  std::vector<std::string> TakeRestored();
   // Returns the chunk's id; blocks while max_in_flight chunks are pending. Rethrows the first
   // upload error.
   std::string Add(std::string&& plaintext);
@@ -46,6 +53,8 @@ class ChunkUploader {
   size_t in_flight_ = 0;
   std::exception_ptr error_;
   std::unordered_set<std::string> known_;
+  std::unordered_set<std::string> distrusted_;
+  std::vector<std::string> restored_;
   std::atomic<int64_t> new_chunks_{0}, reused_chunks_{0}, stored_bytes_{0};
   ThreadPool pool_;  // last: destroyed (joined) first, while the members above still live
 };

@@ -29,7 +29,10 @@
 #include <thread>
 #include <vector>
 
+#include "format/repository.hpp"
+#include "storage/b2/b2_storage.hpp"
 #include "support/db_compare.hpp"
+#include "support/dhanbak_env.hpp"
 #include "support/pg_cluster.hpp"
 #include "support/process.hpp"
 
@@ -552,4 +555,74 @@ TEST_CASE("an append-only application key (no deleteFiles) backs up, restores an
   CHECK(prune.exit_code == 0);
   CHECK(emulator.ListNames(std::string(kPrefix) + "/manifests/").size() == 2);  // keep_last = 3
   CHECK(emulator.ListNames(std::string(kPrefix) + "/locks/").empty());
+}
+
+TEST_CASE("B2: a chunk found corrupted is uploaded again as a new version, and readers get the good one") {
+  PgCluster& cluster = SharedCluster();
+  const std::string db = "heal-b2";
+  cluster.DropDatabase(db);
+  cluster.CreateDatabase(db);
+  cluster.Psql(db, "CREATE TABLE filler AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 3000) g");
+  Emulator emulator({std::string(kKeyId) + ":" + kKey});
+  B2Dhanbak dhanbak(emulator, {db});
+  dhanbak.RunOk({"init"});
+  const std::string first = LoggedBackupId(dhanbak.RunOk({"backup", db}).err, db);
+  REQUIRE(!first.empty());
+
+  // The same bucket, seen in-process: replace the table's chunk with a corrupted version (B2
+  // keeps versions; a download by name gets the newest).
+  ::setenv("DHANBAK_HEAL_TEST_KEY_ID", kKeyId, 1);
+  ::setenv("DHANBAK_HEAL_TEST_KEY", kKey, 1);
+  dhanbak::B2Config config;
+  config.key_id = {"env:DHANBAK_HEAL_TEST_KEY_ID", "test"};
+  config.application_key = {"env:DHANBAK_HEAL_TEST_KEY", "test"};
+  config.api_url = emulator.url();
+  config.retry_max_time = std::chrono::seconds(30);
+  dhanbak::storage::B2Storage storage(std::string("b2://") + kBucket + "/" + kPrefix, config);
+  auto repo = dhanbak::format::Repository::Open(storage, "b2 end-to-end passphrase");
+  std::string chunk;
+  for (const auto& t : repo->GetManifest(first).tables) {
+    if (t.name == "filler" && t.data.chunks.size() == 1) chunk = t.data.chunks[0];
+  }
+  REQUIRE(!chunk.empty());
+  const std::string name = dhanbak::format::Repository::ChunkName(chunk);
+  std::string bad = storage.Get(name);
+  bad[bad.size() / 2] = static_cast<char>(bad[bad.size() / 2] ^ 0x01);
+  storage.Put(name, bad);
+  CHECK_THROWS(repo->OpenChunk(chunk, storage.Get(name)));
+
+  const std::string target = "heal-b2-restored";
+  cluster.DropDatabase(target);
+  ProcessResult restore = dhanbak.Run({"restore", db, "--at", "latest", "--target-db", target});
+  CHECK(restore.exit_code == 3);
+  CHECK_MESSAGE(restore.err.find(name) != std::string::npos, restore.err);
+
+  ProcessResult backup = dhanbak.RunOk({"backup", db});
+  CHECK_MESSAGE(backup.err.find("stored damaged chunk '" + name + "' again") != std::string::npos, backup.err);
+  CHECK_NOTHROW(repo->OpenChunk(chunk, storage.Get(name)));  // the newest version is good again
+  RestoreAndCompare(dhanbak, cluster, db);
+  cluster.DropDatabase(target);
+  dhanbak.RunOk({"restore", db, "--backup", first, "--target-db", target});  // the old backup is repaired too
+  CHECK(cluster.Psql(target, "SELECT count(*) FROM filler") == "3000");
+  cluster.DropDatabase(target);
+  dhanbak.RunOk({"check", "--read-data"});
+
+  // A lost manifest on B2: status alerts and restore names the intact older backup.
+  const std::string newest = dhanbak.ListJson()[0]["backup_id"];
+  storage.Remove(dhanbak::format::Repository::ManifestName(newest));
+  ProcessResult status = dhanbak.Run({"status"});
+  CHECK(status.exit_code == 5);
+  CHECK_MESSAGE(status.out.find("backup " + newest + " lost") != std::string::npos, status.out);
+  ProcessResult lost = dhanbak.Run({"restore", db, "--at", "latest", "--target-db", target});
+  CHECK(lost.exit_code == 3);
+  CHECK_MESSAGE(lost.err.find("--backup " + first) != std::string::npos, lost.err);
+  // With the repository unreachable, status is bounded, warns, and still shows what it knew.
+  emulator.Stop();
+  auto started = std::chrono::steady_clock::now();
+  ProcessResult offline = dhanbak.Run({"status"});
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(90));
+  CHECK(offline.exit_code == 5);
+  CHECK(offline.err.find("cannot compare the catalog with the repository") != std::string::npos);
+  CHECK(offline.out.find("backup " + newest + " lost") != std::string::npos);
+  cluster.DropDatabase(db);
 }

@@ -401,4 +401,54 @@ TEST_CASE("catalog: concurrent use from several threads") {
   CHECK(c->ListBackups(kRepo, kSales).size() == 100);
 }
 
+TEST_CASE("catalog: damaged chunks and lost backups are remembered per repository until cleared") {
+  TempDir dir;
+  const std::string path = dir.File("catalog.sqlite");
+  auto c = Catalog::Open(path);
+  CHECK(c->DamagedChunks(kRepo).empty());
+  c->RecordDamagedChunk(kRepo, "bb", "object 'chunks/bb/bb' is missing from the repository");
+  c->RecordDamagedChunk(kRepo, "aa", "first");
+  c->RecordDamagedChunk(kRepo, "aa", "object 'chunks/aa/aa' is corrupted: authentication failed");  // again: updated
+  c->RecordDamagedChunk(kOtherRepo, "cc", "elsewhere");
+  auto damaged = c->DamagedChunks(kRepo);
+  REQUIRE(damaged.size() == 2);
+  CHECK(damaged[0].first == "aa");
+  CHECK(damaged[0].second == "object 'chunks/aa/aa' is corrupted: authentication failed");
+  CHECK(damaged[1].first == "bb");
+  c->ClearDamagedChunk(kRepo, "aa");
+  c->ClearDamagedChunk(kRepo, "never-recorded");
+  REQUIRE(c->DamagedChunks(kRepo).size() == 1);
+  CHECK(c->DamagedChunks(kOtherRepo).size() == 1);
+
+  AddBackup(*c, "b1", kSales, 1000, "ok");
+  AddBackup(*c, "b2", kSales, 2000, "ok");
+  c->RecordLostBackup(kRepo, "b2");
+  c->RecordLostBackup(kRepo, "b2");  // idempotent
+  CHECK(c->LostBackups(kRepo) == std::vector<std::string>{"b2"});
+  CHECK(c->LostBackups(kOtherRepo).empty());
+  c->ClearLostBackup(kRepo, "b2");
+  CHECK(c->LostBackups(kRepo).empty());
+  c->RecordLostBackup(kRepo, "b2");
+  c->DeleteBackup(kRepo, "b2");  // catalog rebuild forgets a lost backup: the mark goes with it
+  CHECK(c->LostBackups(kRepo).empty());
+  // Survives reopening (schema version 2).
+  c.reset();
+  auto again = Catalog::Open(path);
+  CHECK(again->DamagedChunks(kRepo).size() == 1);
+}
+
+TEST_CASE("catalog: a version 1 catalog is migrated, keeping its backups") {
+  TempDir dir;
+  const std::string path = dir.File("catalog.sqlite");
+  AddBackup(*Catalog::Open(path), "b1", kSales, 1000, "ok");
+  RawQuery(path, "DROP TABLE damaged_chunks");
+  RawQuery(path, "DROP TABLE lost_backups");
+  RawQuery(path, "PRAGMA user_version = 1");
+  auto c = Catalog::Open(path);
+  CHECK(c->SchemaVersion() == Catalog::LatestSchemaVersion());
+  CHECK(c->ListBackups(kRepo, kSales).size() == 1);
+  c->RecordDamagedChunk(kRepo, "aa", "x");
+  CHECK(c->DamagedChunks(kRepo).size() == 1);
+}
+
 }  // namespace dhanbak::catalog

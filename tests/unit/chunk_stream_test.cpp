@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <string>
 #include <typeinfo>
@@ -210,4 +211,53 @@ TEST_CASE("chunk stream: a damaged or missing chunk is kCorruption naming the ob
   Error missing = FetchError(fetcher, ref);
   CHECK(missing.code() == ErrorCode::kCorruption);
   CHECK(std::string(missing.what()).find(Repository::ChunkName(victim)) != std::string::npos);
+}
+
+TEST_CASE("chunk stream: a damaged chunk is reported once found, and a distrusting uploader stores it again") {
+  TestRepo t;
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> reports;
+  t.repo->SetDamageSink([&](const std::string& id, const std::string& detail) {
+    std::lock_guard<std::mutex> lock(mu);
+    reports.emplace_back(id, detail);
+  });
+  const std::string data = Rows(3000, 6);
+  StreamRef ref;
+  {
+    ChunkUploader uploader(*t.repo, 2, 4);
+    uploader.LoadExisting();
+    ref = Store(uploader, data);
+  }
+  REQUIRE(ref.chunks.size() > 3);
+  const std::string victim = ref.chunks[1];
+  const std::string path = t.PathOf(victim);
+  std::string flipped = Slurp(path);
+  flipped[flipped.size() / 2] = static_cast<char>(flipped[flipped.size() / 2] ^ 0x04);
+  Overwrite(path, flipped);
+  ChunkFetcher fetcher(*t.repo, 1, 1);
+  CHECK(FetchError(fetcher, ref).code() == ErrorCode::kCorruption);
+  REQUIRE(reports.size() == 1);
+  CHECK(reports[0].first == victim);
+  CHECK(reports[0].second.find(Repository::ChunkName(victim)) != std::string::npos);
+
+  // Without distrust the next run deduplicates against the bad object (the old behaviour).
+  {
+    ChunkUploader trusting(*t.repo, 2, 4);
+    trusting.LoadExisting();
+    Store(trusting, data);
+    CHECK(trusting.new_chunks() == 0);
+    CHECK(Slurp(path) == flipped);
+  }
+  ChunkUploader uploader(*t.repo, 2, 4);
+  uploader.LoadExisting();
+  uploader.Distrust({victim, std::string(64, 'f')});  // the second one is never met
+  StreamRef again = Store(uploader, data);
+  CHECK(again.chunks == ref.chunks);
+  CHECK(uploader.new_chunks() == 1);  // only the damaged chunk is stored again
+  CHECK(uploader.TakeRestored() == std::vector<std::string>{victim});
+  CHECK(uploader.TakeRestored().empty());
+  CHECK(Slurp(path) != flipped);
+  CHECK(Fetch(fetcher, ref) == data);
+  Store(uploader, data);  // met again in the same run: stored once only
+  CHECK(uploader.new_chunks() == 1);
 }

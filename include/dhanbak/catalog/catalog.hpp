@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dhanbak {
@@ -91,6 +92,20 @@ class Catalog {
   std::optional<BackupRecord> EarliestGoodBackup(const std::string& repository, const std::string& database);
   // Removes the backup and its tables; deleting an unknown backup is not an error.
   void DeleteBackup(const std::string& repository, const std::string& backup_id);
+
+  // Damage found in storage (design: "corruption heals, not spread").
+  // A chunk some reader found corrupted or missing: the next backup stores it again when it
+  // meets the same data, instead of deduplicating against the bad object. Recording again
+  // keeps the first time and updates the detail.
+  void RecordDamagedChunk(const std::string& repository, const std::string& chunk_id, const std::string& detail);
+  // chunk id -> detail, for the repository.
+  std::vector<std::pair<std::string, std::string>> DamagedChunks(const std::string& repository);
+  // A backup stored the chunk again (or a full read found it intact): trust it again.
+  void ClearDamagedChunk(const std::string& repository, const std::string& chunk_id);
+  // A backup the catalog holds as "ok" whose manifest is missing from storage.
+  void RecordLostBackup(const std::string& repository, const std::string& backup_id);
+  void ClearLostBackup(const std::string& repository, const std::string& backup_id);
+  std::vector<std::string> LostBackups(const std::string& repository);
 
   void RecordVerification(const VerificationRecord& v);
   // The most recent verification of `database` (by time, then by insertion).

@@ -6,7 +6,8 @@
 //
 // Contract, for every implementation:
 //  - Put is atomic: a reader sees either no object or the whole object, never a prefix. A Put of
-//    an existing name replaces it (dhanbak only does that with identical bytes).
+//    an existing name replaces it (dhanbak only does that with the same content: identical bytes,
+//    or a damaged chunk sealed again); readers then get the new object (on B2: the newest version).
 //  - Get of a missing object throws Error(kNotFound). A range past the end throws
 //    Error(kInvalidArgument); a range that overlaps the end is clipped.
 //  - Stat of a missing object returns std::nullopt (a missing object is a value, not an error).
