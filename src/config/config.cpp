@@ -13,6 +13,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -154,6 +155,10 @@ Config ParseConfig(const std::string& text, const std::string& source_name) {
     if (!description.empty()) {
       description[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(description[0])));
     }
+    // toml++ quotes the offending characters ("saw 'x'", "escape sequence '\\q'"): they are part
+    // of a value, possibly a secret, and line:column already points at them.
+    description = std::regex_replace(description, std::regex(", saw '[^']*'"), "");
+    description = std::regex_replace(description, std::regex(" '[^']*'"), "");
     throw Error(ErrorCode::kConfig, source_name + ":" + std::to_string(at.line) + ":" +
                                         std::to_string(at.column) + ": " + description);
   }

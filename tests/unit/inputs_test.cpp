@@ -149,6 +149,14 @@ TEST_CASE("inputs: durations, rates and repeated names are never echoed") {
   }
 }
 
+TEST_CASE("inputs: TOML syntax errors point at line and column without quoting the value") {
+  std::string escape = ParseError("[repository]\npassphrase = \"liter\\qsecret\"\n");
+  CHECK(escape == "/etc/dhanbak/dhanbak.toml:2:21: error while parsing string: unknown escape sequence");
+  std::string digit = ParseError("[postgres]\njobs = 12x\n");
+  CHECK(digit.rfind("/etc/dhanbak/dhanbak.toml:2:", 0) == 0);
+  CHECK(digit.find("'x'") == std::string::npos);
+}
+
 TEST_CASE("inputs: a config path that is a directory or a device is a configuration error") {
   Scratch dir;
   CHECK(ErrorOf([&] { LoadConfig(dir.path); }) ==
