@@ -54,11 +54,22 @@ int RunInit(Context& ctx, bool allow_weak_passphrase) {
   }
   storage::Storage& storage = ctx.storage();
   if (LocationHasContent(ctx, storage)) {
-    bool is_repository = storage.Stat("config").has_value();
+    if (storage.Stat("config")) {
+      throw Error(ErrorCode::kInvalidArgument, "a repository already exists at " + storage.Describe());
+    }
+    bool only_keys = true, any_object = false;
+    storage.List("", [&](const storage::ObjectInfo& o) {
+      any_object = true;
+      only_keys = only_keys && o.name.starts_with("keys/");
+    });
+    if (any_object && only_keys) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  storage.Describe() + " holds keys but no repository config: an earlier init did not finish. "
+                                       "Remove its contents and run init again; nothing was written");
+    }
     throw Error(ErrorCode::kInvalidArgument,
-                is_repository ? "a repository already exists at " + storage.Describe()
-                              : storage.Describe() + " is not empty and is not a dhanbak repository: init writes only "
-                                                     "into an empty directory or bucket prefix; nothing was written");
+                storage.Describe() + " is not empty and is not a dhanbak repository: init writes only into an empty "
+                                     "directory or bucket prefix; nothing was written");
   }
   format::Repository::Init(storage, passphrase);
   auto repo = format::Repository::Open(storage, passphrase);

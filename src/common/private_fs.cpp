@@ -36,7 +36,7 @@ void CreatePrivateDirectories(const std::string& dir, ErrorCode code, const std:
 }
 
 void MakePrivateFile(const std::string& path, bool create, ErrorCode code, const std::string& what) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0), 0600);
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
   if (fd < 0) {
     if (!create && errno == ENOENT) return;
     throw Error(code, what + ": cannot open " + path + ": " + Reason(errno));
