@@ -238,3 +238,19 @@ TEST_CASE("cli inputs: with umask 022 a first backup creates the catalog 0600 in
   CHECK(ModeOf(l.dir.path() + "/other") == 0700);
   CHECK(ModeOf(l.catalog) == 0600);
 }
+
+TEST_CASE("cli inputs: key add applies the same passphrase rules as init") {
+  Setup s;
+  REQUIRE(s.Dhanbak({"init"}).exit_code == 0);
+  const std::string weak = s.dir.path() + "/weak";
+  Write(weak, "short1\n");
+  Result r = s.Dhanbak({"key", "add", "--new-passphrase", "file:" + weak});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("the new passphrase is shorter than 12 characters") != std::string::npos);
+  CHECK(r.err.find("short1") == std::string::npos);
+  Result typo = s.Dhanbak({"key", "add", "--new-passphrase", "flie:" + weak});
+  CHECK(typo.exit_code == 2);
+  Result ok = s.Dhanbak({"key", "add", "--new-passphrase", "file:" + weak, "--allow-weak-passphrase"});
+  CHECK_MESSAGE(ok.exit_code == 0, ok.err);
+  CHECK(ok.out.find("added key") != std::string::npos);
+}
