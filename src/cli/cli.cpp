@@ -46,7 +46,8 @@ const CommandSpec kCommands[] = {
     {"prune", "[--dry-run]", "apply retention: delete expired backups and unreferenced chunks"},
     {"status", "[--max-age DURATION]", "last backup / last verification per database"},
     {"catalog", "rebuild", "recreate the local catalog from storage"},
-    {"key", "add --new-passphrase env:NAME|file:PATH | list | remove ID", "passphrases that unlock the repository"},
+    {"key", "add --new-passphrase env:NAME|file:PATH [--allow-weak-passphrase] | list | remove ID",
+     "passphrases that unlock the repository"},
 };
 
 void AddGlobalOptions(cxxopts::Options& o) {
@@ -73,7 +74,7 @@ std::string Usage() {
     s += head + " " + c.summary + "\n";
   }
   s += "\nexit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 verification found a difference\n"
-       "or corruption, 4 another run holds the lock, 5 status alert\n"
+       "or corruption, 4 another run holds the lock, 5 status alert, 130/143 stopped by SIGINT/SIGTERM\n"
        "run 'dhanbak COMMAND --help' for a command's options\n";
   return s;
 }
