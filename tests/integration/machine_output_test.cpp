@@ -254,3 +254,26 @@ TEST_CASE("equivalent file:// urls are one repository; an empty catalog points t
   CHECK(after.out.find(id) != std::string::npos);
   CHECK(after.err.find("catalog rebuild") == std::string::npos);
 }
+
+TEST_CASE("verify --json interrupted by SIGINT: exit 130, one document, later databases not attempted") {
+  PgCluster& cluster = SharedCluster();
+  const std::string big = BigDatabase();
+  MakeSmallDatabase(cluster, "mo-verify-b");
+  DhanbakEnv env({big, "mo-verify-b"});
+  env.InitFast();
+  env.RunOk({"backup"});
+  BackgroundProcess p(env.Argv({"--json", "-v", "verify", "--all"}), env.Options());
+  REQUIRE_MESSAGE(p.WaitForOutput("loading", 60s), p.Stderr());
+  std::this_thread::sleep_for(100ms);
+  REQUIRE_MESSAGE(p.Running(), "verify finished before it could be interrupted");
+  p.Signal(SIGINT);
+  ProcessResult r = p.Wait(60s);
+  INFO("stderr:\n" << r.err);
+  CHECK(r.exit_code == 130);
+  nlohmann::json j = ParseStdout(r);
+  REQUIRE(j["verifications"].size() == 2);
+  CHECK(j["verifications"][0]["database"] == big);
+  CHECK(j["verifications"][0]["status"] == "failed");
+  CHECK(j["verifications"][1]["database"] == "mo-verify-b");
+  CHECK(j["verifications"][1]["status"] == "not_attempted");
+}
