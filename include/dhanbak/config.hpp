@@ -13,7 +13,7 @@
 
 namespace dhanbak {
 
-// A value that may be given literally or as `env:NAME` / `file:PATH`.
+// A secret given as `env:NAME`, `file:/ABS/PATH` or, explicitly, `literal:VALUE`.
 struct SecretRef {
   std::string spec;    // as written in the file (e.g. "env:B2_APPLICATION_KEY")
   std::string origin;  // "FILE:LINE key" for error messages
@@ -66,6 +66,30 @@ struct Config {
   NotifyConfig notify;
   VerifyConfig verify;
 };
+
+// Limits shared by the configuration file and the command line.
+inline constexpr int kMaxJobs = 64;
+inline constexpr int kMaxConnections = 64;
+// `init` and `key add` refuse shorter passphrases unless --allow-weak-passphrase is given.
+inline constexpr size_t kMinPassphraseChars = 12;
+
+// Why `spec` is not an acceptable secret value, or "" when it is. A secret must be exactly
+// `env:NAME`, `file:/ABSOLUTE/PATH` or `literal:VALUE`; anything else (a typo such as `flie:`,
+// `File:`, `ENV:`, a leading space, or a bare value) is refused instead of silently becoming the
+// secret. The text never contains any part of `spec`.
+std::string SecretSpecProblem(const std::string& spec);
+
+// Number of characters (UTF-8 code points) of a passphrase.
+size_t PassphraseLength(const std::string& passphrase);
+
+// Validates and normalises a repository URL before anything is written:
+//   file:///ABS/PATH   -> file:// + the lexically normal path ('.', '..', '//' and a trailing
+//                         '/' removed), so equivalent spellings name one repository
+//   b2://BUCKET[/PREFIX] -> bucket checked, trailing '/' removed; '.', '..' or empty prefix
+//                         segments are refused (B2 names are literal: 'a/../b' is not 'b')
+// Throws Error(kConfig) with a message that does not repeat the URL; `what` names it
+// ("repository url", "--repo").
+std::string NormalizeRepositoryUrl(const std::string& url, const std::string& what);
 
 // Finds the configuration file: explicit path, else $DHANBAK_CONFIG, else /etc/dhanbak/dhanbak.toml.
 std::string FindConfigPath(const std::optional<std::string>& explicit_path);

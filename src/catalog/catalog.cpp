@@ -11,6 +11,7 @@
 
 #include "catalog/migrations.hpp"
 #include "catalog/sqlite.hpp"
+#include "common/private_fs.hpp"
 #include "dhanbak/error.hpp"
 
 namespace dhanbak::catalog {
@@ -55,21 +56,6 @@ BackupRecord ReadBackup(const sqlite::Statement& s) {
 
 [[noreturn]] void Fail(const sqlite::Database& db, const std::string& what) {
   throw Error(ErrorCode::kCatalog, "catalog " + db.path() + ": " + what);
-}
-
-// Creates the missing ancestors of `dir`, each with mode 0700: the catalog reveals database
-// names and backup history, which are nobody else's business.
-void CreatePrivateDirectories(const std::string& catalog_path, const std::filesystem::path& dir) {
-  if (dir.empty()) return;
-  std::error_code ec;
-  if (std::filesystem::exists(dir, ec)) return;
-  CreatePrivateDirectories(catalog_path, dir.parent_path() == dir ? std::filesystem::path() : dir.parent_path());
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    std::string reason = std::strerror(errno);
-    reason[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(reason[0])));
-    throw Error(ErrorCode::kCatalog, "catalog " + catalog_path + ": cannot create directory " + dir.string() + ": " +
-                                         reason);
-  }
 }
 
 void CheckBackupStatus(const sqlite::Database& db, const BackupRecord& r, bool allow_running) {
@@ -155,7 +141,14 @@ int Catalog::LatestSchemaVersion() { return catalog::LatestSchemaVersion(); }
 
 std::unique_ptr<Catalog> Catalog::Open(const std::string& path) {
   if (path.empty()) throw Error(ErrorCode::kCatalog, "catalog path is empty");
-  CreatePrivateDirectories(path, std::filesystem::path(path).parent_path());
+  // The catalog reveals database names and backup history, which are nobody else's business:
+  // directories 0700, the database 0600 whatever the umask. SQLite creates -wal and -shm with
+  // the database file's mode, so they are private too; older ones are tightened here.
+  CreatePrivateDirectories(std::filesystem::path(path).parent_path().string(), ErrorCode::kCatalog,
+                           "catalog " + path);
+  MakePrivateFile(path, true, ErrorCode::kCatalog, "catalog " + path);
+  MakePrivateFile(path + "-wal", false, ErrorCode::kCatalog, "catalog " + path);
+  MakePrivateFile(path + "-shm", false, ErrorCode::kCatalog, "catalog " + path);
   auto state = std::make_unique<State>();
   state->db = std::make_unique<sqlite::Database>(path);
   sqlite::Database& db = *state->db;

@@ -19,6 +19,7 @@
 #include "common/interrupt.hpp"
 #include "common/log.hpp"
 #include "common/progress.hpp"
+#include "dhanbak/config.hpp"
 #include "dhanbak/error.hpp"
 
 namespace dhanbak::cli {
@@ -35,17 +36,18 @@ struct CommandSpec {
 
 // Only commands that work are listed (and accepted).
 const CommandSpec kCommands[] = {
-    {"init", "", "create the repository and its first key"},
+    {"init", "[--allow-weak-passphrase]", "create the repository and its first key"},
     {"backup", "[DB ...]", "back up the named databases, or all configured ones"},
     {"list", "[DB]", "backups, newest first"},
     {"restore", "DB [--at TIME | --backup ID] [--target-db NAME | --replace]", "restore a backup"},
     {"verify", "[DB ... | --all] [--at TIME | --backup ID]", "restore into scratch databases, check, drop"},
-    {"export", "DB [--at TIME | --backup ID] -o FILE|-", "plain SQL, restorable with psql alone"},
+    {"export", "DB [--at TIME | --backup ID] -o FILE|- [--force]", "plain SQL, restorable with psql alone"},
     {"check", "[--read-data]", "repository integrity (with --read-data: every byte)"},
     {"prune", "[--dry-run]", "apply retention: delete expired backups and unreferenced chunks"},
     {"status", "[--max-age DURATION]", "last backup / last verification per database"},
     {"catalog", "rebuild", "recreate the local catalog from storage"},
-    {"key", "add --new-passphrase env:NAME|file:PATH | list | remove ID", "passphrases that unlock the repository"},
+    {"key", "add --new-passphrase env:NAME|file:PATH [--allow-weak-passphrase] | list | remove ID",
+     "passphrases that unlock the repository"},
 };
 
 void AddGlobalOptions(cxxopts::Options& o) {
@@ -57,12 +59,14 @@ void AddGlobalOptions(cxxopts::Options& o) {
       ("v,verbose", "debug output")
       ("no-progress", "no progress display")
       ("allow-root", "allow running as root")
+      ("version", "print the version and exit")
       ("h,help", "show help");
 }
 
 std::string Usage() {
   std::string s =
-      "usage: dhanbak [-c FILE] [--repo URL] [--json] [-q|-v] [--no-progress] [--allow-root] COMMAND ...\n\n"
+      "usage: dhanbak [-c FILE] [--repo URL] [--json] [-q|-v] [--no-progress] [--allow-root] COMMAND ...\n"
+      "       dhanbak --version\n\n"
       "commands:\n";
   for (const auto& c : kCommands) {
     std::string head = std::string("  ") + c.name + " " + c.args;
@@ -70,7 +74,7 @@ std::string Usage() {
     s += head + " " + c.summary + "\n";
   }
   s += "\nexit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 verification found a difference\n"
-       "or corruption, 4 another run holds the lock, 5 status alert\n"
+       "or corruption, 4 another run holds the lock, 5 status alert, 130/143 stopped by SIGINT/SIGTERM\n"
        "run 'dhanbak COMMAND --help' for a command's options\n";
   return s;
 }
@@ -83,6 +87,17 @@ void ApplyGlobals(const cxxopts::ParseResult& r, GlobalOptions& g) {
   if (r.count("verbose")) g.verbose = true;
   if (r.count("no-progress")) g.no_progress = true;
   if (r.count("allow-root")) g.allow_root = true;
+}
+
+// --jobs N: the same limits as [postgres] jobs in the configuration.
+std::optional<int> Jobs(const cxxopts::ParseResult& r) {
+  if (!r.count("jobs")) return std::nullopt;
+  int jobs = r["jobs"].as<int>();
+  if (jobs < 1 || jobs > kMaxJobs) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "--jobs must be between 1 and " + std::to_string(kMaxJobs) + " (got " + std::to_string(jobs) + ")");
+  }
+  return jobs;
 }
 
 std::optional<std::string> Opt(const cxxopts::ParseResult& r, const std::string& name) {
@@ -129,19 +144,28 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
   }
   if (cmd == "key") {
     o.add_options("command")("new-passphrase", "key add: env:NAME or file:PATH holding the new passphrase",
-                              cxxopts::value<std::string>());
+                              cxxopts::value<std::string>())
+        ("allow-weak-passphrase", "key add: accept a passphrase shorter than 12 characters (not recommended)");
+  }
+  if (cmd == "init") {
+    o.add_options("command")("allow-weak-passphrase", "accept a passphrase shorter than 12 characters (not recommended)");
   }
   if (cmd == "export") {
     o.add_options("command")
         ("at", "newest good backup at or before TIME", cxxopts::value<std::string>())
         ("backup", "export this backup id", cxxopts::value<std::string>())
-        ("o,output", "output file, or - for standard output", cxxopts::value<std::string>());
+        ("o,output", "output file (created 0600), or - for standard output", cxxopts::value<std::string>())
+        ("force", "overwrite an existing output file");
   }
   o.parse_positional({"args"});
   o.positional_help(std::string("COMMAND ARGS"));
   auto r = o.parse(argc, argv);
   if (r.count("help")) {
     std::cout << o.help({"command", "global"});
+    return 0;
+  }
+  if (r.count("version")) {
+    std::cout << "dhanbak " << DHANBAK_VERSION << "\n";
     return 0;
   }
   ApplyGlobals(r, globals);
@@ -156,12 +180,12 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
   Context ctx(globals);
   if (cmd == "init") {
     if (!args.empty()) throw Error(ErrorCode::kInvalidArgument, "init takes no arguments");
-    return command::RunInit(ctx);
+    return command::RunInit(ctx, r.count("allow-weak-passphrase") > 0);
   }
   if (cmd == "backup") {
     command::BackupOptions b;
     b.databases = args;
-    if (r.count("jobs")) b.jobs = r["jobs"].as<int>();
+    b.jobs = Jobs(r);
     return command::RunBackup(ctx, b);
   }
   if (cmd == "list") {
@@ -182,7 +206,7 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
     ro.terminate_connections = r.count("terminate-connections") > 0;
     ro.globals = r.count("globals") > 0;
     if (r.count("table")) ro.tables = r["table"].as<std::vector<std::string>>();
-    if (r.count("jobs")) ro.jobs = r["jobs"].as<int>();
+    ro.jobs = Jobs(r);
     ro.verify = r.count("no-verify") == 0;
     return command::RunRestore(ctx, ro);
   }
@@ -196,7 +220,15 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
   }
   if (cmd == "status") {
     if (!args.empty()) throw Error(ErrorCode::kInvalidArgument, "status takes no arguments");
-    return command::RunStatus(ctx, Opt(r, "max-age"));
+    auto max_age = Opt(r, "max-age");
+    if (max_age) {
+      try {
+        (void)ParseDuration(*max_age);
+      } catch (const Error& e) {
+        throw Error(ErrorCode::kInvalidArgument, "--max-age '" + *max_age + "': " + e.what());
+      }
+    }
+    return command::RunStatus(ctx, max_age);
   }
   if (cmd == "catalog") {
     if (args.size() != 1 || args[0] != "rebuild") throw Error(ErrorCode::kInvalidArgument, "usage: dhanbak catalog rebuild");
@@ -206,7 +238,7 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
     if (args.size() == 1 && args[0] == "add") {
       auto ref = Opt(r, "new-passphrase");
       if (!ref) throw Error(ErrorCode::kInvalidArgument, "key add needs --new-passphrase env:NAME or file:PATH");
-      return command::RunKeyAdd(ctx, *ref);
+      return command::RunKeyAdd(ctx, *ref, r.count("allow-weak-passphrase") > 0);
     }
     if (args.size() == 1 && args[0] == "list") return command::RunKeyList(ctx);
     if (args.size() == 2 && args[0] == "remove") return command::RunKeyRemove(ctx, args[1]);
@@ -220,6 +252,7 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
     eo.backup_id = Opt(r, "backup");
     if (eo.at && eo.backup_id) throw Error(ErrorCode::kInvalidArgument, "give --at or --backup, not both");
     eo.output = Opt(r, "output").value_or("");
+    eo.force = r.count("force") > 0;
     return command::RunExport(ctx, eo);
   }
   if (cmd == "verify") {
@@ -229,7 +262,7 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
     if (vo.all && !args.empty()) throw Error(ErrorCode::kInvalidArgument, "give database names or --all, not both");
     vo.at = Opt(r, "at");
     vo.backup_id = Opt(r, "backup");
-    if (r.count("jobs")) vo.jobs = r["jobs"].as<int>();
+    vo.jobs = Jobs(r);
     return command::RunVerify(ctx, vo);
   }
   throw Error(ErrorCode::kInvalidArgument, "unknown command '" + cmd + "'\n" + Usage());
@@ -237,8 +270,16 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
 
 }  // namespace
 
-int Main(int argc, char** argv) {
-  InstallInterruptHandlers();
+namespace {
+
+// 128 + the signal's number after SIGINT (130) or SIGTERM (143), as shells report a process
+// killed by that signal, once the run has cleaned up; `code` otherwise.
+int ExitCode(int code) {
+  int sig = InterruptSignal();
+  return sig != 0 ? 128 + sig : code;
+}
+
+int RunMain(int argc, char** argv) {
   // The command is the first argument that is neither an option nor an option's value.
   int cmd_index = -1;
   for (int i = 1; i < argc; ++i) {
@@ -256,6 +297,10 @@ int Main(int argc, char** argv) {
       cxxopts::Options o("dhanbak");
       AddGlobalOptions(o);
       auto r = o.parse(argc, argv);
+      if (r.count("version") && !r.count("help")) {
+        std::cout << "dhanbak " << DHANBAK_VERSION << "\n";
+        return 0;
+      }
       std::cout << Usage();
       return r.count("help") ? 0 : 2;
     }
@@ -282,6 +327,13 @@ int Main(int argc, char** argv) {
     log::Error(std::string("internal error: ") + e.what());
     return 1;
   }
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  InstallInterruptHandlers();
+  return ExitCode(RunMain(argc, argv));
 }
 
 }  // namespace dhanbak::cli

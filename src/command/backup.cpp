@@ -6,6 +6,10 @@
 #include <mutex>
 #include <thread>
 
+#include <csignal>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
 #include "command/manifest_record.hpp"
 #include "command/parallel.hpp"
 #include "common/encoding.hpp"
@@ -331,9 +335,58 @@ void RecordEarlyFailure(Context& ctx, const std::string& database, const std::st
   }
 }
 
+// What one database's part of the run came to, for the log, `--json` and notifications.
+struct DatabaseResult {
+  std::string database;
+  std::string status = "not_attempted";  // ok | failed | not_attempted (an interrupt came first)
+  catalog::BackupRecord record;          // when ok
+  std::string error;
+  double duration_seconds = 0;
+};
+
+void PrintJson(Context& ctx, const std::vector<DatabaseResult>& results, UnixMicros started) {
+  UnixMicros finished = NowMicros();
+  nlohmann::json dbs = nlohmann::json::array();
+  int64_t ok = 0, failed = 0, not_attempted = 0, logical = 0, stored = 0, new_chunks = 0;
+  for (const auto& r : results) {
+    nlohmann::json d{{"database", r.database}, {"status", r.status}, {"duration_seconds", r.duration_seconds}};
+    if (r.status == "ok") {
+      ++ok;
+      d["backup_id"] = r.record.backup_id;
+      d["snapshot_time"] = FormatUtcIso(r.record.snapshot_time);
+      d["tables"] = r.record.tables.size();
+      d["rows"] = r.record.rows;
+      d["logical_bytes"] = r.record.logical_bytes;
+      d["stored_bytes"] = r.record.stored_bytes;
+      d["new_chunks"] = r.record.new_chunks;
+      logical += r.record.logical_bytes;
+      stored += r.record.stored_bytes;
+      new_chunks += r.record.new_chunks;
+    } else {
+      (r.status == "failed" ? failed : not_attempted) += 1;
+      d["error"] = r.error;
+    }
+    dbs.push_back(std::move(d));
+  }
+  int sig = InterruptSignal();
+  nlohmann::json out{{"command", "backup"},
+                     {"repository", ctx.repository_url()},
+                     {"ok", failed == 0 && not_attempted == 0 && !results.empty()},
+                     {"interrupted", sig == 0 ? nlohmann::json(nullptr) : nlohmann::json(sig == SIGINT ? "SIGINT" : "SIGTERM")},
+                     {"started_at", FormatUtcIso(started)},
+                     {"finished_at", FormatUtcIso(finished)},
+                     {"duration_seconds", static_cast<double>(finished - started) / 1e6},
+                     {"counts", {{"ok", ok}, {"failed", failed}, {"not_attempted", not_attempted}}},
+                     {"totals", {{"logical_bytes", logical}, {"stored_bytes", stored}, {"new_chunks", new_chunks}}},
+                     {"databases", dbs}};
+  std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  std::cout.flush();
+}
+
 }  // namespace
 
 int RunBackup(Context& ctx, const BackupOptions& options) {
+  const UnixMicros run_started = NowMicros();
   const Config& config = ctx.config();
   std::vector<std::string> databases = options.databases.empty() ? config.postgres.databases : options.databases;
   if (databases.empty()) {
@@ -344,7 +397,9 @@ int RunBackup(Context& ctx, const BackupOptions& options) {
     log::Debug("no [postgres] conninfo: using libpq defaults and PG* environment variables");
   }
   int jobs = options.jobs.value_or(config.postgres.jobs);
-  if (jobs < 1) throw Error(ErrorCode::kInvalidArgument, "--jobs must be at least 1");
+  if (jobs < 1 || jobs > kMaxJobs) {
+    throw Error(ErrorCode::kInvalidArgument, "--jobs must be between 1 and " + std::to_string(kMaxJobs));
+  }
   auto locks = ctx.Lock(LockMode::kBackup);
   int stale = ctx.catalog().MarkInterrupted(ctx.repository_url());
   if (stale > 0) log::Warning(std::to_string(stale) + " earlier backup run(s) had been interrupted; marked failed");
@@ -353,6 +408,7 @@ int RunBackup(Context& ctx, const BackupOptions& options) {
   size_t distrusted = 0;
   format::StreamRef globals;
   notify::RunSummary summary{"backup", {}};
+  std::vector<DatabaseResult> results;
   try {
     format::Repository& repo = ctx.repository();
     // Seen by prune on any machine: chunks this run reuses must not be swept meanwhile.
@@ -366,45 +422,67 @@ int RunBackup(Context& ctx, const BackupOptions& options) {
   } catch (const Error& e) {
     // The run failed before any database: still leave a failed backup per database in the
     // catalog, so that `list`, `status` and the notifications show that the night failed.
+    const bool interrupted = e.code() == ErrorCode::kInterrupted;
     for (const auto& db : databases) {
       RecordEarlyFailure(ctx, db, e.what());
       notify::DatabaseOutcome outcome;
       outcome.database = db;
-      outcome.error = e.what();
+      outcome.error = interrupted ? std::string("not attempted: ") + e.what() : e.what();
       summary.databases.push_back(outcome);
+      DatabaseResult r;
+      r.database = db;
+      r.status = interrupted ? "not_attempted" : "failed";
+      r.error = e.what();
+      results.push_back(r);
     }
     notify::Notify(config.notify, summary);
+    if (ctx.options().json) PrintJson(ctx, results, run_started);
     throw;
   }
   stream::ChunkUploader& uploader = *uploader_holder;
 
   int exit_code = 0;
-  std::vector<std::string> failed;
+  std::vector<std::string> failed, not_attempted;
   for (const auto& db : databases) {
+    DatabaseResult result;
+    result.database = db;
     notify::DatabaseOutcome outcome;
     outcome.database = db;
+    if (Interrupted()) {
+      // Never started: not a failure of this database, and not counted as one.
+      not_attempted.push_back(db);
+      outcome.error = "not attempted: the run was interrupted before it";
+      result.error = outcome.error;
+      summary.databases.push_back(outcome);
+      results.push_back(result);
+      continue;
+    }
     UnixMicros start = NowMicros();
     try {
-      ThrowIfInterrupted();
       catalog::BackupRecord rec = DatabaseBackup(ctx, uploader, globals, db, jobs).Run();
       outcome.ok = true;
       outcome.backup_id = rec.backup_id;
       outcome.rows = rec.rows;
       outcome.logical_bytes = rec.logical_bytes;
       outcome.stored_bytes = rec.stored_bytes;
+      result.status = "ok";
+      result.record = std::move(rec);
     } catch (const Error& e) {
       log::Error("backup of " + db + " failed: " + e.what());
       failed.push_back(db);
       outcome.error = e.what();
+      result.status = "failed";
+      result.error = e.what();
       if (exit_code == 0) exit_code = ExitCodeFor(e.code());
     }
     outcome.duration_seconds = static_cast<double>(NowMicros() - start) / 1e6;
+    result.duration_seconds = outcome.duration_seconds;
     if (auto last = ctx.catalog().FindBackupAt(ctx.repository_url(), db, std::nullopt)) {
       outcome.last_good_unix_seconds = last->snapshot_time / 1000000;
     }
     summary.databases.push_back(outcome);
     ClearRestoredChunks(ctx, uploader);
-    if (Interrupted()) break;
+    results.push_back(std::move(result));
   }
   if (distrusted > 0) {
     size_t left = ctx.catalog().DamagedChunks(ctx.repository_url()).size();
@@ -414,12 +492,21 @@ int RunBackup(Context& ctx, const BackupOptions& options) {
     }
   }
   notify::Notify(config.notify, summary);
+  auto join = [](const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+  };
   if (!failed.empty()) {
-    std::string names;
-    for (const auto& f : failed) names += (names.empty() ? "" : ", ") + f;
     log::Error("backup failed for " + std::to_string(failed.size()) + " of " + std::to_string(databases.size()) +
-               " database(s): " + names);
+               " database(s): " + join(failed));
   }
+  if (!not_attempted.empty()) {
+    log::Warning("backup interrupted: " + std::to_string(not_attempted.size()) + " of " +
+                 std::to_string(databases.size()) + " database(s) not attempted: " + join(not_attempted));
+    if (exit_code == 0) exit_code = ExitCodeFor(ErrorCode::kInterrupted);
+  }
+  if (ctx.options().json) PrintJson(ctx, results, run_started);
   return exit_code;
 }
 

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "common/log.hpp"
+#include "common/private_fs.hpp"
 #include "dhanbak/error.hpp"
 #include "storage/open_storage.hpp"
 
@@ -44,15 +45,22 @@ Context::Context(GlobalOptions options) : options_(std::move(options)) {}
 Context::~Context() = default;
 
 const Config& Context::config() {
-  if (!config_) config_ = LoadConfig(FindConfigPath(options_.config_path));
+  if (!config_) {
+    Config loaded = LoadConfig(FindConfigPath(options_.config_path));
+    // Without a repository nothing can run; saying so here keeps a config that is not one
+    // (-c /dev/null, an empty file) from sending dhanbak to default paths.
+    if (loaded.repository_url.empty() && !options_.repo_url) {
+      throw Error(ErrorCode::kConfig, loaded.source + ": key 'repository.url' is required (or give --repo URL)");
+    }
+    config_ = std::move(loaded);
+  }
   return *config_;
 }
 
 std::string Context::repository_url() {
-  if (options_.repo_url) return *options_.repo_url;
-  const std::string& url = config().repository_url;
-  if (url.empty()) throw Error(ErrorCode::kConfig, config().source + ": key 'repository.url' is required");
-  return url;
+  // Normalised once where the URL enters, so equivalent spellings are one catalog repository.
+  if (options_.repo_url) return NormalizeRepositoryUrl(*options_.repo_url, "--repo");
+  return config().repository_url;
 }
 
 storage::Storage& Context::storage() {
@@ -92,7 +100,7 @@ catalog::Catalog& Context::catalog() {
 
 std::vector<FileLock> Context::Lock(LockMode mode) {
   std::string base = config().catalog_path;
-  std::filesystem::create_directories(std::filesystem::path(base).parent_path());
+  CreatePrivateDirectories(std::filesystem::path(base).parent_path().string(), ErrorCode::kIo, "catalog " + base);
   std::vector<FileLock> locks;
   if (mode == LockMode::kBackup) locks.push_back(TakeLock(base + ".backup.lock", LOCK_EX, "backup"));
   locks.push_back(TakeLock(base + ".repo.lock", mode == LockMode::kExclusive ? LOCK_EX : LOCK_SH, "repository"));

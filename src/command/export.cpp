@@ -1,6 +1,12 @@
 #include "command/export.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 
 #include <cstdio>
 #include <fstream>
@@ -22,14 +28,39 @@ namespace {
 
 constexpr char kDbPlaceholder[] = "__dhanbak_current_database__";
 
+// The export file: a plaintext dump, so it is created 0600 whatever the umask, written under a
+// temporary name in the same directory and moved into place only when complete. An existing
+// file is never overwritten unless --force.
 class Output {
  public:
-  explicit Output(const std::string& path) : path_(path) {
-    if (path_ != "-") {
-      file_.open(path_, std::ios::binary | std::ios::trunc);
-      if (!file_) throw Error(ErrorCode::kIo, "cannot write '" + path_ + "'");
+  Output(const std::string& path, bool force) : path_(path), force_(force) {
+    if (path_ == "-") return;
+    struct stat st {};
+    if (::lstat(path_.c_str(), &st) == 0) {
+      if (S_ISDIR(st.st_mode)) throw Error(ErrorCode::kInvalidArgument, "export: '" + path_ + "' is a directory");
+      if (!force_) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "export: '" + path_ + "' already exists; pass --force to overwrite it, or choose another file");
+      }
+    }
+    std::string dir = std::filesystem::path(path_).parent_path().string();
+    std::string name = std::filesystem::path(path_).filename().string();
+    tmp_ = (dir.empty() ? std::string() : dir + "/") + "." + name + ".dhanbak-XXXXXX";
+    int fd = ::mkstemp(tmp_.data());  // mode 0600
+    if (fd < 0) {
+      int err = errno;
+      tmp_.clear();
+      throw Error(ErrorCode::kIo, "cannot write '" + path_ + "': " + std::strerror(err));
+    }
+    ::close(fd);
+    file_.open(tmp_, std::ios::binary | std::ios::trunc);
+    if (!file_) {
+      ::unlink(tmp_.c_str());
+      tmp_.clear();
+      throw Error(ErrorCode::kIo, "cannot write '" + path_ + "'");
     }
   }
+  ~Output() { Discard(); }
   std::ostream& stream() { return path_ == "-" ? std::cout : file_; }
   void Write(std::string_view d) { stream().write(d.data(), static_cast<std::streamsize>(d.size())); }
   void Copy(const std::string& file) {
@@ -38,18 +69,39 @@ class Output {
   }
   void Close() {
     stream().flush();
-    if (path_ != "-") file_.close();
-    if (!stream()) throw Error(ErrorCode::kIo, "cannot write '" + path_ + "' (is the disk full?)");
+    if (path_ == "-") {
+      if (!stream()) throw Error(ErrorCode::kIo, "cannot write to standard output");
+      return;
+    }
+    file_.close();
+    if (!file_) throw Error(ErrorCode::kIo, "cannot write '" + path_ + "' (is the disk full?)");
+    if (force_) {
+      if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
+        throw Error(ErrorCode::kIo, "cannot rename into '" + path_ + "': " + std::strerror(errno));
+      }
+    } else if (::link(tmp_.c_str(), path_.c_str()) == 0) {
+      // link() fails if the name appeared meanwhile: still never an overwrite.
+      ::unlink(tmp_.c_str());
+    } else if (errno == EEXIST) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "export: '" + path_ + "' appeared while exporting; pass --force to overwrite it");
+    } else {
+      throw Error(ErrorCode::kIo, "cannot create '" + path_ + "': " + std::strerror(errno));
+    }
+    tmp_.clear();
   }
   void Discard() {
-    if (path_ != "-") {
-      file_.close();
-      std::remove(path_.c_str());
+    if (path_ != "-" && !tmp_.empty()) {
+      if (file_.is_open()) file_.close();
+      ::unlink(tmp_.c_str());
+      tmp_.clear();
     }
   }
 
  private:
   std::string path_;
+  bool force_;
+  std::string tmp_;  // the file being written; empty once moved into place or discarded
   std::ofstream file_;
 };
 
@@ -57,6 +109,7 @@ class Output {
 
 int RunExport(Context& ctx, const ExportOptions& o) {
   if (o.output.empty()) throw Error(ErrorCode::kInvalidArgument, "export needs -o FILE (or -o - for stdout)");
+  Output out(o.output, o.force);  // refuses an existing file before anything else happens
   auto locks = ctx.Lock(LockMode::kShared);
   catalog::BackupRecord backup = SelectBackup(ctx, o.database, o.at, o.backup_id);
   format::Manifest m = FetchManifest(ctx, backup);
@@ -71,7 +124,6 @@ int RunExport(Context& ctx, const ExportOptions& o) {
     pg::ArchiveToScript(version, archive, tmp.path() + "/" + section + ".sql", section);
   }
 
-  Output out(o.output);
   try {
     const auto& p = m.properties;
     out.stream() << "--\n-- dhanbak export of database " << m.database << ", backup " << m.backup_id << " taken "

@@ -18,6 +18,7 @@ struct ExportOptions {
   std::optional<std::string> at;
   std::optional<std::string> backup_id;
   std::string output;  // path, or "-" for stdout
+  bool force = false;  // overwrite an existing output file
 };
 
 int RunExport(Context& ctx, const ExportOptions& options);

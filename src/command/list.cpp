@@ -10,8 +10,33 @@
 
 namespace dhanbak::command {
 
+namespace {
+
+// When the catalog shows nothing, the catalog may be the problem (a new machine, a lost or
+// deleted catalog, another URL spelling of old): count the manifests in storage it does not know.
+void HintCatalogRebuild(Context& ctx) {
+  try {
+    std::set<std::string> known;
+    for (const auto& b : ctx.catalog().ListBackups(ctx.repository_url(), std::nullopt)) known.insert(b.backup_id);
+    int64_t unknown = 0;
+    const std::string prefix = "manifests/";
+    ctx.storage().List(prefix, [&](const storage::ObjectInfo& o) {
+      if (!known.count(o.name.substr(prefix.size()))) ++unknown;
+    });
+    if (unknown > 0) {
+      log::Warning("the catalog lists no such backups, but the repository holds " + std::to_string(unknown) +
+                   " backup manifest(s) the catalog does not know: run `dhanbak catalog rebuild`");
+    }
+  } catch (const std::exception& e) {
+    log::Debug(std::string("cannot compare the catalog with storage: ") + e.what());
+  }
+}
+
+}  // namespace
+
 int RunList(Context& ctx, const std::optional<std::string>& database) {
   auto backups = ctx.catalog().ListBackups(ctx.repository_url(), database);
+  if (backups.empty()) HintCatalogRebuild(ctx);
   // Backups found lost (manifest missing from storage) by check, status or restore.
   auto lost_ids = ctx.catalog().LostBackups(ctx.repository_url());
   std::set<std::string> lost(lost_ids.begin(), lost_ids.end());

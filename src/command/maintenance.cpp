@@ -10,6 +10,7 @@
 
 #include "command/leftovers.hpp"
 #include "command/manifest_record.hpp"
+#include "command/init.hpp"
 #include "common/log.hpp"
 #include "common/time_spec.hpp"
 #include "dhanbak/error.hpp"
@@ -164,12 +165,17 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age) {
   return alert ? ExitCodeFor(ErrorCode::kStatusAlert) : 0;
 }
 
-int RunKeyAdd(Context& ctx, const std::string& new_passphrase_ref) {
+int RunKeyAdd(Context& ctx, const std::string& new_passphrase_ref, bool allow_weak_passphrase) {
   SecretRef ref{new_passphrase_ref, "--new-passphrase"};
   if (!new_passphrase_ref.starts_with("env:") && !new_passphrase_ref.starts_with("file:")) {
     throw Error(ErrorCode::kInvalidArgument, "--new-passphrase takes env:NAME or file:PATH (never the passphrase itself)");
   }
-  std::string id = ctx.repository().AddKey(ref.Resolve());
+  if (std::string problem = SecretSpecProblem(new_passphrase_ref); !problem.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, "--new-passphrase " + problem);
+  }
+  std::string passphrase = ref.Resolve();
+  CheckPassphraseStrength(passphrase, "the new passphrase", allow_weak_passphrase);
+  std::string id = ctx.repository().AddKey(passphrase);
   std::cout << "added key " << id << "\n";
   return 0;
 }

@@ -14,7 +14,7 @@ namespace dhanbak::command {
 int RunCatalogRebuild(Context& ctx);
 int RunStatus(Context& ctx, const std::optional<std::string>& max_age);
 // The new passphrase comes from a secret reference (env:NAME or file:PATH), never from argv.
-int RunKeyAdd(Context& ctx, const std::string& new_passphrase_ref);
+int RunKeyAdd(Context& ctx, const std::string& new_passphrase_ref, bool allow_weak_passphrase);
 int RunKeyList(Context& ctx);
 int RunKeyRemove(Context& ctx, const std::string& key_id);
 

@@ -2,6 +2,7 @@
 
 #include <ctime>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <unordered_set>
 
 #include "common/log.hpp"
@@ -53,18 +54,37 @@ int RunPrune(Context& ctx, const PruneOptions& o) {
   }
 
   std::string url = ctx.repository_url();
+  const bool json = ctx.options().json;
+  const UnixMicros started = NowMicros();
+  nlohmann::json deleted_list = nlohmann::json::array(), kept_list = nlohmann::json::array();
+  for (const auto& m : manifests) {
+    if (!expired.count(m.backup_id)) {
+      kept_list.push_back({{"backup_id", m.backup_id}, {"database", m.database},
+                           {"snapshot_time", FormatUtcIso(m.snapshot_time)}});
+    }
+  }
   int64_t manifests_deleted = 0, chunks_deleted = 0, bytes_freed = 0, locked = 0, young = 0;
   for (const auto& m : manifests) {
     if (!expired.count(m.backup_id)) continue;
-    std::cout << (o.dry_run ? "would delete backup " : "deleting backup ") << m.backup_id << " of " << m.database
-              << " taken " << FormatLocalTime(m.snapshot_time) << "\n";
-    if (o.dry_run) continue;
+    if (!json) {
+      std::cout << (o.dry_run ? "would delete backup " : "deleting backup ") << m.backup_id << " of " << m.database
+                << " taken " << FormatLocalTime(m.snapshot_time) << "\n";
+    }
+    nlohmann::json entry{{"backup_id", m.backup_id}, {"database", m.database},
+                         {"snapshot_time", FormatUtcIso(m.snapshot_time)}};
+    if (o.dry_run) {
+      deleted_list.push_back(entry);
+      continue;
+    }
     try {
       storage.Remove(format::Repository::ManifestName(m.backup_id));
       ctx.catalog().DeleteBackup(url, m.backup_id);
       ++manifests_deleted;
+      deleted_list.push_back(entry);
     } catch (const storage::ObjectLockedError&) {
       ++locked;
+      entry["reason"] = "object lock";
+      kept_list.push_back(entry);
       log::Info("backup " + m.backup_id + " is still under Object Lock; kept until its retention ends");
     }
   }
@@ -100,8 +120,28 @@ int RunPrune(Context& ctx, const PruneOptions& o) {
                         std::to_string(manifests.size() - expired.size()) + " backup(s)";
   if (young) summary += "; " + std::to_string(young) + " unreferenced chunk(s) younger than the 24 h grace period kept";
   if (locked) summary += "; " + std::to_string(locked) + " object(s) still under Object Lock kept";
-  std::cout << summary << "\n";
+  if (!json) std::cout << summary << "\n";
   if (!o.dry_run) ctx.catalog().RecordPrune(NowMicros(), manifests_deleted, chunks_deleted, summary);
+  if (json) {
+    const UnixMicros finished = NowMicros();
+    nlohmann::json out{
+        {"command", "prune"},
+        {"repository", url},
+        {"dry_run", o.dry_run},
+        {"ok", true},
+        {"duration_seconds", static_cast<double>(finished - started) / 1e6},
+        {"retention", {{"keep_within_seconds", config.retention.keep_within.count()}, {"keep_last", config.retention.keep_last}}},
+        {"counts",
+         {{"backups_deleted", deleted_list.size()},
+          {"backups_kept", kept_list.size()},
+          {"chunks_deleted", chunks_deleted},
+          {"bytes_freed", bytes_freed},
+          {"young_chunks_kept", young},
+          {"object_locked_kept", locked}}},
+        {"deleted_backups", deleted_list},
+        {"kept_backups", kept_list}};
+    std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  }
   return 0;
 }
 

@@ -54,6 +54,17 @@ int RunVerify(Context& ctx, const VerifyOptions& o) {
       if (exit_code == 0 || code == 3) exit_code = code;
       if (e.code() == ErrorCode::kInterrupted) {
         ctx.catalog().RecordVerification(rec);
+        if (ctx.options().json) {
+          // Still one document: this database failed (interrupted), the later ones were never
+          // attempted, which is not the same as failing.
+          r["status"] = "failed";
+          r["detail"] = rec.detail;
+          results.push_back(r);
+          for (size_t i = results.size(); i < databases.size(); ++i) {
+            results.push_back({{"database", databases[i]}, {"status", "not_attempted"}});
+          }
+          std::cout << nlohmann::json{{"verifications", results}}.dump(2) << "\n";
+        }
         throw;
       }
     }

@@ -26,6 +26,8 @@ void InstallInterruptHandlers() {
 
 bool Interrupted() { return g_signal.load() != 0; }
 
+int InterruptSignal() { return g_signal.load(); }
+
 void RequestInterrupt() { g_signal.store(SIGTERM); }
 
 void ThrowIfInterrupted() {

@@ -7,6 +7,8 @@ namespace dhanbak {
 
 void InstallInterruptHandlers();
 bool Interrupted();
+// The signal that interrupted the run (SIGINT or SIGTERM), 0 when none arrived.
+int InterruptSignal();
 // Throws Error(kInterrupted) once a signal has arrived.
 void ThrowIfInterrupted();
 // For tests and for cancelling a run programmatically.

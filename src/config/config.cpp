@@ -2,6 +2,7 @@
 //
 // Every known key has a handler; anything else in the file is an error, because a misspelt
 // key (`job = 4`) silently falling back to a default is worse than refusing to start.
+#include <sys/stat.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -28,8 +30,6 @@ using Handler = std::function<void(const TomlField&)>;
 using Section = std::map<std::string, Handler>;
 
 constexpr const char* kDefaultConfigPath = "/etc/dhanbak/dhanbak.toml";
-constexpr int64_t kMaxConnections = 64;
-constexpr int64_t kMaxJobs = 64;
 constexpr int64_t kMaxInt = 1000000;
 
 const std::vector<std::string> kHttpSchemes = {"http://", "https://"};
@@ -41,7 +41,15 @@ uint32_t LineOf(const toml::key& key, const toml::node& node) {
 std::map<std::string, Section> Sections(Config& c) {
   std::map<std::string, Section> s;
   s["repository"] = {
-      {"url", [&c](const TomlField& f) { c.repository_url = f.Url({"file://", "b2://"}, false); }},
+      {"url",
+       [&c](const TomlField& f) {
+         std::string url = f.Url({"file://", "b2://"}, false);
+         try {
+           c.repository_url = NormalizeRepositoryUrl(url, "the url");
+         } catch (const Error& e) {
+           throw Error(ErrorCode::kConfig, f.Where() + ": key '" + f.key() + "': " + e.what());
+         }
+       }},
       {"passphrase", [&c](const TomlField& f) { c.passphrase = f.Secret(); }},
   };
   s["b2"] = {
@@ -114,6 +122,17 @@ std::string FindConfigPath(const std::optional<std::string>& explicit_path) {
 }
 
 Config LoadConfig(const std::string& path) {
+  // A directory or a device (-c /dev/null) is a mistake on the command line, not an empty
+  // configuration that would send dhanbak to default paths.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    int err = errno;
+    throw Error(ErrorCode::kConfig, "cannot read config file " + path + ": " + LowerErrno(err));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    throw Error(ErrorCode::kConfig, "config file " + path + " is a directory; give the path of a dhanbak.toml file");
+  }
+  if (!S_ISREG(st.st_mode)) throw Error(ErrorCode::kConfig, "config file " + path + " is not a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     int err = errno;
@@ -136,6 +155,10 @@ Config ParseConfig(const std::string& text, const std::string& source_name) {
     if (!description.empty()) {
       description[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(description[0])));
     }
+    // toml++ quotes the offending characters ("saw 'x'", "escape sequence '\\q'"): they are part
+    // of a value, possibly a secret, and line:column already points at them.
+    description = std::regex_replace(description, std::regex(", saw '[^']*'"), "");
+    description = std::regex_replace(description, std::regex(" '[^']*'"), "");
     throw Error(ErrorCode::kConfig, source_name + ":" + std::to_string(at.line) + ":" +
                                         std::to_string(at.column) + ": " + description);
   }

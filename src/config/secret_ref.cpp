@@ -78,7 +78,51 @@ std::string ReadSecretFile(const std::string& where, const std::string& path) {
   return content;
 }
 
+bool ValidEnvName(const std::string& name) {
+  bool valid = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0]));
+  for (char c : name) valid = valid && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+  return valid;
+}
+
 }  // namespace
+
+std::string SecretSpecProblem(const std::string& spec) {
+  if (spec.starts_with("env:")) {
+    if (!ValidEnvName(spec.substr(4))) return "names an invalid environment variable; use env:NAME with letters, digits and _";
+    return "";
+  }
+  if (spec.starts_with("file:")) {
+    if (spec.size() == 5) return "has an empty file path; use file:/path/to/secret";
+    if (spec[5] != '/') return "has a relative file path; use file:/absolute/path/to/secret";
+    return "";
+  }
+  if (spec.starts_with("literal:")) {
+    if (spec.size() == 8) return "has an empty literal value";
+    return "";
+  }
+  if (spec.empty()) return "must not be empty (use env:NAME, file:PATH or literal:VALUE)";
+  // Anything else: a misspelt reference (flie:, File:, ENV:, " file:") or a bare value. Both are
+  // refused: silently taking "flie:/etc/dhanbak/passphrase" as the passphrase itself would lock a
+  // repository with a string nobody meant.
+  size_t i = 0;
+  while (i < spec.size() && std::isspace(static_cast<unsigned char>(spec[i]))) ++i;
+  size_t word = i;
+  while (word < spec.size() && (std::isalnum(static_cast<unsigned char>(spec[word])) || spec[word] == '_' ||
+                                spec[word] == '-' || spec[word] == '+' || spec[word] == '.')) {
+    ++word;
+  }
+  if (word > i && word < spec.size() && spec[word] == ':') {
+    return "looks like a secret reference but does not start exactly with env: or file: (lower case, no "
+           "leading spaces); a literal value must be written literal:VALUE";
+  }
+  return "is neither a reference (env:NAME, file:PATH) nor an explicit literal (literal:VALUE)";
+}
+
+size_t PassphraseLength(const std::string& passphrase) {
+  size_t n = 0;
+  for (unsigned char c : passphrase) n += (c & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
 
 std::string SecretRef::Resolve() const {
   const std::string where = origin.empty() ? std::string("secret") : origin;
@@ -100,6 +144,8 @@ std::string SecretRef::Resolve() const {
     if (path.empty()) throw Error(ErrorCode::kConfig, where + ": empty secret file path");
     return ReadSecretFile(where, path);
   }
+  if (spec.rfind("literal:", 0) == 0) return spec.substr(8);
+  // Set by code, not parsed from a file (the parser refuses bare values): the value itself.
   return spec;
 }
 

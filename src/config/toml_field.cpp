@@ -50,7 +50,9 @@ std::vector<std::string> TomlField::StringList() const {
     const auto* value = element.as_string();
     if (value == nullptr) Fail("must be an array of strings");
     if (value->get().empty()) Fail("must not contain an empty name");
-    if (!seen.insert(value->get()).second) Fail("lists '" + value->get() + "' twice");
+    if (!seen.insert(value->get()).second) {
+      Fail("lists the same name twice (entry " + std::to_string(out.size() + 1) + " repeats an earlier one)");
+    }
     out.push_back(value->get());
   }
   return out;
@@ -58,16 +60,9 @@ std::vector<std::string> TomlField::StringList() const {
 
 SecretRef TomlField::Secret() const {
   const auto* value = node_.as_string();
-  if (value == nullptr) Fail("must be a string (a value, env:NAME or file:PATH)");
+  if (value == nullptr) Fail("must be a string (env:NAME, file:PATH or literal:VALUE)");
   const std::string& spec = value->get();
-  if (spec.rfind("env:", 0) == 0) {
-    std::string name = spec.substr(4);
-    bool valid = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0]));
-    for (char c : name) valid = valid && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
-    if (!valid) Fail("names an invalid environment variable; use env:NAME with letters, digits and _");
-  } else if (spec.rfind("file:", 0) == 0) {
-    if (spec.size() == 5) Fail("has an empty file path; use file:/path/to/secret");
-  }
+  if (std::string problem = SecretSpecProblem(spec); !problem.empty()) Fail(problem);
   return SecretRef{spec, Where() + ": key '" + key_ + "'"};
 }
 
@@ -77,8 +72,9 @@ std::chrono::seconds TomlField::Duration(bool allow_zero) const {
   std::chrono::seconds result{};
   try {
     result = ParseDuration(value->get());
-  } catch (const Error& e) {
-    throw Error(ErrorCode::kConfig, Where() + ": key '" + key_ + "': " + e.what());
+  } catch (const Error&) {
+    // The message of ParseDuration never quotes the value, so neither does this one.
+    Fail("must be a duration such as \"30d\", \"12h\", \"90m\" or \"1d12h\" (units w, d, h, m, s)");
   }
   if (result.count() == 0 && !allow_zero) Fail("must be longer than zero");
   return result;
@@ -94,7 +90,7 @@ uint64_t TomlField::Rate() const {
   try {
     return ParseRate(value->get());
   } catch (const Error& e) {
-    throw Error(ErrorCode::kConfig, Where() + ": key '" + key_ + "': " + e.what());
+    Fail("is an " + std::string(e.what()));
   }
 }
 

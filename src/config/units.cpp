@@ -14,14 +14,15 @@ namespace {
 
 constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
 
-[[noreturn]] void BadDuration(const std::string& text) {
+// Messages never quote the text: it may come from the configuration file, whose values are
+// never repeated in messages (a misplaced secret must not reach a log).
+[[noreturn]] void BadDuration(const std::string& /*text*/) {
   throw Error(ErrorCode::kInvalidArgument,
-              "invalid duration '" + text +
-                  "': expected numbers with units w, d, h, m or s, e.g. 30d, 12h or 1d12h");
+              "invalid duration: expected numbers with units w, d, h, m or s, e.g. 30d, 12h or 1d12h");
 }
 
-[[noreturn]] void BadRate(const std::string& text, const std::string& why) {
-  throw Error(ErrorCode::kInvalidArgument, "invalid rate '" + text + "': " + why);
+[[noreturn]] void BadRate(const std::string& /*text*/, const std::string& why) {
+  throw Error(ErrorCode::kInvalidArgument, "invalid rate: " + why);
 }
 
 // Multiplies with an overflow check; false when the product does not fit.

@@ -13,12 +13,12 @@ std::unique_ptr<Storage> OpenStorage(const std::string& url, const Config& confi
     std::string path = url.substr(kFile.size());
     // Only local absolute paths: "file://host/x" would silently mean something else.
     if (path.empty() || path.front() != '/') {
-      throw Error(ErrorCode::kConfig, "repository url '" + url + "' must be file:///ABSOLUTE/PATH");
+      throw Error(ErrorCode::kConfig, "the repository url must be file:///ABSOLUTE/PATH");
     }
     return std::make_unique<LocalStorage>(path);
   }
   if (url.starts_with(kB2)) return std::make_unique<B2Storage>(url, config.b2);
-  throw Error(ErrorCode::kConfig, "repository url '" + url + "' has an unknown scheme (use file:// or b2://)");
+  throw Error(ErrorCode::kConfig, "the repository url has an unknown scheme (use file:// or b2://)");
 }
 
 }  // namespace dhanbak::storage

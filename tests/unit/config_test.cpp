@@ -173,7 +173,7 @@ TEST_CASE("config: wrongly typed values are errors naming file, line and key") {
   CHECK(ParseError("[postgres]\ndatabases = [\"a\", 2]\n") ==
         "/etc/dhanbak/dhanbak.toml:2: key 'postgres.databases' must be an array of strings");
   CHECK(ParseError("[postgres]\ndatabases = [\"a\", \"a\"]\n") ==
-        "/etc/dhanbak/dhanbak.toml:2: key 'postgres.databases' lists 'a' twice");
+        "/etc/dhanbak/dhanbak.toml:2: key 'postgres.databases' lists the same name twice (entry 2 repeats an earlier one)");
   CHECK(ParseError("[postgres]\nconninfo = 5\n") ==
         "/etc/dhanbak/dhanbak.toml:2: key 'postgres.conninfo' must be a string");
   CHECK(ParseError("[retention]\nkeep_last = 0\n") ==
@@ -181,11 +181,11 @@ TEST_CASE("config: wrongly typed values are errors naming file, line and key") {
   CHECK(ParseError("[retention]\nkeep_within = 30\n").find(":2: key 'retention.keep_within' must be a duration") !=
         std::string::npos);
   CHECK(ParseError("[b2]\nstall_timeout = \"soon\"\n")
-            .find("/etc/dhanbak/dhanbak.toml:2: key 'b2.stall_timeout': invalid duration 'soon'") == 0);
+            .find("/etc/dhanbak/dhanbak.toml:2: key 'b2.stall_timeout' must be a duration such as") == 0);
   CHECK(ParseError("[b2]\nretry_max_time = \"0s\"\n") ==
         "/etc/dhanbak/dhanbak.toml:2: key 'b2.retry_max_time' must be longer than zero");
   CHECK(ParseError("[b2]\nmax_upload_rate = \"fast\"\n")
-            .find("/etc/dhanbak/dhanbak.toml:2: key 'b2.max_upload_rate': invalid rate 'fast'") == 0);
+            .find("/etc/dhanbak/dhanbak.toml:2: key 'b2.max_upload_rate' is an invalid rate: ") == 0);
   CHECK(ParseError("[b2]\nmax_upload_rate = -1\n") ==
         "/etc/dhanbak/dhanbak.toml:2: key 'b2.max_upload_rate' must not be negative");
   CHECK(ParseError("[b2]\nobject_lock_days = -1\n").find(":2: key 'b2.object_lock_days' must be a non-negative") !=
@@ -206,7 +206,7 @@ TEST_CASE("config: wrongly typed values are errors naming file, line and key") {
 
 TEST_CASE("config: a rejected literal secret is never echoed") {
   std::string message = ParseError("[b2]\n# comment\napplication_key = [\"K001-supersecret\"]\n");
-  CHECK(message == "/etc/dhanbak/dhanbak.toml:3: key 'b2.application_key' must be a string (a value, env:NAME or file:PATH)");
+  CHECK(message == "/etc/dhanbak/dhanbak.toml:3: key 'b2.application_key' must be a string (env:NAME, file:PATH or literal:VALUE)");
   CHECK(message.find("supersecret") == std::string::npos);
 }
 
@@ -301,8 +301,10 @@ TEST_CASE("config: file: secrets must be private to the owner") {
 }
 
 TEST_CASE("config: literal secrets resolve to themselves") {
-  SecretRef literal{"plain-value", "origin"};
+  SecretRef literal{"literal:plain-value", "origin"};
   CHECK(literal.Resolve() == "plain-value");
+  Config c = ParseConfig("[b2]\nkey_id = \"literal:0051abc:def\"\n", "f.toml");
+  CHECK(c.b2.key_id.Resolve() == "0051abc:def");
   SecretRef none{"", "f.toml:1: key 'repository.passphrase'"};
   CHECK(ErrorOf([&] { none.Resolve(); }) == "f.toml:1: key 'repository.passphrase': no value configured");
 }
@@ -319,7 +321,7 @@ TEST_CASE("config: durations") {
   for (const char* bad : {"", "30", "d", "30x", "-1d", "1.5h", " 1d", "1d ", "1D", "99999999999999999999s"}) {
     CAPTURE(bad);
     std::string message = ErrorOf([&] { ParseDuration(bad); }, ErrorCode::kInvalidArgument);
-    CHECK(message.rfind("invalid duration '" + std::string(bad) + "'", 0) == 0);
+    CHECK(message.rfind("invalid duration: expected numbers with units", 0) == 0);
   }
 }
 
@@ -336,7 +338,8 @@ TEST_CASE("config: rates") {
   for (const char* bad : {"", "fast", "20Mb/s", "20MiB/h", "MiB/s", "20 MiB/s", "20XB/s", "99999999999999999999"}) {
     CAPTURE(bad);
     std::string message = ErrorOf([&] { ParseRate(bad); }, ErrorCode::kInvalidArgument);
-    CHECK(message.rfind("invalid rate '" + std::string(bad) + "'", 0) == 0);
+    CHECK(message.rfind("invalid rate: ", 0) == 0);
+    for (const char* value : {"fast", "20Mb", "20 MiB", "20XB", "9999"}) CHECK(message.find(value) == std::string::npos);
   }
 }
 

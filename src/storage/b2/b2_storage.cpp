@@ -53,7 +53,7 @@ B2Storage::B2Storage(const std::string& url, const B2Config& config, B2Options o
   prefix_ = location.prefix;
   b2::CheckTransportAllowed(config.api_url);
   if (config.key_id.empty() || config.application_key.empty()) {
-    throw Error(ErrorCode::kConfig, "b2 repository '" + url + "' needs [b2] key_id and application_key");
+    throw Error(ErrorCode::kConfig, "a b2:// repository needs [b2] key_id and application_key");
   }
   if (options_.list_page_size < 1 || options_.list_page_size > 10000) {
     throw Error(ErrorCode::kInvalidArgument, "b2 list page size must be 1..10000");

@@ -24,7 +24,7 @@ std::string Lower(std::string_view s) {
 
 B2Location ParseB2Url(const std::string& url) {
   if (!StartsWith(url, kScheme)) {
-    throw Error(ErrorCode::kConfig, "repository url '" + url + "' is not a b2:// url");
+    throw Error(ErrorCode::kConfig, "the repository url is not a b2:// url");
   }
   std::string_view rest = std::string_view(url).substr(kScheme.size());
   B2Location location;
@@ -43,11 +43,10 @@ B2Location ParseB2Url(const std::string& url) {
     bucket_ok = bucket_ok && ok;
   }
   if (!bucket_ok) {
-    throw Error(ErrorCode::kConfig, "repository url '" + url +
-                                        "': bucket name must be 6-63 letters, digits or '-'");
+    throw Error(ErrorCode::kConfig, "the repository url's bucket name must be 6-63 letters, digits or '-'");
   }
   if (location.prefix.find("//") != std::string::npos || StartsWith(location.prefix, "/")) {
-    throw Error(ErrorCode::kConfig, "repository url '" + url + "': prefix must not contain '//'");
+    throw Error(ErrorCode::kConfig, "the repository url's prefix must not contain '//'");
   }
   return location;
 }
