@@ -47,4 +47,7 @@ class Error : public std::runtime_error {
 // Process exit code for an error code, as the design's §2 specifies.
 int ExitCodeFor(ErrorCode code);
 
+// strerror(err) with a lowercase first letter, as messages are written ("no such file or directory").
+std::string ErrnoMessage(int err);
+
 }  // namespace dhanbak

@@ -4,13 +4,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-
-#include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 
 #include "command/restore.hpp"
 #include "common/log.hpp"
@@ -20,6 +20,7 @@
 #include "pg/connection.hpp"
 #include "pg/database_properties.hpp"
 #include "pg/pg_tools.hpp"
+#include "pg/rebuilt_tables.hpp"
 #include "pg/source_catalog.hpp"
 #include "stream/chunk_fetcher.hpp"
 
@@ -120,7 +121,16 @@ int RunExport(Context& ctx, const ExportOptions& o) {
   std::string archive = tmp.path() + "/schema.dump";
   fetcher.StreamToFile(m.schema, "schema archive", archive);
   int version = m.server_version_num;
-  for (const char* section : {"pre-data", "data", "post-data"}) {
+  std::map<std::string, std::string> definitions;  // tables whose column order pg_dump's script would change
+  for (const auto& t : m.tables) {
+    if (!t.definition.empty()) definitions[t.oid] = t.definition;
+  }
+  if (definitions.empty()) {
+    pg::ArchiveToScript(version, archive, tmp.path() + "/pre-data.sql", "pre-data");
+  } else {
+    pg::PreDataScriptWithDefinitions(version, archive, definitions, tmp.path(), tmp.path() + "/pre-data.sql");
+  }
+  for (const char* section : {"data", "post-data"}) {
     pg::ArchiveToScript(version, archive, tmp.path() + "/" + section + ".sql", section);
   }
 
@@ -131,6 +141,8 @@ int RunExport(Context& ctx, const ExportOptions& o) {
                  << "--\n-- Restore with psql alone, into a new empty database created like the original:\n"
                  << "--   createdb --template=template0 --encoding=" << p.encoding
                  << (p.locale_provider == "i" ? " --locale-provider=icu --icu-locale=" + p.icu_locale : std::string())
+                 << (p.icu_rules.empty() ? std::string() : " --icu-rules='" + p.icu_rules + "'")
+                 << (p.locale_provider == "b" ? " --locale-provider=builtin --builtin-locale=" + p.icu_locale : std::string())
                  << " --lc-collate=" << p.collate << " --lc-ctype=" << p.ctype << " NEWDB\n"
                  << "--   psql -X -v ON_ERROR_STOP=1 -d NEWDB -f THIS_FILE\n"
                  << "-- Roles must exist first (pg_dumpall --globals-only of the old server, or dhanbak restore --globals).\n--\n\n";

@@ -1,5 +1,8 @@
 #include "dhanbak/error.hpp"
 
+#include <cctype>
+#include <cstring>
+
 namespace dhanbak {
 
 int ExitCodeFor(ErrorCode code) {
@@ -18,6 +21,12 @@ int ExitCodeFor(ErrorCode code) {
     default:
       return 1;
   }
+}
+
+std::string ErrnoMessage(int err) {
+  std::string text = std::strerror(err);
+  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  return text;
 }
 
 }  // namespace dhanbak

@@ -10,15 +10,6 @@
 #include <filesystem>
 
 namespace dhanbak {
-namespace {
-
-std::string Reason(int err) {
-  std::string reason = std::strerror(err);
-  if (!reason.empty()) reason[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(reason[0])));
-  return reason;
-}
-
-}  // namespace
 
 void CreatePrivateDirectories(const std::string& dir, ErrorCode code, const std::string& what) {
   namespace fs = std::filesystem;
@@ -31,7 +22,7 @@ void CreatePrivateDirectories(const std::string& dir, ErrorCode code, const std:
   }
   if (p.has_parent_path() && p.parent_path() != p) CreatePrivateDirectories(p.parent_path().string(), code, what);
   if (::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST) {
-    throw Error(code, what + ": cannot create directory " + p.string() + ": " + Reason(errno));
+    throw Error(code, what + ": cannot create directory " + p.string() + ": " + ErrnoMessage(errno));
   }
 }
 
@@ -39,14 +30,14 @@ void MakePrivateFile(const std::string& path, bool create, ErrorCode code, const
   int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
   if (fd < 0) {
     if (!create && errno == ENOENT) return;
-    throw Error(code, what + ": cannot open " + path + ": " + Reason(errno));
+    throw Error(code, what + ": cannot open " + path + ": " + ErrnoMessage(errno));
   }
   struct stat st {};
   int rc = ::fstat(fd, &st);
   if (rc == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0) rc = ::fchmod(fd, st.st_mode & 0700);
   int err = errno;
   ::close(fd);
-  if (rc != 0) throw Error(code, what + ": cannot make " + path + " private: " + Reason(err));
+  if (rc != 0) throw Error(code, what + ": cannot make " + path + " private: " + ErrnoMessage(err));
 }
 
 }  // namespace dhanbak

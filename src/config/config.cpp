@@ -106,12 +106,6 @@ std::map<std::string, Section> Sections(Config& c) {
   return s;
 }
 
-std::string LowerErrno(int err) {
-  std::string text = std::strerror(err);
-  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
-  return text;
-}
-
 }  // namespace
 
 std::string FindConfigPath(const std::optional<std::string>& explicit_path) {
@@ -127,7 +121,7 @@ Config LoadConfig(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     int err = errno;
-    throw Error(ErrorCode::kConfig, "cannot read config file " + path + ": " + LowerErrno(err));
+    throw Error(ErrorCode::kConfig, "cannot read config file " + path + ": " + ErrnoMessage(err));
   }
   if (S_ISDIR(st.st_mode)) {
     throw Error(ErrorCode::kConfig, "config file " + path + " is a directory; give the path of a dhanbak.toml file");
@@ -136,7 +130,7 @@ Config LoadConfig(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     int err = errno;
-    throw Error(ErrorCode::kConfig, "cannot read config file " + path + ": " + LowerErrno(err));
+    throw Error(ErrorCode::kConfig, "cannot read config file " + path + ": " + ErrnoMessage(err));
   }
   std::ostringstream text;
   text << in.rdbuf();

@@ -18,12 +18,6 @@
 namespace dhanbak {
 namespace {
 
-std::string LowerErrno(int err) {
-  std::string text = std::strerror(err);
-  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
-  return text;
-}
-
 std::string ModeString(mode_t mode) {
   char buf[8];
   std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
@@ -43,12 +37,12 @@ std::string ReadSecretFile(const std::string& where, const std::string& path) {
   if (file.fd < 0) {
     int err = errno;
     if (err == ENOENT) throw Error(ErrorCode::kConfig, where + ": secret file " + path + " does not exist");
-    throw Error(ErrorCode::kConfig, where + ": cannot open secret file " + path + ": " + LowerErrno(err));
+    throw Error(ErrorCode::kConfig, where + ": cannot open secret file " + path + ": " + ErrnoMessage(err));
   }
   // fstat on the open descriptor, so the file checked is the file read.
   struct stat st {};
   if (::fstat(file.fd, &st) != 0) {
-    throw Error(ErrorCode::kConfig, where + ": cannot stat secret file " + path + ": " + LowerErrno(errno));
+    throw Error(ErrorCode::kConfig, where + ": cannot stat secret file " + path + ": " + ErrnoMessage(errno));
   }
   if (!S_ISREG(st.st_mode)) {
     throw Error(ErrorCode::kConfig, where + ": secret file " + path + " is not a regular file");
@@ -64,7 +58,7 @@ std::string ReadSecretFile(const std::string& where, const std::string& path) {
     ssize_t n = ::read(file.fd, buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw Error(ErrorCode::kConfig, where + ": cannot read secret file " + path + ": " + LowerErrno(errno));
+      throw Error(ErrorCode::kConfig, where + ": cannot read secret file " + path + ": " + ErrnoMessage(errno));
     }
     if (n == 0) break;
     content.append(buf, static_cast<size_t>(n));

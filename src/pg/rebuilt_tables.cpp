@@ -123,12 +123,11 @@ std::string ExtractTableDefinition(const std::string& script, const std::string&
   return out;
 }
 
-void RestorePreDataWithDefinitions(const ToolTarget& target, const std::string& archive_path,
-                                   const std::map<std::string, std::string>& definitions,
-                                   const std::string& work_dir) {
-  std::istringstream toc(ArchiveToc(target.server_version_num, archive_path));
+std::vector<PreDataStep> SplitAtDefinitions(int server_version_num, const std::string& archive_path,
+                                            const std::map<std::string, std::string>& definitions) {
+  std::istringstream toc(ArchiveToc(server_version_num, archive_path));
   std::string line, part;
-  std::vector<std::pair<std::string, std::string>> steps;  // (list text, definition to run after it)
+  std::vector<PreDataStep> steps;
   std::map<std::string, bool> placed;
   while (std::getline(toc, line)) {
     // "215; 1259 16397 TABLE public c2 postgres": catalog 1259 is pg_class, then the oid.
@@ -147,15 +146,21 @@ void RestorePreDataWithDefinitions(const ToolTarget& target, const std::string& 
     if (def.empty()) {
       part += line + "\n";
     } else {
-      steps.emplace_back(part, def);
+      steps.push_back({part, def});
       part.clear();
     }
   }
   for (const auto& [oid, sql] : definitions) {
     if (!placed.count(oid)) throw Error(ErrorCode::kCorruption, "the schema archive has no table with oid " + oid);
   }
-  steps.emplace_back(part, "");
+  steps.push_back({part, ""});
+  return steps;
+}
 
+void RestorePreDataWithDefinitions(const ToolTarget& target, const std::string& archive_path,
+                                   const std::map<std::string, std::string>& definitions,
+                                   const std::string& work_dir) {
+  auto steps = SplitAtDefinitions(target.server_version_num, archive_path, definitions);
   PgConnection conn(target.conninfo, target.dbname);
   conn.ApplySessionSettings();
   conn.Exec("SET client_encoding = 'UTF8'");
@@ -163,9 +168,9 @@ void RestorePreDataWithDefinitions(const ToolTarget& target, const std::string& 
   bool superuser = conn.QueryValue("SELECT rolsuper::text FROM pg_catalog.pg_roles WHERE rolname = current_user") == "true";
   for (size_t k = 0; k < steps.size(); ++k) {
     std::string list = work_dir + "/pre-data-" + std::to_string(k) + ".list";
-    WriteFile(list, steps[k].first);
+    WriteFile(list, steps[k].toc);
     RestoreSection(target, archive_path, "pre-data", 1, list);
-    for (const auto& stmt : SplitSqlStatements(steps[k].second)) {
+    for (const auto& stmt : SplitSqlStatements(steps[k].definition)) {
       if (CatalogUpdate(stmt) && !superuser) {
         log::Warning("not a superuser: inherited columns of a reordered inheritance child stay marked local");
         continue;
@@ -173,6 +178,26 @@ void RestorePreDataWithDefinitions(const ToolTarget& target, const std::string& 
       conn.Exec(stmt);
     }
   }
+}
+
+void PreDataScriptWithDefinitions(int server_version_num, const std::string& archive_path,
+                                  const std::map<std::string, std::string>& definitions, const std::string& work_dir,
+                                  const std::string& out_path) {
+  auto steps = SplitAtDefinitions(server_version_num, archive_path, definitions);
+  std::ofstream out(out_path, std::ios::binary);
+  for (size_t k = 0; k < steps.size(); ++k) {
+    std::string list = work_dir + "/pre-data-" + std::to_string(k) + ".list";
+    std::string piece = work_dir + "/pre-data-" + std::to_string(k) + ".sql";
+    WriteFile(list, steps[k].toc);
+    ArchiveToScript(server_version_num, archive_path, piece, "pre-data", list);
+    std::ifstream in(piece, std::ios::binary);
+    out << in.rdbuf();
+    // Every piece's header sets client_encoding UTF8 and an empty search_path, which the
+    // definitions (UTF-8, fully qualified) need.
+    if (!steps[k].definition.empty()) out << "\n-- dhanbak: table definition with its exact column order\n" << steps[k].definition;
+  }
+  out.close();
+  if (!out) throw Error(ErrorCode::kIo, "cannot write '" + out_path + "'");
 }
 
 }  // namespace dhanbak::pg

@@ -22,10 +22,25 @@ std::vector<std::string> SplitSqlStatements(const std::string& text);
 // binary-upgrade-only statements removed; empty when the script has no such table.
 std::string ExtractTableDefinition(const std::string& script, const std::string& schema, const std::string& name);
 
+// The archive's table of contents cut before each TABLE entry that a definition replaces: run
+// `toc` (a pg_restore list), then `definition`, in order.
+struct PreDataStep {
+  std::string toc;
+  std::string definition;  // empty for the last step
+};
+std::vector<PreDataStep> SplitAtDefinitions(int server_version_num, const std::string& archive_path,
+                                            const std::map<std::string, std::string>& definitions);
+
 // pg_restore --section=pre-data of `archive_path`, with the TABLE entries of the tables in
 // `definitions` (source oid → SQL) replaced by those definitions, each run at its place in the
 // archive's dependency order. `work_dir` holds the list files.
 void RestorePreDataWithDefinitions(const ToolTarget& target, const std::string& archive_path,
                                    const std::map<std::string, std::string>& definitions, const std::string& work_dir);
+
+// The same as a plain script (for export): pg_restore -f of each piece with the definitions
+// between them, written to `out_path`.
+void PreDataScriptWithDefinitions(int server_version_num, const std::string& archive_path,
+                                  const std::map<std::string, std::string>& definitions, const std::string& work_dir,
+                                  const std::string& out_path);
 
 }  // namespace dhanbak::pg

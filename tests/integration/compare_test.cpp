@@ -297,7 +297,12 @@ TEST_CASE("the kitchen sink survives pg_dump -Fc -b / pg_restore (the reference 
   // restore under another name has to.
   cluster.RunSqlFile("ks_pgrestore", kKitchenSinkDatabase, {{"dbname", "ks_pgrestore"}});
   CompareResult r = CompareDatabases(cluster, "ks_src", "ks_pgrestore");
-  CHECK_MESSAGE(r.equal, r.Summary());
+  // pg_restore's one known shortcoming, which dhanbak does not share (table_shapes_test):
+  // inheritance children whose own columns came first get the parents' column order. Every
+  // difference must be about those tables in schema ks_shapes, and the checker must see them.
+  CHECK_FALSE(r.equal);
+  CHECK_MESSAGE(Mentions(r, "ks_shapes.child_attached ("), r.Summary());
+  for (const auto& d : r.differences) CHECK_MESSAGE(d.find("ks_shapes") != std::string::npos, d);
   cluster.DropDatabase("ks_pgrestore");
   std::remove(archive.c_str());
 }

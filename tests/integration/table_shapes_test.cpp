@@ -93,3 +93,18 @@ TEST_CASE("table shapes: verify passes and --replace swaps in a faithful copy") 
   CHECK(Layout(f.cluster, kShapes) == expected);
   CHECK(f.cluster.Psql(kShapes, "SELECT count(*) FROM ONLY child_multi") == "1");
 }
+
+TEST_CASE("table shapes: export loaded with psql alone keeps column order and locality") {
+  ShapesFixture& f = Shared();
+  const std::string expected = Layout(f.cluster, kShapes);
+  const std::string file = f.work->dir() + "/shapes.sql";
+  ProcessResult r = f.work->Run({"export", kShapes, "-o", file});
+  REQUIRE_MESSAGE(r.exit_code == 0, Describe(r));
+  const std::string target = "shapes_from_export";
+  f.cluster.DropDatabase(target);
+  f.cluster.CreateDatabase(target, "TEMPLATE template0");
+  f.cluster.RunSqlFile(target, file, {});
+  CHECK(Layout(f.cluster, target) == expected);
+  CHECK(f.cluster.Psql(target, "SELECT x, y, a, b, c FROM ONLY child_attached") == "10|y|11|12|ca");
+  f.cluster.DropDatabase(target);
+}

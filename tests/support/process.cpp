@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -82,6 +83,7 @@ Spawned Spawn(const std::vector<std::string>& argv, const ProcessOptions& option
     throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   }
   const char* cwd = options.cwd.empty() ? nullptr : options.cwd.c_str();
+  const std::optional<mode_t> child_umask = options.umask;
 
   pid_t pid = fork();
   if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
@@ -97,6 +99,7 @@ Spawned Spawn(const std::vector<std::string>& argv, const ProcessOptions& option
     // the child, or a pipe's EOF would depend on unrelated processes.
     close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     signal(SIGPIPE, SIG_DFL);
+    if (child_umask) ::umask(*child_umask);
     if (cwd != nullptr && chdir(cwd) != 0) {
       int e = errno;
       (void)!write(exec_pipe[1], &e, sizeof e);

@@ -35,6 +35,8 @@ struct ProcessOptions {
   std::optional<std::string> stdin_text;
   // Working directory of the child; empty = inherit.
   std::string cwd;
+  // The child's umask; nullopt = inherit.
+  std::optional<mode_t> umask;
   // 0 = wait forever. On expiry the child's process group is killed (SIGKILL).
   std::chrono::milliseconds timeout{0};
 };

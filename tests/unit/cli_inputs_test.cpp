@@ -16,54 +16,21 @@
 #include <vector>
 
 #include "common/temp_dir.hpp"
+#include "support/process.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using Result = dhanbak::test::ProcessResult;
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// Runs the binary with the given umask (stdout/stderr captured in files).
-Result Run(std::vector<std::string> args, mode_t mask = 022) {
+// Runs the binary with the given umask, capturing its output.
+dhanbak::test::ProcessResult Run(std::vector<std::string> args, mode_t mask = 022) {
   args.insert(args.begin(), DHANBAK_BINARY);
-  dhanbak::TempDir io;
-  const std::string out_path = io.path() + "/out", err_path = io.path() + "/err";
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  REQUIRE((in >= 0 && out >= 0 && err >= 0));
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::unsetenv("DHANBAK_CONFIG");
-    ::umask(mask);
-    if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(126);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(in);
-  ::close(out);
-  ::close(err);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-  }
-  Result r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = ReadAll(out_path);
-  r.err = ReadAll(err_path);
-  return r;
+  dhanbak::test::ProcessOptions options;
+  options.unset_env = {"DHANBAK_CONFIG"};
+  options.umask = mask;
+  return dhanbak::test::RunProcess(args, options);
 }
 
 void Write(const std::string& path, const std::string& text, mode_t mode = 0600) {

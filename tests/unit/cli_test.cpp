@@ -1,6 +1,7 @@
 // The command line as users and cron see it: run the real binary and check help, exit codes and
 // messages (design §2). Needs no server: every case here fails or finishes before connecting.
 #include "common/temp_dir.hpp"
+#include "support/process.hpp"
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -23,51 +24,14 @@ namespace {
 // A private temporary directory removed with its contents.
 using ScratchDir = dhanbak::TempDir;
 
-struct ProcessResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using dhanbak::test::ProcessResult;
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// Runs the dhanbak binary with stdout/stderr captured in files (the unit binary does not link
-// the integration tests' process support; nothing here produces much output).
-ProcessResult Dhanbak(std::vector<std::string> args) {
+// Runs the dhanbak binary (no DHANBAK_CONFIG from the environment), capturing its output.
+dhanbak::test::ProcessResult Dhanbak(std::vector<std::string> args) {
   args.insert(args.begin(), DHANBAK_BINARY);
-  ScratchDir io;
-  const std::string out_path = io.path() + "/out", err_path = io.path() + "/err";
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  REQUIRE((in >= 0 && out >= 0 && err >= 0));
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    // Only async-signal-safe calls between fork and exec; stdio buffers are left alone so the
-    // parent's pending doctest output is not flushed twice.
-    ::unsetenv("DHANBAK_CONFIG");
-    if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(126);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(in);
-  ::close(out);
-  ::close(err);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-  }
-  ProcessResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = Slurp(out_path);
-  r.err = Slurp(err_path);
-  return r;
+  dhanbak::test::ProcessOptions options;
+  options.unset_env = {"DHANBAK_CONFIG"};
+  return dhanbak::test::RunProcess(args, options);
 }
 
 // The command names of the "commands:" section of the usage text.

@@ -14,27 +14,15 @@
 #include "dhanbak/catalog/catalog.hpp"
 #include "dhanbak/config.hpp"
 #include "dhanbak/error.hpp"
+#include "unit/config_errors.hpp"
 
 namespace dhanbak {
 namespace {
 
 namespace fs = std::filesystem;
 
-template <typename Fn>
-std::string ErrorOf(Fn&& fn, ErrorCode code = ErrorCode::kConfig) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    CHECK(static_cast<int>(e.code()) == static_cast<int>(code));
-    return e.what();
-  }
-  FAIL("no error thrown");
-  return {};
-}
-
-std::string ParseError(const std::string& text) {
-  return ErrorOf([&] { ParseConfig(text, "/etc/dhanbak/dhanbak.toml"); });
-}
+using test::ErrorOf;
+using test::ParseError;
 
 std::string TomlQuote(const std::string& s) {
   std::string out = "\"";

@@ -428,6 +428,14 @@ GRANT USAGE ON TYPE ks_app.mood TO ks_writer;
 ALTER DEFAULT PRIVILEGES IN SCHEMA ks_app GRANT SELECT ON TABLES TO ks_reader;
 ALTER DEFAULT PRIVILEGES FOR ROLE ks_owner IN SCHEMA ks_app GRANT SELECT, INSERT ON TABLES TO ks_writer;
 
+-- ============================================================ every table shape (issue 7)
+-- Inheritance children with their own column order, multiple inheritance, dropped columns,
+-- typed tables, partitions with their own order: in a schema of their own.
+CREATE SCHEMA ks_shapes;
+SET search_path = ks_shapes;
+\ir table_shapes.sql
+SET search_path = ks_app, public;
+
 -- ============================================================ the database itself
 \ir kitchen_sink_database.sql
 ANALYZE;
