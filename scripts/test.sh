@@ -1,45 +1,87 @@
 #!/usr/bin/env bash
 # test.sh — install dependencies, build (Release, then AddressSanitizer + UndefinedBehaviorSanitizer)
-# and run every test with CTest. Exits non-zero on any failure; prints each phase's duration.
+# and run every test with CTest in both builds. Exits non-zero on any failure; prints each
+# phase's duration.
 #
-#   scripts/test.sh              both builds
-#   DHANBAK_TEST_BUILDS=release scripts/test.sh    only the release build
+#   scripts/test.sh                                  both builds
+#   DHANBAK_TEST_BUILDS=release scripts/test.sh      only the release build
+#
+# The tests wait on PostgreSQL servers and processes far more than they compute, so the
+# release tests run while the sanitizer build compiles, and ctest runs one more test than
+# there are cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 phases=()
-phase_start=$SECONDS
-end_phase() {  # end_phase NAME: record how long the phase that just ended took
-  phases+=("$(printf '%-22s %5d s' "$1" $((SECONDS - phase_start)))")
-  phase_start=$SECONDS
-}
+started=$SECONDS
 report() {
   echo "=== phase durations"
   for p in "${phases[@]}"; do echo "  $p"; done
-  echo "  $(printf '%-22s %5d s' total "$SECONDS")"
+  echo "  $(printf '%-40s %5d s' total $((SECONDS - started)))"
 }
 trap report EXIT
+phase() {  # phase NAME START_SECONDS
+  phases+=("$(printf '%-40s %5d s' "$1" $((SECONDS - $2)))")
+}
 
+t=$SECONDS
 scripts/install-deps.sh
-end_phase "install dependencies"
+phase "install dependencies" "$t"
 
 jobs=$(nproc)
+test_jobs=$((jobs + 1))
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 builds=${DHANBAK_TEST_BUILDS:-"release sanitize"}
-for build in $builds; do
+
+configure_and_build() {  # configure_and_build NAME [nice]
+  local build=$1 flags
   case $build in
     release)  flags=(-DCMAKE_BUILD_TYPE=Release) ;;
     sanitize) flags=(-DCMAKE_BUILD_TYPE=Debug -DDHANBAK_SANITIZE=ON) ;;
     *) echo "test.sh: unknown build '$build'" >&2; exit 2 ;;
   esac
-  dir="$root/build/$build"
-  echo "=== $build build ($dir)"
-  cmake -S "$root" -B "$dir" -G Ninja "${flags[@]}" >/dev/null
-  cmake --build "$dir" -j "$jobs"
-  end_phase "$build build"
-  echo "=== $build tests"
-  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 900)
-  end_phase "$build tests"
+  echo "=== $build build ($root/build/$build)"
+  cmake -S "$root" -B "$root/build/$build" -G Ninja "${flags[@]}" >/dev/null
+  ${2:+nice -n 10} cmake --build "$root/build/$build" -j "$jobs"
+}
+
+run_tests() {  # run_tests NAME: ctest in that build
+  (cd "$root/build/$1" && ctest --output-on-failure -j "$test_jobs" --timeout 900)
+}
+
+failed=()
+background_pid=""
+background_build=""
+background_started=0
+for build in $builds; do
+  t=$SECONDS
+  # The build that follows a test run in the background yields the CPU to it (nice).
+  configure_and_build "$build" ${background_pid:+nice}
+  phase "$build build${background_pid:+ (beside $background_build tests)}" "$t"
+  if [[ -n $background_pid ]]; then
+    wait "$background_pid" || failed+=("$background_build")
+    echo "=== $background_build tests (ran beside the $build build)"
+    cat "$root/build/$background_build-tests.log"
+    phase "$background_build tests" "$background_started"
+    background_pid=""
+  fi
+  # Every build's tests but the last run in the background while the next build compiles.
+  if [[ $build != "${builds##* }" ]]; then
+    echo "=== $build tests: started, output follows the next build"
+    background_build=$build
+    background_started=$SECONDS
+    run_tests "$build" > "$root/build/$build-tests.log" 2>&1 &
+    background_pid=$!
+  else
+    t=$SECONDS
+    echo "=== $build tests"
+    run_tests "$build" || failed+=("$build")
+    phase "$build tests" "$t"
+  fi
 done
+if [[ ${#failed[@]} -gt 0 ]]; then
+  echo "=== tests FAILED in: ${failed[*]}" >&2
+  exit 1
+fi
 echo "=== all tests passed"

@@ -13,4 +13,8 @@ std::string Base64Encode(std::string_view bytes);
 // Throws Error(kCorruption) on malformed input.
 std::string Base64Decode(std::string_view text);
 
+// ASCII letters lowered, everything else (UTF-8 included) unchanged: for protocol tokens such as
+// HTTP header names, URL schemes and setting names.
+std::string AsciiLower(std::string_view s);
+
 }  // namespace dhanbak

@@ -3,16 +3,12 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/encoding.hpp"
 #include "dhanbak/error.hpp"
 #include "pg/connection.hpp"
 
 namespace dhanbak::pg {
 namespace {
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 // Settings whose value is a list of (possibly double-quoted) identifiers: each element must be
 // given as its own literal, as pg_dump's makeAlterConfigCommand does (GUC_LIST_QUOTE).
@@ -20,7 +16,7 @@ bool IsListSetting(const std::string& name) {
   static const char* kList[] = {"search_path", "temp_tablespaces", "session_preload_libraries",
                                 "shared_preload_libraries", "local_preload_libraries"};
   for (const char* l : kList)
-    if (Lower(name) == l) return true;
+    if (AsciiLower(name) == l) return true;
   return false;
 }
 

@@ -1,3 +1,4 @@
+
 #include "storage/b2/b2_storage.hpp"
 
 #include <nlohmann/json.hpp>
@@ -9,6 +10,7 @@
 #include "storage/b2/auth_session.hpp"
 #include "storage/b2/b2_url.hpp"
 #include "storage/b2/http_client.hpp"
+#include "storage/b2/json_fields.hpp"
 #include "storage/b2/name_encoding.hpp"
 #include "dhanbak/storage/storage.hpp"
 #include "storage/b2/retry_policy.hpp"
@@ -28,11 +30,6 @@ int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::string JsonString(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 // The expected whole-object SHA-1 of a download, or "" when B2 has none we can check.

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include "common/encoding.hpp"
 #include "dhanbak/error.hpp"
 
 namespace dhanbak::storage::b2 {
@@ -11,14 +12,6 @@ namespace {
 constexpr std::string_view kScheme = "b2://";
 
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -65,7 +58,7 @@ std::string HostOf(std::string_view url) {
 }
 
 bool IsLoopbackHost(std::string_view host) {
-  std::string h = Lower(host);
+  std::string h = AsciiLower(host);
   if (h == "localhost") return true;
   in_addr v4{};
   if (inet_pton(AF_INET, h.c_str(), &v4) == 1) {
@@ -79,7 +72,7 @@ bool IsLoopbackHost(std::string_view host) {
 }
 
 void CheckTransportAllowed(std::string_view url) {
-  std::string lower = Lower(url.substr(0, 8));
+  std::string lower = AsciiLower(url.substr(0, 8));
   if (StartsWith(lower, "https://")) return;
   if (StartsWith(lower, "http://")) {
     if (IsLoopbackHost(HostOf(url))) return;

@@ -6,19 +6,13 @@
 #include <cstring>
 #include <mutex>
 
+#include "common/encoding.hpp"
 #include "dhanbak/error.hpp"
 #include "storage/b2/b2_url.hpp"
 
 namespace dhanbak::storage::b2 {
 
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -74,7 +68,7 @@ size_t WriteHeader(char* data, size_t size, size_t nitems, void* userdata) {
   }
   auto colon = line.find(':');
   if (colon != std::string_view::npos) {
-    t->response->headers[Lower(Trim(line.substr(0, colon)))] = std::string(Trim(line.substr(colon + 1)));
+    t->response->headers[AsciiLower(Trim(line.substr(0, colon)))] = std::string(Trim(line.substr(colon + 1)));
   }
   return size * nitems;
 }
@@ -87,7 +81,7 @@ void GlobalInit() {
 }  // namespace
 
 std::string HttpResponse::Header(std::string_view name) const {
-  auto it = headers.find(Lower(name));
+  auto it = headers.find(AsciiLower(name));
   return it == headers.end() ? std::string() : it->second;
 }
 

@@ -14,6 +14,7 @@
 #include "storage/b2/auth_session.hpp"
 #include "storage/b2/b2_storage.hpp"
 #include "storage/b2/http_client.hpp"
+#include "storage/b2/json_fields.hpp"
 #include "storage/b2/retry_policy.hpp"
 #include "storage/b2/sha1.hpp"
 #include "storage/b2/upload_url_pool.hpp"
@@ -26,11 +27,6 @@ using b2::RetryState;
 using nlohmann::json;
 
 namespace {
-
-std::string JsonString(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 
 struct StoredPart {
   std::string sha1;
