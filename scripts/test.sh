@@ -63,7 +63,8 @@ for build in $builds; do
     wait "$background_pid" || failed+=("$background_build")
     echo "=== $background_build tests (ran beside the $build build)"
     cat "$root/build/$background_build-tests.log"
-    phase "$background_build tests" "$background_started"
+    phases+=("$(printf '%-40s %5d s' "$background_build tests (beside the $build build)" \
+      "$(cat "$root/build/$background_build-tests.seconds" 2>/dev/null || echo 0)")")
     background_pid=""
   fi
   # Every build's tests but the last run in the background while the next build compiles.
@@ -71,7 +72,8 @@ for build in $builds; do
     echo "=== $build tests: started, output follows the next build"
     background_build=$build
     background_started=$SECONDS
-    run_tests "$build" > "$root/build/$build-tests.log" 2>&1 &
+    (run_tests "$build"; rc=$?; echo $((SECONDS - background_started)) > "$root/build/$build-tests.seconds"; exit $rc) \
+      > "$root/build/$build-tests.log" 2>&1 &
     background_pid=$!
   else
     t=$SECONDS

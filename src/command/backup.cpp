@@ -32,6 +32,8 @@
 namespace dhanbak::command {
 namespace {
 
+constexpr int kLeaderLockTimeoutSeconds = 60;
+
 std::string NewBackupId(UnixMicros now) {
   std::string iso = FormatUtcIso(now);  // 2024-01-15T02:00:00.123456Z
   std::string compact;
@@ -96,6 +98,7 @@ class DatabaseBackup {
   void TakeSnapshot(pg::PgConnection& leader);
   void ReadLayouts(pg::PgConnection& leader, const std::string& snapshot, const std::vector<pg::TableInfo>& tables);
   void DumpSchema(const std::string& snapshot, const std::vector<pg::TableInfo>& tables);
+  void LockForCopy(pg::PgConnection& conn, const pg::TableInfo& t);
   void CopyTables(const std::string& snapshot, const std::vector<pg::TableInfo>& tables, Progress& progress);
 
   Context& ctx_;
@@ -133,6 +136,9 @@ catalog::BackupRecord DatabaseBackup::Run() {
     auto tables = pg::ListDataTables(leader);
     // Like pg_dump: ACCESS SHARE locks keep the tables from being dropped or altered while the
     // workers read them; they do not block reads or writes.
+    // A bounded wait: an exclusive lock held for long must fail this database, not hold the
+    // leader's queued request (and every session queued behind it) for the whole night.
+    leader.Exec("SET lock_timeout = '" + std::to_string(kLeaderLockTimeoutSeconds) + "s'");
     for (size_t i = 0; i < tables.size(); i += 500) {
       std::string sql = "LOCK TABLE ";
       for (size_t j = i; j < std::min(tables.size(), i + 500); ++j) {
@@ -141,6 +147,7 @@ catalog::BackupRecord DatabaseBackup::Run() {
       }
       leader.Exec(sql + " IN ACCESS SHARE MODE");
     }
+    leader.Exec("SET lock_timeout = 0");
     manifest_.properties = pg::ReadDatabaseProperties(leader);
     ReadLayouts(leader, snapshot, tables);
     manifest_.server_version_num = leader.server_version_num();
@@ -243,6 +250,42 @@ void DatabaseBackup::DumpSchema(const std::string& snapshot, const std::vector<p
   manifest_.schema = writer.Finish();
 }
 
+// A worker takes its table's lock with NOWAIT before COPY, as pg_dump's workers do. The leader
+// already holds ACCESS SHARE; if another session has queued for an exclusive lock since (ALTER
+// TABLE, TRUNCATE, VACUUM FULL, DROP of a partition), a waiting COPY would queue behind it, it
+// behind the leader, and the leader behind this worker: a wait PostgreSQL cannot see as a
+// deadlock, blocking the DDL and every later query on the table. Instead this database's backup
+// fails at once, naming the table and the session, and releases everything.
+void DatabaseBackup::LockForCopy(pg::PgConnection& conn, const pg::TableInfo& t) {
+  std::string state, message;
+  if (conn.TryExec("LOCK TABLE ONLY " + pg::QualifiedName(t.schema, t.name) + " IN ACCESS SHARE MODE NOWAIT", state,
+                   message)) {
+    return;
+  }
+  if (state != "55P03") throw Error(ErrorCode::kPg, "cannot lock table " + t.schema + "." + t.name + ": " + message);
+  std::string who = "another session";
+  try {
+    pg::PgConnection probe(ctx_.config().postgres.conninfo, database_);
+    auto rows = probe.Query(
+        "SELECT a.pid::text, coalesce(a.usename, ''), coalesce(a.application_name, ''), l.mode, "
+        "left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 80) "
+        "FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'relation' AND l.relation = $1::oid AND l.mode = 'AccessExclusiveLock' "
+        "ORDER BY l.granted DESC LIMIT 1",
+        {t.oid});
+    if (!rows.empty()) {
+      const auto& r = rows[0];
+      who = "session " + *r[0] + " (user " + *r[1] + (r[2]->empty() ? "" : ", " + *r[2]) + ": " + *r[4] + ")";
+    }
+  } catch (const std::exception&) {
+    // The table is still named; the session could not be.
+  }
+  throw Error(ErrorCode::kPg, "table " + t.schema + "." + t.name + " is wanted for an exclusive lock by " + who +
+                                  "; the backup of " + database_ +
+                                  " stops here rather than block it and every query after it (run the backup again "
+                                  "once that statement is done)");
+}
+
 void DatabaseBackup::CopyTables(const std::string& snapshot, const std::vector<pg::TableInfo>& tables,
                                 Progress& progress) {
   const Config& config = ctx_.config();
@@ -258,6 +301,7 @@ void DatabaseBackup::CopyTables(const std::string& snapshot, const std::vector<p
     for (size_t i = next++; i < tables.size() && !failed_; i = next++) {
       ThrowIfInterrupted();
       const auto& t = tables[i];
+      LockForCopy(conn, t);
       stream::StreamWriter writer(uploader_, ctx_.repository().chunker_params(), true);
       conn.CopyOut(pg::CopyToSql(t.schema, t.name, t.columns, encoding), [&](std::string_view row) {
         writer.Write(row);
@@ -467,13 +511,17 @@ int RunBackup(Context& ctx, const BackupOptions& options) {
       outcome.stored_bytes = rec.stored_bytes;
       result.status = "ok";
       result.record = std::move(rec);
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {
+      // Any failure, dhanbak's own or not (std::bad_alloc, a library's exception), fails this
+      // database only: it is recorded and notified, and the next database is backed up.
+      const auto* own = dynamic_cast<const Error*>(&e);
       log::Error("backup of " + db + " failed: " + e.what());
       failed.push_back(db);
       outcome.error = e.what();
       result.status = "failed";
       result.error = e.what();
-      if (exit_code == 0) exit_code = ExitCodeFor(e.code());
+      if (exit_code == 0) exit_code = ExitCodeFor(own ? own->code() : ErrorCode::kInternal);
+      uploader.Recover();  // an upload that failed for this database must not fail the next
     }
     outcome.duration_seconds = static_cast<double>(NowMicros() - start) / 1e6;
     result.duration_seconds = outcome.duration_seconds;

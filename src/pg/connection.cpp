@@ -96,6 +96,16 @@ void PgConnection::Exec(const std::string& sql) {
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) Fail("query failed");
 }
 
+bool PgConnection::TryExec(const std::string& sql, std::string& sqlstate, std::string& message) {
+  Result r(PQexec(conn_, sql.c_str()));
+  auto status = PQresultStatus(r.get());
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return true;
+  const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+  sqlstate = state ? state : "";
+  message = Trim(PQerrorMessage(conn_));
+  return false;
+}
+
 std::vector<Row> PgConnection::Query(const std::string& sql, const std::vector<std::string>& params) {
   std::vector<const char*> values;
   for (const auto& p : params) values.push_back(p.c_str());

@@ -39,6 +39,8 @@ class PgConnection {
   std::string ApplySessionSettings();
 
   void Exec(const std::string& sql);
+  // Exec that reports an error instead of throwing: false with the error's SQLSTATE and message.
+  bool TryExec(const std::string& sql, std::string& sqlstate, std::string& message);
   std::vector<Row> Query(const std::string& sql, const std::vector<std::string>& params = {});
   std::string QueryValue(const std::string& sql, const std::vector<std::string>& params = {});
 

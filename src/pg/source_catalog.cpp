@@ -44,14 +44,17 @@ std::string ColumnList(const std::vector<std::string>& columns) {
 
 std::vector<TableInfo> ListDataTables(PgConnection& conn) {
   auto rows = conn.Query(R"SQL(
-    SELECT c.oid::text, n.nspname, c.relname, c.relpersistence::text, pg_catalog.pg_table_size(c.oid)::text
+    SELECT c.oid::text, n.nspname, c.relname, c.relpersistence::text,
+           coalesce(pg_catalog.pg_table_size(c.oid), 0)::text
     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind = 'r' AND c.relpersistence <> 't'
       AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                       WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
                         AND d.objid = c.oid AND d.deptype = 'e')
-    ORDER BY pg_catalog.pg_table_size(c.oid) DESC, n.nspname, c.relname)SQL");
+    ORDER BY coalesce(pg_catalog.pg_table_size(c.oid), 0) DESC, n.nspname, c.relname)SQL");
+  // pg_table_size is NULL for a table dropped since the snapshot (it reads the current catalog);
+  // the backup then fails cleanly when it locks the table, naming it.
   std::vector<TableInfo> tables;
   std::map<std::string, size_t> by_oid;
   for (auto& r : rows) {

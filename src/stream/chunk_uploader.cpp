@@ -56,7 +56,10 @@ std::string ChunkUploader::Add(std::string&& plaintext) {
       return id;
     }
     cv_.wait(lock, [this] { return in_flight_ < max_in_flight_ || error_; });
-    RethrowIfFailed();
+    if (error_) {
+      known_.erase(id);  // never queued: not stored, so a later stream must store it
+      RethrowIfFailed();
+    }
     ++in_flight_;
   }
   pool_.Submit([this, id, data = std::move(plaintext)] {
@@ -78,6 +81,12 @@ std::string ChunkUploader::Add(std::string&& plaintext) {
     cv_.notify_all();
   });
   return id;
+}
+
+void ChunkUploader::Recover() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return in_flight_ == 0; });
+  error_ = nullptr;
 }
 
 void ChunkUploader::Flush() {

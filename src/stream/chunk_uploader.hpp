@@ -37,6 +37,9 @@ class ChunkUploader {
   std::string Add(std::string&& plaintext);
   // Waits until every queued chunk is stored; rethrows the first upload error.
   void Flush();
+  // After a database's backup failed: waits for its uploads to settle and forgets their error,
+  // so the next database starts clean (chunks that failed to upload are not counted as stored).
+  void Recover();
 
   int64_t new_chunks() const { return new_chunks_; }
   int64_t reused_chunks() const { return reused_chunks_; }

@@ -261,3 +261,25 @@ TEST_CASE("chunk stream: a damaged chunk is reported once found, and a distrusti
   Store(uploader, data);  // met again in the same run: stored once only
   CHECK(uploader.new_chunks() == 1);
 }
+
+TEST_CASE("chunk stream: after an upload failure, Recover lets the next stream (the next database) succeed") {
+  TestRepo t;
+  // Storage that cannot take chunks: a file where the chunks directory belongs.
+  fs::remove_all(t.dir.path() + "/chunks");
+  Overwrite(t.dir.path() + "/chunks", "not a directory");
+  ChunkUploader uploader(*t.repo, 2, 4);
+  const std::string first = Rows(3000, 21);
+  CHECK_THROWS_AS(Store(uploader, first), Error);
+  // Without Recover the error sticks: every later stream would fail too.
+  CHECK_THROWS_AS(Store(uploader, Rows(10, 22)), Error);
+
+  fs::remove(t.dir.path() + "/chunks");
+  uploader.Recover();
+  const std::string second = Rows(3000, 23);
+  StreamRef ref = Store(uploader, second);
+  // The chunks that failed were not counted as stored: the first stream stores them now.
+  StreamRef again = Store(uploader, first);
+  ChunkFetcher fetcher(*t.repo, 2, 4);
+  CHECK(Fetch(fetcher, ref) == second);
+  CHECK(Fetch(fetcher, again) == first);
+}
