@@ -74,7 +74,7 @@ std::string Usage() {
     s += head + " " + c.summary + "\n";
   }
   s += "\nexit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 verification found a difference\n"
-       "or corruption, 4 another run holds the lock, 5 status alert, 130/143 stopped by SIGINT/SIGTERM\n"
+       "or corruption, 4 another run holds the lock, 5 status alert, 129/130/143 stopped by SIGHUP/SIGINT/SIGTERM\n"
        "run 'dhanbak COMMAND --help' for a command's options\n";
   return s;
 }

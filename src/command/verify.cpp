@@ -26,6 +26,10 @@ int RunVerify(Context& ctx, const VerifyOptions& o) {
   }
   RestoreSpec spec;
   spec.conninfo = config.verify.conninfo.empty() ? config.postgres.conninfo : config.verify.conninfo;
+  if (config.verify.conninfo.empty()) {
+    log::Warning("no [verify] conninfo: the scratch restores run on the production server ([postgres] conninfo), "
+                 "with its load; set [verify] conninfo to a separate server");
+  }
   spec.jobs = o.jobs.value_or(config.postgres.jobs);
   spec.verify = true;
   auto locks = ctx.Lock(LockMode::kShared);

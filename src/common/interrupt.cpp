@@ -21,6 +21,9 @@ void InstallInterruptHandlers() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  // A dropped SSH session sends SIGHUP: a restore or backup must clean up as for SIGTERM, not
+  // die half-way.
+  sigaction(SIGHUP, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 }
 
@@ -33,7 +36,9 @@ void RequestInterrupt() { g_signal.store(SIGTERM); }
 void ThrowIfInterrupted() {
   int sig = g_signal.load();
   if (sig != 0) {
-    throw Error(ErrorCode::kInterrupted, sig == SIGINT ? "interrupted by SIGINT" : "interrupted by SIGTERM");
+    throw Error(ErrorCode::kInterrupted, sig == SIGINT   ? "interrupted by SIGINT"
+                                         : sig == SIGHUP ? "interrupted by SIGHUP (the terminal went away)"
+                                                         : "interrupted by SIGTERM");
   }
 }
 

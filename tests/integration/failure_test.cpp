@@ -257,6 +257,30 @@ TEST_CASE("a backup interrupted with SIGTERM is marked failed, has no manifest, 
   CHECK_FALSE(cluster.DatabaseExists(target));
 }
 
+TEST_CASE("a backup whose terminal goes away (SIGHUP) cleans up like SIGTERM and exits 129") {
+  PgCluster& cluster = SharedCluster();
+  const std::string db = "fail-hup";
+  cluster.DropDatabase(db);
+  cluster.CreateDatabase(db, "TEMPLATE " + QuoteIdent(BigDatabase()));
+  DhanbakEnv env({db}, kPassphrase);
+  env.InitFast();
+  auto p = StartBackup(env, {db}, db, 300ms);
+  const std::string id = LoggedBackupId(p->Stderr(), db);
+  REQUIRE(!id.empty());
+  p->Signal(SIGHUP);
+  ProcessResult r = p->Wait(60s);
+  INFO("stderr:\n" << r.err);
+  CHECK_FALSE(r.timed_out);
+  CHECK(r.exit_code == 128 + SIGHUP);
+  CHECK(r.err.find("backup of fail-hup failed") != std::string::npos);
+  nlohmann::json killed = FindBackup(env.ListJson(db), id);
+  REQUIRE(!killed.is_null());
+  CHECK(killed["status"] == "failed");
+  CHECK_FALSE(fs::exists(env.repo_dir() + "/manifests/" + id));
+  CHECK(ConnectionsTo(cluster, db) == 0);
+  cluster.DropDatabase(db);
+}
+
 TEST_CASE("a backup killed with SIGKILL stays 'running' until the next run marks it failed; never restorable") {
   PgCluster& cluster = SharedCluster();
   const std::string big = BigDatabase();

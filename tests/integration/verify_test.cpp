@@ -90,6 +90,8 @@ TEST_CASE("verify --all --json: every database ok, JSON parses, scratch database
   Fixture& f = Shared();
   ProcessResult r = f.work->Run({"verify", "--all", "--json"});
   REQUIRE_MESSAGE(r.exit_code == 0, Describe(r));
+  // No [verify] conninfo: the scratch load goes to the production server, and it says so.
+  CHECK_MESSAGE(Contains(r.err, "no [verify] conninfo: the scratch restores run on the production server"), r.err);
   nlohmann::json doc;
   REQUIRE_NOTHROW(doc = nlohmann::json::parse(r.out));
   REQUIRE(doc.contains("verifications"));
@@ -142,6 +144,7 @@ TEST_CASE("verify uses the [verify] conninfo server for its scratch databases") 
   f.work->WriteConfig(WorkdirOptions{{"alpha", "beta db"}, 2, conninfo});
   ProcessResult r = f.work->Run({"verify", "alpha", "--json"});
   CHECK_MESSAGE(r.exit_code == 0, Describe(r));
+  CHECK_FALSE(Contains(r.err, "no [verify] conninfo"));
   CHECK_MESSAGE(log_has_scratch(verify_server), "no scratch database was created on the [verify] server");
   if (!main_before) CHECK_MESSAGE(!log_has_scratch(f.cluster), "a scratch database was created on the [postgres] server");
   CHECK(DatabasesWithPrefix(verify_server, kScratchPrefix).empty());
