@@ -361,6 +361,25 @@ void ClearRestoredChunks(Context& ctx, stream::ChunkUploader& uploader) {
   }
 }
 
+// A run that died after storing its manifest but before updating the catalog left a good backup
+// marked "running": the manifest in storage decides, so it is recorded as the good backup it is
+// instead of being marked failed with the other interrupted runs.
+void ReconcileFinishedBackups(Context& ctx) {
+  std::string url = ctx.repository_url();
+  for (const auto& b : ctx.catalog().ListBackups(url, std::nullopt)) {
+    if (b.status != "running") continue;
+    try {
+      if (!ctx.storage().Stat(format::Repository::ManifestName(b.backup_id))) continue;
+      format::Manifest m = ctx.repository().GetManifest(b.backup_id);
+      ctx.catalog().UpsertBackup(RecordFromManifest(m, url));
+      log::Warning("backup " + b.backup_id + " of " + b.database +
+                   " had been stored completely by a run that then died; recorded as good");
+    } catch (const Error& e) {
+      log::Warning("cannot check whether interrupted backup " + b.backup_id + " was stored: " + e.what());
+    }
+  }
+}
+
 void RecordEarlyFailure(Context& ctx, const std::string& database, const std::string& error) {
   try {
     catalog::BackupRecord rec;
@@ -445,6 +464,7 @@ int RunBackup(Context& ctx, const BackupOptions& options) {
     throw Error(ErrorCode::kInvalidArgument, "--jobs must be between 1 and " + std::to_string(kMaxJobs));
   }
   auto locks = ctx.Lock(LockMode::kBackup);
+  ReconcileFinishedBackups(ctx);
   int stale = ctx.catalog().MarkInterrupted(ctx.repository_url());
   if (stale > 0) log::Warning(std::to_string(stale) + " earlier backup run(s) had been interrupted; marked failed");
   std::unique_ptr<format::RunLock> run_lock;

@@ -16,6 +16,7 @@
 
 #include "format/repository.hpp"
 #include "storage/local/local_storage.hpp"
+#include "catalog/sqlite.hpp"
 #include "support/dhanbak_env.hpp"
 #include "support/pg_cluster.hpp"
 #include "support/process.hpp"
@@ -255,6 +256,33 @@ TEST_CASE("a backup interrupted with SIGTERM is marked failed, has no manifest, 
   ProcessResult by_id = env.Run({"restore", db, "--backup", killed_id, "--target-db", target});
   CHECK(by_id.exit_code != 0);
   CHECK_FALSE(cluster.DatabaseExists(target));
+}
+
+TEST_CASE("a run that died between storing the manifest and updating the catalog: the next run records it as good") {
+  PgCluster& cluster = SharedCluster();
+  const std::string db = "fail-catalog-gap";
+  MakeSmallDatabase(cluster, db, 1);
+  DhanbakEnv env({db}, kPassphrase);
+  env.InitFast();
+  const std::string id = LoggedBackupId(env.RunOk({"backup"}).err, db);
+  REQUIRE(!id.empty());
+  REQUIRE(fs::exists(env.repo_dir() + "/manifests/" + id));
+  {
+    // What a crash right after the manifest was stored leaves in the catalog.
+    dhanbak::catalog::sqlite::Database catalog(env.catalog_path());
+    catalog.Exec("UPDATE backups SET status = 'running', manifest_name = '' WHERE backup_id = '" + id + "'");
+  }
+  ProcessResult next = env.Run({"backup"});
+  CHECK_MESSAGE(next.exit_code == 0, next.err);
+  CHECK(next.err.find("backup " + id + " of " + db + " had been stored completely") != std::string::npos);
+  nlohmann::json rec = FindBackup(env.ListJson(db), id);
+  REQUIRE(!rec.is_null());
+  CHECK(rec["status"] == "ok");
+  const std::string target = "fail-catalog-gap-restored";
+  cluster.DropDatabase(target);
+  env.RunOk({"restore", db, "--backup", id, "--target-db", target});
+  CHECK(cluster.Psql(target, "SELECT version FROM marker") == "1");
+  cluster.DropDatabase(target);
 }
 
 TEST_CASE("a backup whose terminal goes away (SIGHUP) cleans up like SIGTERM and exits 129") {
