@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "command/restore.hpp"
 #include "common/log.hpp"
@@ -110,6 +111,9 @@ class Output {
 
 int RunExport(Context& ctx, const ExportOptions& o) {
   if (o.output.empty()) throw Error(ErrorCode::kInvalidArgument, "export needs -o FILE (or -o - for stdout)");
+  if (ctx.options().json && o.output == "-") {
+    throw Error(ErrorCode::kInvalidArgument, "--json cannot be used with -o - (standard output is the SQL script)");
+  }
   Output out(o.output, o.force);  // refuses an existing file before anything else happens
   auto locks = ctx.Lock(LockMode::kShared);
   catalog::BackupRecord backup = SelectBackup(ctx, o.database, o.at, o.backup_id);
@@ -179,6 +183,11 @@ int RunExport(Context& ctx, const ExportOptions& o) {
     throw;
   }
   if (o.output != "-") std::cerr << "exported " << o.database << " (backup " << m.backup_id << ") to " << o.output << "\n";
+  if (ctx.options().json) {
+    std::cout << nlohmann::json{{"database", o.database}, {"backup_id", m.backup_id}, {"output", o.output}, {"ok", true}}
+                     .dump(2)
+              << "\n";
+  }
   return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
 #include "format/repository.hpp"
@@ -73,6 +74,14 @@ int RunInit(Context& ctx, bool allow_weak_passphrase) {
   }
   format::Repository::Init(storage, passphrase);
   auto repo = format::Repository::Open(storage, passphrase);
+  if (ctx.options().json) {
+    std::cout << nlohmann::json{{"repository_id", repo->repository_id()},
+                                {"location", storage.Describe()},
+                                {"key_id", repo->unlocked_key_id()}}
+                     .dump(2)
+              << "\n";
+    return 0;
+  }
   std::cout << "created repository " << repo->repository_id() << " at " << storage.Describe() << "\n"
             << "key " << repo->unlocked_key_id() << " unlocks it; keep the passphrase safe: without it no backup can be read\n";
   return 0;

@@ -45,9 +45,19 @@ int RunCatalogRebuild(Context& ctx) {
       ++forgotten;
     }
   }
-  std::cout << "catalog rebuilt from " << ctx.storage().Describe() << ": " << added << " backups"
-            << (forgotten ? ", " + std::to_string(forgotten) + " no longer in storage removed" : "")
-            << (failed ? ", " + std::to_string(failed) + " unreadable manifests" : "") << "\n";
+  if (ctx.options().json) {
+    std::cout << nlohmann::json{{"location", ctx.storage().Describe()},
+                                {"backups", added},
+                                {"removed", forgotten},
+                                {"unreadable_manifests", failed},
+                                {"ok", failed == 0}}
+                     .dump(2)
+              << "\n";
+  } else {
+    std::cout << "catalog rebuilt from " << ctx.storage().Describe() << ": " << added << " backups"
+              << (forgotten ? ", " + std::to_string(forgotten) + " no longer in storage removed" : "")
+              << (failed ? ", " + std::to_string(failed) + " unreadable manifests" : "") << "\n";
+  }
   return failed ? 3 : 0;
 }
 
@@ -176,22 +186,35 @@ int RunKeyAdd(Context& ctx, const std::string& new_passphrase_ref, bool allow_we
   std::string passphrase = ref.Resolve();
   CheckPassphraseStrength(passphrase, "the new passphrase", allow_weak_passphrase);
   std::string id = ctx.repository().AddKey(passphrase);
-  std::cout << "added key " << id << "\n";
+  if (ctx.options().json) {
+    std::cout << nlohmann::json{{"added_key", id}}.dump(2) << "\n";
+  } else {
+    std::cout << "added key " << id << "\n";
+  }
   return 0;
 }
 
 int RunKeyList(Context& ctx) {
   auto& repo = ctx.repository();
+  nlohmann::json keys = nlohmann::json::array();
   for (const auto& k : repo.ListKeys()) {
-    std::cout << k.id << "  created " << k.created << (k.host.empty() ? "" : " on " + k.host)
-              << (k.id == repo.unlocked_key_id() ? "  (this passphrase)" : "") << "\n";
+    keys.push_back({{"id", k.id}, {"created", k.created}, {"host", k.host}, {"current", k.id == repo.unlocked_key_id()}});
+    if (!ctx.options().json) {
+      std::cout << k.id << "  created " << k.created << (k.host.empty() ? "" : " on " + k.host)
+                << (k.id == repo.unlocked_key_id() ? "  (this passphrase)" : "") << "\n";
+    }
   }
+  if (ctx.options().json) std::cout << nlohmann::json{{"keys", keys}}.dump(2) << "\n";
   return 0;
 }
 
 int RunKeyRemove(Context& ctx, const std::string& key_id) {
   ctx.repository().RemoveKey(key_id);
-  std::cout << "removed key " << key_id << "\n";
+  if (ctx.options().json) {
+    std::cout << nlohmann::json{{"removed_key", key_id}}.dump(2) << "\n";
+  } else {
+    std::cout << "removed key " << key_id << "\n";
+  }
   return 0;
 }
 

@@ -277,3 +277,39 @@ TEST_CASE("verify --json interrupted by SIGINT: exit 130, one document, later da
   CHECK(j["verifications"][1]["database"] == "mo-verify-b");
   CHECK(j["verifications"][1]["status"] == "not_attempted");
 }
+
+TEST_CASE("init, key add/list/remove, catalog rebuild and export print one JSON document with --json") {
+  PgCluster& cluster = SharedCluster();
+  MakeSmallDatabase(cluster, "mo-json-admin");
+  DhanbakEnv env({"mo-json-admin"});
+  nlohmann::json init = ParseStdout(env.RunOk({"--json", "init", "--allow-weak-passphrase"}));
+  CHECK(init["repository_id"].get<std::string>().size() == 32);
+  CHECK_FALSE(init["key_id"].get<std::string>().empty());
+  env.RunOk({"backup"});
+
+  ProcessOptions with_new = env.Options();
+  with_new.env.emplace_back("MO_NEW_PASSPHRASE", "another long passphrase");
+  std::vector<std::string> add = env.Argv({"--json", "key", "add", "--new-passphrase", "env:MO_NEW_PASSPHRASE"});
+  nlohmann::json added = ParseStdout(RunProcess(add, with_new));
+  const std::string new_id = added["added_key"];
+  nlohmann::json keys = ParseStdout(env.RunOk({"--json", "key", "list"}));
+  REQUIRE(keys["keys"].size() == 2);
+  int current = 0;
+  for (const auto& k : keys["keys"]) current += k["current"].get<bool>() ? 1 : 0;
+  CHECK(current == 1);
+  nlohmann::json removed = ParseStdout(env.RunOk({"--json", "key", "remove", new_id}));
+  CHECK(removed["removed_key"] == new_id);
+
+  nlohmann::json rebuilt = ParseStdout(env.RunOk({"--json", "catalog", "rebuild"}));
+  CHECK(rebuilt["backups"] == 1);
+  CHECK(rebuilt["ok"] == true);
+
+  const std::string file = env.dir() + "/admin.sql";
+  nlohmann::json exported = ParseStdout(env.RunOk({"--json", "export", "mo-json-admin", "-o", file}));
+  CHECK(exported["output"] == file);
+  CHECK(fs::exists(file));
+  ProcessResult to_stdout = env.Run({"--json", "export", "mo-json-admin", "-o", "-"});
+  CHECK(to_stdout.exit_code == 2);
+  CHECK(to_stdout.out.empty());
+  cluster.DropDatabase("mo-json-admin");
+}
