@@ -99,6 +99,8 @@ class DatabaseBackup {
   void ReadLayouts(pg::PgConnection& leader, const std::string& snapshot, const std::vector<pg::TableInfo>& tables);
   void DumpSchema(const std::string& snapshot, const std::vector<pg::TableInfo>& tables);
   void LockForCopy(pg::PgConnection& conn, const pg::TableInfo& t);
+  std::string ExclusiveWaiter(const std::string& oid_sql, const std::string& arg);
+  std::string StopsHere() const;
   void CopyTables(const std::string& snapshot, const std::vector<pg::TableInfo>& tables, Progress& progress);
 
   Context& ctx_;
@@ -242,12 +244,53 @@ void DatabaseBackup::DumpSchema(const std::string& snapshot, const std::vector<p
   std::vector<std::pair<std::string, std::string>> excluded;
   for (const auto& t : tables) excluded.emplace_back(t.schema, t.name);
   stream::StreamWriter writer(uploader_, ctx_.repository().chunker_params(), false);
-  pg::DumpSchemaArchive({config.postgres.conninfo, database_, manifest_.server_version_num}, snapshot, excluded,
-                        [&](std::string_view data) {
-                          if (failed_) throw Error(ErrorCode::kInterrupted, "schema dump stopped");
-                          writer.Write(data);
-                        });
+  try {
+    pg::DumpSchemaArchive({config.postgres.conninfo, database_, manifest_.server_version_num}, snapshot, excluded,
+                          [&](std::string_view data) {
+                            if (failed_) throw Error(ErrorCode::kInterrupted, "schema dump stopped");
+                            writer.Write(data);
+                          });
+  } catch (const Error& e) {
+    // pg_dump gave up waiting for a table lock: name the table and the session, as the workers do.
+    std::string what = e.what();
+    size_t at = what.find("LOCK TABLE ");
+    // pg_dump's --lock-wait-timeout is a statement_timeout around its LOCK TABLE statements.
+    bool timed_out = what.find("lock timeout") != std::string::npos || what.find("statement timeout") != std::string::npos;
+    if (!timed_out || at == std::string::npos) throw;
+    size_t end = what.find(" IN ACCESS SHARE MODE", at);
+    std::string table = what.substr(at + 11, end == std::string::npos ? std::string::npos : end - at - 11);
+    if (table.starts_with("ONLY ")) table = table.substr(5);
+    throw Error(ErrorCode::kPg, "table " + table + " is wanted for an exclusive lock by " +
+                                    ExclusiveWaiter("SELECT to_regclass($1)::oid", table) + StopsHere());
+  }
   manifest_.schema = writer.Finish();
+}
+
+// Who holds or waits for an ACCESS EXCLUSIVE lock on the relation `oid_sql` ($1 = `arg`) yields.
+std::string DatabaseBackup::ExclusiveWaiter(const std::string& oid_sql, const std::string& arg) {
+  try {
+    pg::PgConnection probe(ctx_.config().postgres.conninfo, database_);
+    auto rows = probe.Query(
+        "SELECT a.pid::text, coalesce(a.usename, ''), coalesce(a.application_name, ''), "
+        "left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 80) "
+        "FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'relation' AND l.relation = (" + oid_sql + ") AND l.mode = 'AccessExclusiveLock' "
+        "ORDER BY l.granted DESC LIMIT 1",
+        {arg});
+    if (!rows.empty()) {
+      const auto& r = rows[0];
+      return "session " + *r[0] + " (user " + *r[1] + (r[2]->empty() ? "" : ", " + *r[2]) + ": " + *r[3] + ")";
+    }
+  } catch (const std::exception&) {
+    // The table is still named; the session could not be.
+  }
+  return "another session";
+}
+
+std::string DatabaseBackup::StopsHere() const {
+  return "; the backup of " + database_ +
+         " stops here rather than block it and every query after it (run the backup again once that statement "
+         "is done)";
 }
 
 // A worker takes its table's lock with NOWAIT before COPY, as pg_dump's workers do. The leader
@@ -263,27 +306,9 @@ void DatabaseBackup::LockForCopy(pg::PgConnection& conn, const pg::TableInfo& t)
     return;
   }
   if (state != "55P03") throw Error(ErrorCode::kPg, "cannot lock table " + t.schema + "." + t.name + ": " + message);
-  std::string who = "another session";
-  try {
-    pg::PgConnection probe(ctx_.config().postgres.conninfo, database_);
-    auto rows = probe.Query(
-        "SELECT a.pid::text, coalesce(a.usename, ''), coalesce(a.application_name, ''), l.mode, "
-        "left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 80) "
-        "FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
-        "WHERE l.locktype = 'relation' AND l.relation = $1::oid AND l.mode = 'AccessExclusiveLock' "
-        "ORDER BY l.granted DESC LIMIT 1",
-        {t.oid});
-    if (!rows.empty()) {
-      const auto& r = rows[0];
-      who = "session " + *r[0] + " (user " + *r[1] + (r[2]->empty() ? "" : ", " + *r[2]) + ": " + *r[4] + ")";
-    }
-  } catch (const std::exception&) {
-    // The table is still named; the session could not be.
-  }
+  std::string who = ExclusiveWaiter("$1::oid", t.oid);
   throw Error(ErrorCode::kPg, "table " + t.schema + "." + t.name + " is wanted for an exclusive lock by " + who +
-                                  "; the backup of " + database_ +
-                                  " stops here rather than block it and every query after it (run the backup again "
-                                  "once that statement is done)");
+                                  StopsHere());
 }
 
 void DatabaseBackup::CopyTables(const std::string& snapshot, const std::vector<pg::TableInfo>& tables,

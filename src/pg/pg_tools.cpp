@@ -15,6 +15,11 @@
 namespace dhanbak::pg {
 namespace {
 
+// pg_dump runs after the backup's leader holds ACCESS SHARE on every table, so a lock it waits
+// for is one queued behind a session that wants an exclusive lock, which itself waits for the
+// backup: wait briefly, then fail that database and let the session go on.
+constexpr int kToolLockWaitSeconds = 10;
+
 std::string ConninfoValue(const std::string& value) {
   std::string out = "'";
   for (char c : value) {
@@ -98,7 +103,7 @@ void DumpSchemaArchive(const ToolTarget& target, const std::string& snapshot,
   // --encoding=UTF8: the table patterns below are UTF-8 (dhanbak's sessions all are), and must
   // be compared in the same encoding by pg_dump's queries.
   o.argv = {FindPgProgram("pg_dump", target.server_version_num), "--format=custom", "--compress=0", "--encoding=UTF8",
-            "--blobs", "--snapshot=" + snapshot, "--no-sync", "--lock-wait-timeout=600s",
+            "--blobs", "--snapshot=" + snapshot, "--no-sync", "--lock-wait-timeout=" + std::to_string(kToolLockWaitSeconds) + "s",
             "-d", ToolConninfo(target)};
   for (const auto& [schema, name] : excluded_tables) o.argv.push_back("--exclude-table-data=" + ExactPattern(schema, name));
   o.env = ToolEnvironment(target);
@@ -111,7 +116,7 @@ std::string DumpUpgradeDefinitions(const ToolTarget& target, const std::string& 
   std::string out;
   SubprocessOptions o;
   o.argv = {FindPgProgram("pg_dump", target.server_version_num), "--binary-upgrade", "--schema-only",
-            "--encoding=UTF8", "--snapshot=" + snapshot, "--no-sync", "--lock-wait-timeout=600s",
+            "--encoding=UTF8", "--snapshot=" + snapshot, "--no-sync", "--lock-wait-timeout=" + std::to_string(kToolLockWaitSeconds) + "s",
             "-d", ToolConninfo(target)};
   for (const auto& [schema, name] : tables) o.argv.push_back("--table=" + ExactPattern(schema, name));
   o.env = ToolEnvironment(target);
