@@ -125,10 +125,8 @@ int RunExport(Context& ctx, const ExportOptions& o) {
   std::string archive = tmp.path() + "/schema.dump";
   fetcher.StreamToFile(m.schema, "schema archive", archive);
   int version = m.server_version_num;
-  std::map<std::string, std::string> definitions;  // tables whose column order pg_dump's script would change
-  for (const auto& t : m.tables) {
-    if (!t.definition.empty()) definitions[t.oid] = t.definition;
-  }
+  // Tables whose column order pg_dump's script would change.
+  std::map<std::string, std::string> definitions = pg::TableDefinitions(m.tables);
   if (definitions.empty()) {
     pg::ArchiveToScript(version, archive, tmp.path() + "/pre-data.sql", "pre-data");
   } else {

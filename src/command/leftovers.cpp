@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "command/restore_engine.hpp"
 #include "command/restore_names.hpp"
 #include "common/log.hpp"
 #include "pg/connection.hpp"
@@ -22,23 +23,15 @@ std::vector<Leftover> Query(pg::PgConnection& admin) {
   return out;
 }
 
-std::unique_ptr<pg::PgConnection> Admin(const std::string& conninfo) {
-  try {
-    return std::make_unique<pg::PgConnection>(conninfo, std::string("postgres"));
-  } catch (const std::exception&) {
-    return std::make_unique<pg::PgConnection>(conninfo, std::string("template1"));
-  }
-}
-
 }  // namespace
 
 std::vector<Leftover> FindLeftovers(const std::string& conninfo) {
-  auto admin = Admin(conninfo);
+  auto admin = AdminConnection(conninfo);
   return Query(*admin);
 }
 
 void RemoveLeftoversOf(const std::string& conninfo, const std::string& target) {
-  auto admin = Admin(conninfo);
+  auto admin = AdminConnection(conninfo);
   std::string mine = RestoringPrefix(target);
   for (const auto& l : Query(*admin)) {
     if (l.database.starts_with(mine)) {

@@ -28,13 +28,6 @@
 namespace dhanbak::command {
 namespace {
 
-std::unique_ptr<pg::PgConnection> AdminConnection(const std::string& conninfo) {
-  try {
-    return std::make_unique<pg::PgConnection>(conninfo, std::string("postgres"));
-  } catch (const Error&) {
-    return std::make_unique<pg::PgConnection>(conninfo, std::string("template1"));
-  }
-}
 
 // With a table filter, keep every post-data entry except foreign keys (their referenced rows
 // are not restored) and materialized view refreshes (their source tables are empty).
@@ -204,10 +197,7 @@ void Restorer::Run(RestoreResult& result) {
   admin->Exec(pg::CreateDatabaseSql(spec_.target, m_.properties, version_));
   try {
     log::Info("restoring schema (pre-data) into " + spec_.target);
-    std::map<std::string, std::string> definitions;
-    for (const auto& t : m_.tables) {
-      if (!t.definition.empty()) definitions[t.oid] = t.definition;
-    }
+    std::map<std::string, std::string> definitions = pg::TableDefinitions(m_.tables);
     if (definitions.empty()) {
       pg::RestoreSection(Tool(), archive, "pre-data", 1);
     } else {
@@ -255,6 +245,14 @@ void Restorer::Run(RestoreResult& result) {
 bool RestoreResult::ok() const {
   if (!schema_difference.empty()) return false;
   return std::all_of(verdicts.begin(), verdicts.end(), [](const TableVerdict& v) { return v.ok; });
+}
+
+std::unique_ptr<pg::PgConnection> AdminConnection(const std::string& conninfo) {
+  try {
+    return std::make_unique<pg::PgConnection>(conninfo, std::string("postgres"));
+  } catch (const Error&) {
+    return std::make_unique<pg::PgConnection>(conninfo, std::string("template1"));
+  }
 }
 
 void DropDatabaseQuietly(const std::string& conninfo, const std::string& name) {

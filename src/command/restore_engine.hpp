@@ -12,6 +12,7 @@
 // Any failure (including SIGTERM) drops the half-built database before the error propagates.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -19,6 +20,7 @@
 
 #include "command/context.hpp"
 #include "dhanbak/format/manifest.hpp"
+#include "pg/connection.hpp"
 
 namespace dhanbak::command {
 
@@ -50,6 +52,9 @@ struct RestoreResult {
 // Throws Error(kVerification) (after dropping the target) when verification finds a difference;
 // `result` then holds the verdicts.
 void RestoreInto(Context& ctx, const format::Manifest& manifest, const RestoreSpec& spec, RestoreResult& result);
+
+// A connection to the server's "postgres" database, or "template1" where that one is missing.
+std::unique_ptr<pg::PgConnection> AdminConnection(const std::string& conninfo);
 
 // Drops a database (WITH (FORCE)); logs instead of throwing.
 void DropDatabaseQuietly(const std::string& conninfo, const std::string& name);

@@ -30,6 +30,14 @@ void WriteFile(const std::string& path, const std::string& text) {
 
 }  // namespace
 
+std::map<std::string, std::string> TableDefinitions(const std::vector<format::TableEntry>& tables) {
+  std::map<std::string, std::string> out;
+  for (const auto& t : tables) {
+    if (!t.definition.empty()) out[t.oid] = t.definition;
+  }
+  return out;
+}
+
 std::vector<std::string> SplitSqlStatements(const std::string& text) {
   std::vector<std::string> out;
   std::string cur;

@@ -10,9 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "dhanbak/format/manifest.hpp"
 #include "pg/pg_tools.hpp"
 
 namespace dhanbak::pg {
+
+// Source table oid → definition, for the tables of `tables` that carry one.
+std::map<std::string, std::string> TableDefinitions(const std::vector<format::TableEntry>& tables);
 
 // Splits SQL text into statements (quotes, dollar quotes and comments respected); psql
 // meta-commands (\restrict) are statements of their own. Comment-only text yields nothing.
