@@ -16,6 +16,7 @@
 #include "common/interrupt.hpp"
 #include "common/log.hpp"
 #include "common/progress.hpp"
+#include "common/test_pause.hpp"
 #include "common/time_spec.hpp"
 #include "dhanbak/error.hpp"
 #include "format/crypto.hpp"
@@ -88,9 +89,10 @@ struct Registered {
 
 class DatabaseBackup {
  public:
-  DatabaseBackup(Context& ctx, stream::ChunkUploader& uploader, const format::StreamRef& globals,
-                 std::string database, int jobs)
-      : ctx_(ctx), uploader_(uploader), globals_(globals), database_(std::move(database)), jobs_(jobs) {}
+  DatabaseBackup(Context& ctx, stream::ChunkUploader& uploader, format::RunLock& run_lock,
+                 const format::StreamRef& globals, std::string database, int jobs)
+      : ctx_(ctx), uploader_(uploader), run_lock_(run_lock), globals_(globals), database_(std::move(database)),
+        jobs_(jobs) {}
 
   catalog::BackupRecord Run();
 
@@ -101,10 +103,12 @@ class DatabaseBackup {
   void LockForCopy(pg::PgConnection& conn, const pg::TableInfo& t);
   std::string ExclusiveWaiter(const std::string& oid_sql, const std::string& arg);
   std::string StopsHere() const;
+  void SecureChunks();
   void CopyTables(const std::string& snapshot, const std::vector<pg::TableInfo>& tables, Progress& progress);
 
   Context& ctx_;
   stream::ChunkUploader& uploader_;
+  format::RunLock& run_lock_;
   const format::StreamRef& globals_;
   std::string database_;
   int jobs_;
@@ -114,6 +118,26 @@ class DatabaseBackup {
   CancelWatch cancel_;
   std::atomic<bool> failed_{false};
 };
+
+// The manifest may only name chunks that exist. While the run's repository lock is intact no
+// prune can have deleted any (docs/decisions.md, "Prune and backups on many hosts"); once it was
+// lost, the lock is taken again (waiting out a running prune) and every chunk is looked up anew.
+void DatabaseBackup::SecureChunks() {
+  if (run_lock_.Intact()) return;
+  log::Warning("backup of " + database_ + ": the repository lock was lost while the backup ran; taking it again "
+               "and checking that every chunk it needs is still stored");
+  run_lock_.Reacquire();
+  std::vector<std::string> needed = manifest_.schema.chunks;
+  needed.insert(needed.end(), manifest_.globals.chunks.begin(), manifest_.globals.chunks.end());
+  for (const auto& t : manifest_.tables) needed.insert(needed.end(), t.data.chunks.begin(), t.data.chunks.end());
+  auto missing = uploader_.Resync(needed);
+  if (!missing.empty()) {
+    throw Error(ErrorCode::kLocked, std::to_string(missing.size()) + " chunk(s) this backup needs (e.g. " +
+                                        format::Repository::ChunkName(missing.front()) +
+                                        ") were deleted while it ran, by a prune that judged its repository lock "
+                                        "abandoned: the backup is not stored; the next run stores them again");
+  }
+}
 
 catalog::BackupRecord DatabaseBackup::Run() {
   const Config& config = ctx_.config();
@@ -187,7 +211,19 @@ catalog::BackupRecord DatabaseBackup::Run() {
     leader.Exec("COMMIT");
 
     manifest_.finished_at = NowMicros();
+    SecureChunks();
+    TestPausePoint("backup-manifest");
     repo.PutManifest(manifest_);  // the backup exists from this moment on
+    try {
+      SecureChunks();  // a lock lost just before the manifest: check again now that it is stored
+    } catch (...) {
+      try {
+        ctx_.storage().Remove(format::Repository::ManifestName(manifest_.backup_id));
+      } catch (const std::exception& e) {
+        log::Error("could not withdraw the manifest of incomplete backup " + manifest_.backup_id + ": " + e.what());
+      }
+      throw;
+    }
 
     rec = RecordFromManifest(manifest_, rec.repository);
     rec.stored_bytes = uploader_.stored_bytes() - stored_before;
@@ -501,10 +537,11 @@ int RunBackup(Context& ctx, const BackupOptions& options) {
   try {
     format::Repository& repo = ctx.repository();
     // Seen by prune on any machine: chunks this run reuses must not be swept meanwhile.
-    run_lock = std::make_unique<format::RunLock>(ctx.storage(), "backup");
+    run_lock = std::make_unique<format::RunLock>(ctx.storage(), "backup", format::LockKind::kShared);
     size_t threads = static_cast<size_t>(std::max({2, jobs, config.b2.connections}));
     uploader_holder = std::make_unique<stream::ChunkUploader>(repo, threads, threads * 2);
-    uploader_holder->LoadExisting();
+    uploader_holder->LoadExisting();  // after the lock: a prune that ran before has finished
+    TestPausePoint("backup-locked");
     distrusted = DistrustDamagedChunks(ctx, *uploader_holder);
     globals = CaptureGlobals(ctx, *uploader_holder, databases.front());
     uploader_holder->Flush();
@@ -548,7 +585,7 @@ int RunBackup(Context& ctx, const BackupOptions& options) {
     }
     UnixMicros start = NowMicros();
     try {
-      catalog::BackupRecord rec = DatabaseBackup(ctx, uploader, globals, db, jobs).Run();
+      catalog::BackupRecord rec = DatabaseBackup(ctx, uploader, *run_lock, globals, db, jobs).Run();
       outcome.ok = true;
       outcome.backup_id = rec.backup_id;
       outcome.rows = rec.rows;

@@ -1,11 +1,15 @@
 #include "command/prune.hpp"
 
+#include <algorithm>
 #include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
 #include <unordered_set>
 
 #include "common/log.hpp"
+#include "common/test_pause.hpp"
 #include "common/time_spec.hpp"
 #include "dhanbak/error.hpp"
 #include "format/run_lock.hpp"
@@ -14,9 +18,92 @@
 namespace dhanbak::command {
 namespace {
 
-// New chunks younger than this are never swept: they may belong to a backup whose manifest is
-// not written yet (a run on another machine, or one that started after prune's lock check).
+// New chunks younger than this are never swept. The repository lock protocol already protects
+// every running backup's chunks; this is a second line for a lock lost to a stalled heartbeat.
 constexpr int64_t kGraceSeconds = 24 * 3600;
+
+std::string JoinIds(const std::vector<std::string>& ids) {
+  std::string out;
+  for (const auto& id : ids) out += (out.empty() ? "" : ", ") + id;
+  return out;
+}
+
+// Good backups the catalog knows whose manifest storage does not list. A legitimate prune (on
+// this or another host) only ever deletes backups that retention expires, so those are forgotten
+// here; one that retention keeps was deleted or hidden by someone else (a leaked key), and prune
+// stops before it sweeps the chunks that backup still needs.
+void CheckCatalogAgainstStorage(Context& ctx, const std::vector<retention::BackupRef>& present,
+                                const std::set<std::string>& hidden, bool dry_run) {
+  const Config& config = ctx.config();
+  const std::string url = ctx.repository_url();
+  std::set<std::string> listed;
+  for (const auto& b : present) listed.insert(b.backup_id);
+  std::vector<retention::BackupRef> all = present;
+  std::vector<std::string> missing, hidden_known;
+  for (const auto& b : ctx.catalog().ListBackups(url, std::nullopt)) {
+    if (b.status != "ok" || listed.count(b.backup_id)) continue;
+    if (hidden.count(b.backup_id)) {
+      hidden_known.push_back(b.backup_id);
+      continue;
+    }
+    all.push_back({b.backup_id, b.database, b.snapshot_time});
+    missing.push_back(b.backup_id);
+  }
+  for (const auto& id : hidden) {
+    if (std::find(hidden_known.begin(), hidden_known.end(), id) == hidden_known.end()) hidden_known.push_back(id);
+  }
+  if (!hidden_known.empty()) {
+    throw Error(ErrorCode::kCorruption,
+                "prune stopped: the manifest(s) of backup(s) " + JoinIds(hidden_known) +
+                    " are hidden in the bucket (a B2 hide marker; dhanbak never hides files, so a key with "
+                    "writeFiles did). Sweeping now would delete the chunks they need. Recover them by deleting "
+                    "the hide markers ('dhanbak check' lists each with its file id: b2 delete-file-version NAME "
+                    "FILEID, with a key that has deleteFiles), then run prune again");
+  }
+  auto expired = retention::Expired(all, config.retention.keep_within, config.retention.keep_last);
+  std::vector<std::string> kept_but_gone;
+  for (const auto& id : missing) {
+    if (!expired.count(id)) {
+      kept_but_gone.push_back(id);
+    } else if (!dry_run) {
+      ctx.catalog().DeleteBackup(url, id);
+      log::Info("backup " + id + " was pruned by another run; removed from the catalog");
+    }
+  }
+  if (!kept_but_gone.empty()) {
+    throw Error(ErrorCode::kCorruption,
+                "prune stopped: backup(s) " + JoinIds(kept_but_gone) +
+                    " are good in the catalog and kept by retention, but their manifests are missing from the "
+                    "repository (deleted by something other than prune). Sweeping now would delete the chunks "
+                    "they need. Restore the manifests from a copy of the bucket if you have one; if they were "
+                    "deleted on purpose, 'dhanbak catalog rebuild' makes the catalog match the repository");
+  }
+}
+
+void AddChunks(const format::Manifest& m, std::unordered_set<std::string>& into) {
+  for (const auto& c : m.schema.chunks) into.insert(c);
+  for (const auto& c : m.globals.chunks) into.insert(c);
+  for (const auto& t : m.tables)
+    for (const auto& c : t.data.chunks) into.insert(c);
+}
+
+// One deletion that may fail without stopping prune: Object Lock keeps the object (counted),
+// anything else is reported and counted as a failure, the rest of the work goes on.
+enum class Removal { kRemoved, kLocked, kFailed };
+
+Removal TryRemove(storage::Storage& storage, const std::string& name, std::optional<Error>& first_failure) {
+  try {
+    storage.Remove(name);
+    return Removal::kRemoved;
+  } catch (const storage::ObjectLockedError&) {
+    return Removal::kLocked;
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kInterrupted) throw;
+    log::Error("could not delete " + name + ": " + e.what());
+    if (!first_failure) first_failure = e;
+    return Removal::kFailed;
+  }
+}
 
 }  // namespace
 
@@ -25,14 +112,18 @@ int RunPrune(Context& ctx, const PruneOptions& o) {
   auto locks = ctx.Lock(LockMode::kExclusive);
   auto& repo = ctx.repository();
   auto& storage = ctx.storage();
-  for (const auto& l : format::ListRunLocks(storage)) {
-    if (!l.stale) {
-      throw Error(ErrorCode::kLocked, "a " + l.description + " holds the repository lock " + l.name +
-                                          "; prune runs when no backup is running");
+  std::optional<Error> failure;
+  // A dry run deletes nothing, so it takes no lock (and never makes a backup wait).
+  std::optional<format::RunLock> run_lock;
+  if (!o.dry_run) {
+    run_lock.emplace(storage, "prune", format::LockKind::kExclusive);
+    for (const auto& l : run_lock->abandoned()) {
+      if (l.reason != "released") log::Warning("removing an abandoned repository lock (" + l.reason + "): " + l.description);
+      // A lock retained by the bucket's Object Lock stays until its retention ends: harmless.
+      TryRemove(storage, l.name, failure);
     }
-    if (l.reason != "released") log::Warning("removing an abandoned repository lock (" + l.reason + "): " + l.description);
-    if (!o.dry_run) storage.Remove(l.name);
   }
+  TestPausePoint("prune-locked");
 
   // The manifests in storage are the truth; the catalog only mirrors them.
   std::vector<retention::BackupRef> backups;
@@ -42,50 +133,53 @@ int RunPrune(Context& ctx, const PruneOptions& o) {
     backups.push_back({m.backup_id, m.database, m.snapshot_time});
     manifests.push_back(std::move(m));
   }
+  CheckCatalogAgainstStorage(ctx, backups, {}, o.dry_run);
   auto expired = retention::Expired(backups, config.retention.keep_within, config.retention.keep_last);
-
-  std::unordered_set<std::string> referenced;
-  for (const auto& m : manifests) {
-    if (expired.count(m.backup_id)) continue;
-    for (const auto& c : m.schema.chunks) referenced.insert(c);
-    for (const auto& c : m.globals.chunks) referenced.insert(c);
-    for (const auto& t : m.tables)
-      for (const auto& c : t.data.chunks) referenced.insert(c);
-  }
 
   std::string url = ctx.repository_url();
   const bool json = ctx.options().json;
   const UnixMicros started = NowMicros();
   nlohmann::json deleted_list = nlohmann::json::array(), kept_list = nlohmann::json::array();
+  int64_t manifests_deleted = 0, chunks_deleted = 0, bytes_freed = 0, locked = 0, young = 0, failed = 0;
+  // The chunks to keep are those of every manifest that remains after the deletions, including
+  // expired ones whose deletion Object Lock (or a failure) refused: they stay listed as restorable.
+  std::unordered_set<std::string> referenced;
   for (const auto& m : manifests) {
+    nlohmann::json entry{{"backup_id", m.backup_id}, {"database", m.database},
+                         {"snapshot_time", FormatUtcIso(m.snapshot_time)}};
     if (!expired.count(m.backup_id)) {
-      kept_list.push_back({{"backup_id", m.backup_id}, {"database", m.database},
-                           {"snapshot_time", FormatUtcIso(m.snapshot_time)}});
+      kept_list.push_back(entry);
+      AddChunks(m, referenced);
+      continue;
     }
-  }
-  int64_t manifests_deleted = 0, chunks_deleted = 0, bytes_freed = 0, locked = 0, young = 0;
-  for (const auto& m : manifests) {
-    if (!expired.count(m.backup_id)) continue;
     if (!json) {
       std::cout << (o.dry_run ? "would delete backup " : "deleting backup ") << m.backup_id << " of " << m.database
                 << " taken " << FormatLocalTime(m.snapshot_time) << "\n";
     }
-    nlohmann::json entry{{"backup_id", m.backup_id}, {"database", m.database},
-                         {"snapshot_time", FormatUtcIso(m.snapshot_time)}};
     if (o.dry_run) {
       deleted_list.push_back(entry);
       continue;
     }
-    try {
-      storage.Remove(format::Repository::ManifestName(m.backup_id));
-      ctx.catalog().DeleteBackup(url, m.backup_id);
-      ++manifests_deleted;
-      deleted_list.push_back(entry);
-    } catch (const storage::ObjectLockedError&) {
-      ++locked;
-      entry["reason"] = "object lock";
-      kept_list.push_back(entry);
-      log::Info("backup " + m.backup_id + " is still under Object Lock; kept until its retention ends");
+    run_lock->ThrowIfLost("deleting backup " + m.backup_id);
+    switch (TryRemove(storage, format::Repository::ManifestName(m.backup_id), failure)) {
+      case Removal::kRemoved:
+        ctx.catalog().DeleteBackup(url, m.backup_id);
+        ++manifests_deleted;
+        deleted_list.push_back(entry);
+        break;
+      case Removal::kLocked:
+        ++locked;
+        entry["reason"] = "object lock";
+        kept_list.push_back(entry);
+        AddChunks(m, referenced);
+        log::Info("backup " + m.backup_id + " is still under Object Lock; kept until its retention ends");
+        break;
+      case Removal::kFailed:
+        ++failed;
+        entry["reason"] = "delete failed";
+        kept_list.push_back(entry);
+        AddChunks(m, referenced);
+        break;
     }
   }
 
@@ -100,26 +194,35 @@ int RunPrune(Context& ctx, const PruneOptions& o) {
     }
     garbage.push_back(info);
   });
+  TestPausePoint("prune-sweep");
   for (const auto& g : garbage) {
     if (o.dry_run) {
       bytes_freed += static_cast<int64_t>(g.size);
       ++chunks_deleted;
       continue;
     }
-    try {
-      storage.Remove(g.name);
-      bytes_freed += static_cast<int64_t>(g.size);
-      ++chunks_deleted;
-    } catch (const storage::ObjectLockedError&) {
-      ++locked;
+    run_lock->ThrowIfLost("deleting unreferenced chunks");
+    switch (TryRemove(storage, g.name, failure)) {
+      case Removal::kRemoved:
+        bytes_freed += static_cast<int64_t>(g.size);
+        ++chunks_deleted;
+        break;
+      case Removal::kLocked:
+        ++locked;
+        break;
+      case Removal::kFailed:
+        ++failed;
+        break;
     }
   }
-  std::string summary = std::string(o.dry_run ? "would delete " : "deleted ") + std::to_string(o.dry_run ? expired.size() : manifests_deleted) +
+  const size_t backups_deleted = o.dry_run ? expired.size() : static_cast<size_t>(manifests_deleted);
+  std::string summary = std::string(o.dry_run ? "would delete " : "deleted ") + std::to_string(backups_deleted) +
                         " backup(s) and " + std::to_string(chunks_deleted) + " unreferenced chunk(s), " +
                         log::FormatBytes(static_cast<double>(bytes_freed)) + "; kept " +
-                        std::to_string(manifests.size() - expired.size()) + " backup(s)";
+                        std::to_string(kept_list.size()) + " backup(s)";
   if (young) summary += "; " + std::to_string(young) + " unreferenced chunk(s) younger than the 24 h grace period kept";
   if (locked) summary += "; " + std::to_string(locked) + " object(s) still under Object Lock kept";
+  if (failed) summary += "; " + std::to_string(failed) + " deletion(s) failed (kept; the next prune tries again)";
   if (!json) std::cout << summary << "\n";
   if (!o.dry_run) ctx.catalog().RecordPrune(NowMicros(), manifests_deleted, chunks_deleted, summary);
   if (json) {
@@ -128,7 +231,7 @@ int RunPrune(Context& ctx, const PruneOptions& o) {
         {"command", "prune"},
         {"repository", url},
         {"dry_run", o.dry_run},
-        {"ok", true},
+        {"ok", failed == 0},
         {"duration_seconds", static_cast<double>(finished - started) / 1e6},
         {"retention", {{"keep_within_seconds", config.retention.keep_within.count()}, {"keep_last", config.retention.keep_last}}},
         {"counts",
@@ -137,10 +240,15 @@ int RunPrune(Context& ctx, const PruneOptions& o) {
           {"chunks_deleted", chunks_deleted},
           {"bytes_freed", bytes_freed},
           {"young_chunks_kept", young},
-          {"object_locked_kept", locked}}},
+          {"object_locked_kept", locked},
+          {"failed_deletions", failed}}},
         {"deleted_backups", deleted_list},
         {"kept_backups", kept_list}};
     std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  }
+  if (failure) {
+    log::Error("prune finished with " + std::to_string(failed) + " failed deletion(s); first: " + failure->what());
+    return ExitCodeFor(failure->code());
   }
   return 0;
 }

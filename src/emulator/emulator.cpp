@@ -411,6 +411,10 @@ void Emulator::ServeControl(Call &call) {
         tokens_.SetExpiry(expiry);
       }
       call.res.set_content(json{{"rules", faults_.Describe()}}.dump(2), "application/json");
+    } else if (what == "clock" && call.req.method == "POST") {
+      json body = call.body.empty() ? json::object() : json::parse(call.body);
+      SetClockOffsetMs(body.value("offset_seconds", int64_t{0}) * 1000);
+      call.res.set_content(json{{"now_ms", NowMs()}}.dump(), "application/json");
     } else {
       throw std::invalid_argument("unknown control path");
     }

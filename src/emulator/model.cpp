@@ -1,6 +1,7 @@
 #include "emulator/model.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 
 namespace dhanbak::emulator {
@@ -11,11 +12,18 @@ bool Key::Has(const std::string &capability) const {
   return std::find(capabilities.begin(), capabilities.end(), capability) != capabilities.end();
 }
 
+namespace {
+std::atomic<int64_t> clock_offset_ms{0};
+}  // namespace
+
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
-      .count();
+             .count() +
+         clock_offset_ms.load();
 }
+
+void SetClockOffsetMs(int64_t offset_ms) { clock_offset_ms = offset_ms; }
 
 json ToJson(const Bucket &b) {
   return {{"id", b.id}, {"name", b.name}, {"type", b.type}, {"file_lock", b.file_lock},

@@ -69,5 +69,8 @@ Part PartFromJson(const nlohmann::json &j);
 FileVersion VersionFromJson(const nlohmann::json &j);
 
 int64_t NowMs();
+// Shifts the emulator's clock (upload timestamps, retention, key expiry): tests that need objects
+// stored "days ago" set a negative offset through POST /_emulator/clock.
+void SetClockOffsetMs(int64_t offset_ms);
 
 }  // namespace dhanbak::emulator

@@ -25,6 +25,20 @@ void ChunkUploader::LoadExisting() {
   known_.merge(ids);
 }
 
+std::vector<std::string> ChunkUploader::Resync(const std::vector<std::string>& needed) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    known_.clear();
+  }
+  LoadExisting();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& id : distrusted_) known_.erase(id);
+  std::vector<std::string> missing;
+  for (const auto& id : needed)
+    if (!known_.count(id)) missing.push_back(id);
+  return missing;
+}
+
 void ChunkUploader::Distrust(const std::vector<std::string>& ids) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& id : ids) {

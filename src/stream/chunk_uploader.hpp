@@ -26,6 +26,10 @@ class ChunkUploader {
 
   // Lists chunks/ once so that chunks stored by earlier runs are not uploaded again.
   void LoadExisting();
+  // After the run's repository lock was lost (a prune may have swept chunks meanwhile): forgets
+  // what it knew, lists chunks/ again, and returns those of `needed` that are no longer stored.
+  // Call between databases or before a manifest, with no upload in flight.
+  std::vector<std::string> Resync(const std::vector<std::string>& needed);
   // Chunks found damaged (corrupted or missing) by earlier readers: never deduplicated against.
   // When this run meets one of them again it stores it anew, replacing the bad object (a new
   // version on B2, which readers then get). Call after LoadExisting, before Add.

@@ -150,7 +150,8 @@ void B2Storage::PutSmall(const std::string& full, std::string_view data, const s
                            "X-Bz-File-Name: " + b2::PercentEncodeName(full),
                            "Content-Type: application/octet-stream",
                            "X-Bz-Content-Sha1: " + sha1};
-        if (config_.object_lock_days > 0) {
+        // Run locks are rewritten and removed by design: retaining them would only stop prune.
+        if (config_.object_lock_days > 0 && full.compare(prefix_.empty() ? 0 : prefix_.size() + 1, 6, "locks/") != 0) {
           request.headers.push_back("X-Bz-File-Retention-Mode: governance");
           request.headers.push_back("X-Bz-File-Retention-Retain-Until-Timestamp: " + RetentionUntilMs());
         }

@@ -1,0 +1,11 @@
+// Pause points for tests that must force an interleaving of two runs (e.g. a prune between a
+// backup's lock and its manifest). Inert unless DHANBAK_TEST_PAUSE lists the point's name
+// (comma-separated) and DHANBAK_TEST_PAUSE_DIR names a directory: then the run creates
+// DIR/NAME.reached and waits until DIR/NAME.continue exists (a signal still interrupts it).
+#pragma once
+
+namespace dhanbak {
+
+void TestPausePoint(const char* name);
+
+}  // namespace dhanbak

@@ -1,0 +1,213 @@
+// Prune and backups on two hosts sharing one repository (separate catalogs, as two machines have):
+// every interleaving the pause points can force must leave each stored backup restorable.
+// The hazard in each case: chunks referenced only by expired backups (a table dropped since) are
+// garbage to prune, while a new backup of the re-created table deduplicates against them.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <utime.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "support/dhanbak_env.hpp"
+#include "support/pg_cluster.hpp"
+
+using namespace dhanbak::test;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* kDb = "protocol_db";
+constexpr const char* kOldTable =
+    "CREATE TABLE old_t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 20000) g";
+
+size_t CountFiles(const std::string& dir) {
+  size_t n = 0;
+  if (!fs::exists(dir)) return 0;
+  for (auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) ++n;
+  return n;
+}
+
+void AgeFiles(const std::string& dir, int days) {
+  struct utimbuf t {};
+  t.actime = t.modtime = std::time(nullptr) - days * 24 * 3600;
+  for (auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) utime(e.path().c_str(), &t);
+}
+
+// A second "host": its own work directory and catalog, the first host's repository.
+void ShareRepository(const DhanbakEnv& host, const DhanbakEnv& owner) {
+  std::ifstream in(host.config_path());
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string toml = std::regex_replace(text.str(), std::regex("url = \"file://[^\"]*\""),
+                                        "url = \"file://" + owner.repo_dir() + "\"");
+  std::ofstream(host.config_path(), std::ios::trunc) << toml;
+}
+
+// A run that stops at the named pause points until Continue() is called for each.
+class PausedRun {
+ public:
+  PausedRun(const DhanbakEnv& env, const std::vector<std::string>& args, const std::string& points)
+      : dir_(env.dir() + "/pause-" + std::to_string(++counter_)) {
+    fs::create_directories(dir_);
+    ProcessOptions o = env.Options();
+    o.env.push_back({"DHANBAK_TEST_PAUSE", points});
+    o.env.push_back({"DHANBAK_TEST_PAUSE_DIR", dir_});
+    o.env.push_back({"DHANBAK_TEST_LOCK_REFRESH_SECONDS", "1"});  // stale after 6 s
+    process_ = std::make_unique<BackgroundProcess>(env.Argv(args), o);
+  }
+  bool WaitFor(const std::string& point, std::chrono::seconds timeout = 60s) {
+    auto until = std::chrono::steady_clock::now() + timeout;
+    while (!fs::exists(dir_ + "/" + point + ".reached")) {
+      if (std::chrono::steady_clock::now() > until || !process_->Running()) return false;
+      std::this_thread::sleep_for(20ms);
+    }
+    return true;
+  }
+  void Continue(const std::string& point) { std::ofstream(dir_ + "/" + point + ".continue") << "go\n"; }
+  BackgroundProcess& process() { return *process_; }
+  ProcessResult Finish() {
+    ProcessResult r = process_->Wait(std::chrono::minutes(3));
+    INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+    CHECK_FALSE(r.timed_out);
+    return r;
+  }
+
+ private:
+  static inline int counter_ = 0;
+  std::string dir_;
+  std::unique_ptr<BackgroundProcess> process_;
+};
+
+ProcessOptions FastLocks(const DhanbakEnv& env) {
+  ProcessOptions o = env.Options();
+  o.env.push_back({"DHANBAK_TEST_LOCK_REFRESH_SECONDS", "1"});
+  return o;
+}
+
+// Host A's repository holds an expired backup whose chunks (table old_t, dropped since) are old
+// garbage, and a kept one without old_t; old_t is then re-created with the very same rows, so
+// the next backup's data chunks are exactly that garbage.
+struct TwoHosts {
+  PgCluster& cluster = SharedCluster();
+  DhanbakEnv a{{kDb}};
+  DhanbakEnv b{{kDb}};
+
+  TwoHosts() {
+    cluster.DropDatabase(kDb);
+    cluster.CreateDatabase(kDb);
+    cluster.Psql(kDb, std::string(kOldTable) + "; CREATE TABLE keep_t (id int); INSERT INTO keep_t VALUES (1);");
+    std::ofstream(a.config_path(), std::ios::app) << "\n[retention]\nkeep_within = \"0s\"\nkeep_last = 1\n";
+    ShareRepository(b, a);
+    a.InitFast();
+    a.RunOk({"backup"});
+    cluster.Psql(kDb, "DROP TABLE old_t; INSERT INTO keep_t VALUES (2);");
+    a.RunOk({"backup"});
+    AgeFiles(a.repo_dir() + "/chunks", 2);
+    cluster.Psql(kDb, kOldTable);
+  }
+  ~TwoHosts() {
+    cluster.DropDatabase(kDb);
+    cluster.DropDatabase("protocol_restored");
+  }
+  std::string chunks() const { return a.repo_dir() + "/chunks"; }
+
+  // Host B's newest backup restores, with old_t complete.
+  void CheckRestorable() {
+    cluster.DropDatabase("protocol_restored");
+    b.RunOk({"restore", kDb, "--at", "latest", "--target-db", "protocol_restored"});
+    CHECK(cluster.Psql("protocol_restored", "SELECT count(*) FROM old_t") == "20000");
+    b.RunOk({"check"});
+  }
+};
+
+ProcessResult RunWithFastLocks(const DhanbakEnv& env, const std::vector<std::string>& args) {
+  return RunProcess(env.Argv(args), FastLocks(env));
+}
+
+}  // namespace
+
+TEST_CASE("a backup that starts while prune sweeps waits for it, then stores what prune deleted") {
+  TwoHosts hosts;
+  PausedRun prune(hosts.a, {"prune"}, "prune-sweep");
+  REQUIRE(prune.WaitFor("prune-sweep"));
+  PausedRun backup(hosts.b, {"backup"}, "");
+  CHECK(backup.process().WaitForOutput("waiting for prune on host", 30s));
+  CHECK_FALSE(backup.process().WaitForOutput("backed up", 2s));
+  prune.Continue("prune-sweep");
+  ProcessResult pr = prune.Finish();
+  CHECK(pr.exit_code == 0);
+  CHECK(pr.out.find("deleting backup") != std::string::npos);
+  ProcessResult br = backup.Finish();
+  CHECK(br.exit_code == 0);
+  hosts.CheckRestorable();
+}
+
+TEST_CASE("prune refuses while a backup on another host holds its lock, however long that backup runs") {
+  TwoHosts hosts;
+  PausedRun backup(hosts.b, {"backup"}, "backup-locked");
+  REQUIRE(backup.WaitFor("backup-locked"));
+  // Longer than the stale time (6 s here): the heartbeat keeps the lock alive.
+  std::this_thread::sleep_for(8s);
+  const size_t chunks_before = CountFiles(hosts.chunks());
+  ProcessResult pr = RunWithFastLocks(hosts.a, {"prune"});
+  INFO("prune stderr:\n" << pr.err);
+  CHECK(pr.exit_code == 4);
+  CHECK(pr.err.find("backup on host") != std::string::npos);
+  CHECK(CountFiles(hosts.chunks()) == chunks_before);
+  CHECK(CountFiles(hosts.a.repo_dir() + "/manifests") == 2);
+  backup.Continue("backup-locked");
+  CHECK(backup.Finish().exit_code == 0);
+  hosts.CheckRestorable();
+}
+
+TEST_CASE("a prune and a backup that take their locks at the same moment: prune yields, the backup waits for it") {
+  TwoHosts hosts;
+  PausedRun prune(hosts.a, {"prune"}, "lock-written");
+  PausedRun backup(hosts.b, {"backup"}, "lock-written");
+  REQUIRE(prune.WaitFor("lock-written"));
+  REQUIRE(backup.WaitFor("lock-written"));
+  prune.Continue("lock-written");
+  backup.Continue("lock-written");
+  ProcessResult pr = prune.Finish();
+  CHECK(pr.exit_code == 4);
+  CHECK(pr.err.find("backup on host") != std::string::npos);
+  CHECK(backup.Finish().exit_code == 0);
+  hosts.CheckRestorable();
+  // Nothing was deleted, and the next prune (no backup running) does its work.
+  CHECK(RunWithFastLocks(hosts.a, {"prune"}).exit_code == 0);
+  hosts.CheckRestorable();
+}
+
+TEST_CASE("a backup whose host stalled past the stale time re-checks its chunks and stores no broken backup") {
+  TwoHosts hosts;
+  PausedRun backup(hosts.b, {"backup"}, "backup-manifest");
+  REQUIRE(backup.WaitFor("backup-manifest"));
+  const size_t manifests_before = CountFiles(hosts.a.repo_dir() + "/manifests");
+  // The whole process stops (heartbeat included) for longer than the stale time: prune judges
+  // its lock abandoned, removes it and sweeps the old chunks the backup deduplicated against.
+  ::kill(backup.process().pid(), SIGSTOP);
+  std::this_thread::sleep_for(8s);
+  ProcessResult pr = RunWithFastLocks(hosts.a, {"prune"});
+  INFO("prune stderr:\n" << pr.err);
+  CHECK(pr.exit_code == 0);
+  CHECK(pr.err.find("abandoned repository lock") != std::string::npos);
+  ::kill(backup.process().pid(), SIGCONT);
+  backup.Continue("backup-manifest");
+  ProcessResult br = backup.Finish();
+  CHECK(br.exit_code == 4);
+  CHECK(br.err.find("were deleted while it ran") != std::string::npos);
+  // No manifest naming missing chunks was left behind (prune deleted one expired backup).
+  CHECK(CountFiles(hosts.a.repo_dir() + "/manifests") == manifests_before - 1);
+  // The next night stores the chunks again.
+  hosts.b.RunOk({"backup"});
+  hosts.CheckRestorable();
+}
