@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -182,23 +183,37 @@ class Emulator {
   }
   void ClearFaults() const { SetFaults({{"rules", json::array()}, {"token_expiry", {{"requests", 0}, {"seconds", 0}}}}); }
 
+  // Shifts the emulator's clock: what is uploaded now is stamped `offset_seconds` away.
+  void SetClock(int64_t offset_seconds) const {
+    Http({url() + "/_emulator/clock", json{{"offset_seconds", offset_seconds}}.dump(), {"Content-Type: application/json"}});
+  }
+
+  // A B2 JSON call with the full key (authorized afresh: the emulator may be expiring tokens).
+  json Call(const std::string& api, json body) const {
+    json auth = HttpRetried({url() + "/b2api/v2/b2_authorize_account", "{}", {}, std::string(kKeyId) + ":" + kKey});
+    const std::string token = auth.at("authorizationToken");
+    if (body.contains("accountId")) body["accountId"] = auth.at("accountId");
+    return HttpRetried({url() + "/b2api/v2/" + api, body.dump(), {"Authorization: " + token, "Content-Type: application/json"}});
+  }
+  std::string BucketId() const {
+    json buckets = Call("b2_list_buckets", {{"accountId", ""}, {"bucketName", kBucket}});
+    return buckets.at("buckets").at(0).at("bucketId");
+  }
+
+  // Uploads `name` (full key) under governance retention until `retain_until_ms`.
+  void UploadRetained(const std::string& name, const std::string& body, int64_t retain_until_ms) const {
+    json target = Call("b2_get_upload_url", {{"bucketId", BucketId()}});
+    Http({target.at("uploadUrl").get<std::string>(), body,
+          {"Authorization: " + target.at("authorizationToken").get<std::string>(), "X-Bz-File-Name: " + name,
+           "Content-Type: application/octet-stream", "X-Bz-Content-Sha1: do_not_verify",
+           "X-Bz-File-Retention-Mode: governance",
+           "X-Bz-File-Retention-Retain-Until-Timestamp: " + std::to_string(retain_until_ms)}});
+  }
+
   // Names in the bucket under `prefix` (b2_list_file_names, paged), with the full key.
   std::vector<std::string> ListNames(const std::string& prefix) const {
-    std::string token;
-    json auth;
-    auto authorize = [&] {
-      auth = HttpRetried({url() + "/b2api/v2/b2_authorize_account", "{}", {}, std::string(kKeyId) + ":" + kKey});
-      token = auth.at("authorizationToken");
-    };
-    authorize();
-    // Fresh token per call: the emulator may be expiring tokens.
-    auto call = [&](const std::string& api, const json& body) {
-      authorize();
-      return HttpRetried({url() + "/b2api/v2/" + api, body.dump(),
-                          {"Authorization: " + token, "Content-Type: application/json"}});
-    };
-    json buckets = call("b2_list_buckets", {{"accountId", auth.at("accountId")}, {"bucketName", kBucket}});
-    const std::string bucket_id = buckets.at("buckets").at(0).at("bucketId");
+    auto call = [&](const std::string& api, const json& body) { return Call(api, body); };
+    const std::string bucket_id = BucketId();
     std::vector<std::string> names;
     json start = nullptr;
     do {
@@ -224,6 +239,8 @@ struct B2Settings {
   std::string key = kKey;
   std::string retry_max_time = "10m";
   int connections = 4;
+  int object_lock_days = 0;
+  std::string extra_toml;  // appended to dhanbak.toml (whole tables, e.g. [retention])
 };
 
 // A work directory with a passphrase file, a catalog and a dhanbak.toml for a b2:// repository
@@ -231,25 +248,31 @@ struct B2Settings {
 class B2Dhanbak {
  public:
   B2Dhanbak(const Emulator& emulator, std::vector<std::string> databases, B2Settings settings = {})
-      : dir_(MakeTempDir("dhanbak-e2e")), settings_(std::move(settings)) {
+      : dir_(MakeTempDir("dhanbak-e2e")), settings_(std::move(settings)), api_url_(emulator.url()),
+        databases_(std::move(databases)) {
     const std::string passphrase = dir_ + "/passphrase";
     {
       std::ofstream out(passphrase);
       out << "b2 end-to-end passphrase\n";
     }
     ::chmod(passphrase.c_str(), 0600);
+    WriteConfig();
+  }
+  // Rewrites dhanbak.toml from the settings (e.g. after a test changed object_lock_days).
+  void WriteConfig() const {
     PgCluster& cluster = SharedCluster();
     std::string dbs;
-    for (const auto& d : databases) dbs += (dbs.empty() ? "" : ", ") + Quote(d);
-    std::ofstream toml(config());
+    for (const auto& d : databases_) dbs += (dbs.empty() ? "" : ", ") + Quote(d);
+    std::ofstream toml(config(), std::ios::trunc);
     toml << "[repository]\n"
          << "url = " << Quote(std::string("b2://") + kBucket + "/" + kPrefix) << "\n"
-         << "passphrase = " << Quote("file:" + passphrase) << "\n\n"
+         << "passphrase = " << Quote("file:" + dir_ + "/passphrase") << "\n\n"
          << "[b2]\n"
          << "key_id = \"env:B2_APPLICATION_KEY_ID\"\n"
          << "application_key = \"env:B2_APPLICATION_KEY\"\n"
-         << "api_url = " << Quote(emulator.url()) << "\n"
+         << "api_url = " << Quote(api_url_) << "\n"
          << "connections = " << settings_.connections << "\n"
+         << "object_lock_days = " << settings_.object_lock_days << "\n"
          << "retry_max_time = " << Quote(settings_.retry_max_time) << "\n\n"
          << "[postgres]\n"
          << "conninfo = " << Quote("host=127.0.0.1 port=" + std::to_string(cluster.port()) + " user=postgres")
@@ -257,9 +280,11 @@ class B2Dhanbak {
          << "databases = [" << dbs << "]\n"
          << "jobs = 2\n\n"
          << "[catalog]\n"
-         << "path = " << Quote(dir_ + "/catalog.sqlite") << "\n";
+         << "path = " << Quote(dir_ + "/catalog.sqlite") << "\n"
+         << settings_.extra_toml;
     if (!toml) throw std::runtime_error("cannot write " + config());
   }
+  B2Settings& settings() { return settings_; }
   ~B2Dhanbak() {
     std::error_code ec;
     fs::remove_all(dir_, ec);
@@ -309,6 +334,8 @@ class B2Dhanbak {
  private:
   std::string dir_;
   B2Settings settings_;
+  std::string api_url_;
+  std::vector<std::string> databases_;
 };
 
 void GenerateSample(PgCluster& cluster, const std::string& name, const std::string& kind, const std::string& scale) {
@@ -624,5 +651,49 @@ TEST_CASE("B2: a chunk found corrupted is uploaded again as a new version, and r
   CHECK(offline.exit_code == 5);
   CHECK(offline.err.find("cannot compare the catalog with the repository") != std::string::npos);
   CHECK(offline.out.find("backup " + newest + " lost") != std::string::npos);
+  cluster.DropDatabase(db);
+}
+
+TEST_CASE("B2 Object Lock: prune keeps what locked manifests need, run locks are never retained, a retained lock does not stop prune") {
+  PgCluster& cluster = SharedCluster();
+  const std::string db = "olock-b2";
+  cluster.DropDatabase(db);
+  cluster.CreateDatabase(db);
+  cluster.Psql(db, "CREATE TABLE x AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 3000) g");
+  Emulator emulator({std::string(kKeyId) + ":" + kKey}, {"--bucket", std::string(kBucket) + ":object-lock"});
+  B2Settings settings;
+  settings.extra_toml = "\n[retention]\nkeep_within = \"0s\"\nkeep_last = 1\n";
+  B2Dhanbak dhanbak(emulator, {db}, settings);
+  dhanbak.RunOk({"init"});
+  // Two days ago, without Object Lock: the chunks of table x.
+  emulator.SetClock(-2 * 24 * 3600);
+  dhanbak.RunOk({"backup", db});
+  emulator.SetClock(0);
+  // Today with Object Lock: the same data reuses those (unlocked, old) chunks; the manifest is locked.
+  dhanbak.settings().object_lock_days = 1;
+  dhanbak.WriteConfig();
+  const std::string locked = LoggedBackupId(dhanbak.RunOk({"backup", db}).err, db);
+  REQUIRE(!locked.empty());
+  CHECK(emulator.ListNames(std::string(kPrefix) + "/locks/").empty());  // the run lock was not retained
+  // A lock object retained by the bucket (e.g. its default retention) left by some earlier run.
+  emulator.UploadRetained(std::string(kPrefix) + "/locks/00112233aabbccdd", R"({"released":true})",
+                          (static_cast<int64_t>(std::time(nullptr)) + 3600) * 1000);
+  cluster.Psql(db, "DROP TABLE x; CREATE TABLE y AS SELECT 1 AS id");
+  dhanbak.RunOk({"backup", db});
+
+  // Both older backups are expired; the locked one cannot be deleted, so table x's chunks
+  // (two days old, unlocked, needed by nothing else) must stay.
+  ProcessResult prune = dhanbak.Run({"prune"});
+  INFO("prune: exit " << prune.exit_code << "\nstdout:\n" << prune.out << "\nstderr:\n" << prune.err);
+  CHECK(prune.exit_code == 0);
+  CHECK(prune.out.find("Object Lock") != std::string::npos);
+  bool listed = false;
+  for (const auto& b : dhanbak.ListJson()) listed = listed || b["backup_id"] == locked;
+  CHECK(listed);
+  const std::string target = "olock-b2-restored";
+  cluster.DropDatabase(target);
+  dhanbak.RunOk({"restore", db, "--backup", locked, "--target-db", target});
+  CHECK(cluster.Psql(target, "SELECT count(*) FROM x") == "3000");
+  cluster.DropDatabase(target);
   cluster.DropDatabase(db);
 }
