@@ -92,3 +92,41 @@ TEST_CASE("prune applies retention, sweeps unreferenced chunks after the grace p
   }
   cluster.DropDatabase("prune_db");
 }
+
+TEST_CASE("prune stops when a backup retention keeps has lost its manifest, and forgets backups pruned elsewhere") {
+  PgCluster& cluster = SharedCluster();
+  cluster.DropDatabase("prune_gone");
+  cluster.CreateDatabase("prune_gone");
+  cluster.Psql("prune_gone", "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 1000) g");
+  DhanbakEnv env({"prune_gone"});
+  std::ofstream(env.config_path(), std::ios::app) << "\n[retention]\nkeep_within = \"0s\"\nkeep_last = 2\n";
+  env.InitFast();
+  env.RunOk({"backup"});
+  env.RunOk({"backup"});
+  // The newest backup has chunks of its own: the ones a blind sweep would take.
+  cluster.Psql("prune_gone", "INSERT INTO t SELECT g FROM generate_series(1001, 50000) g");
+  env.RunOk({"backup"});
+  auto backups = env.ListJson();  // newest first
+  REQUIRE(backups.size() == 3);
+  const std::string newest = backups.at(0).at("backup_id"), oldest = backups.at(2).at("backup_id");
+  AgeFiles(env.repo_dir() + "/chunks", 2);
+  const size_t chunks_before = CountFiles(env.repo_dir() + "/chunks");
+
+  // Deleted by something other than prune (a leaked key, a hand in the bucket): kept by
+  // retention, so its chunks must not be swept as garbage.
+  fs::rename(env.repo_dir() + "/manifests/" + newest, env.dir() + "/saved-manifest");
+  auto r = env.Run({"prune"});
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find(newest) != std::string::npos);
+  CHECK(r.err.find("missing from the repository") != std::string::npos);
+  CHECK(CountFiles(env.repo_dir() + "/chunks") == chunks_before);
+  CHECK(fs::exists(env.repo_dir() + "/manifests/" + oldest));
+
+  // Put back, and the oldest deleted as a prune on another host would: this catalog forgets it.
+  fs::rename(env.dir() + "/saved-manifest", env.repo_dir() + "/manifests/" + newest);
+  fs::remove(env.repo_dir() + "/manifests/" + oldest);
+  r = env.RunOk({"prune"});
+  CHECK(r.err.find("was pruned by another run") != std::string::npos);
+  CHECK(env.ListJson().size() == 2);
+  cluster.DropDatabase("prune_gone");
+}
