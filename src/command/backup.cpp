@@ -34,6 +34,7 @@ namespace dhanbak::command {
 namespace {
 
 constexpr int kLeaderLockTimeoutSeconds = 60;
+constexpr size_t kTablesPerTransaction = 50;  // tables a COPY worker locks before it commits
 
 std::string NewBackupId(UnixMicros now) {
   std::string iso = FormatUtcIso(now);  // 2024-01-15T02:00:00.123456Z
@@ -104,6 +105,7 @@ class DatabaseBackup {
   std::string ExclusiveWaiter(const std::string& oid_sql, const std::string& arg);
   std::string StopsHere() const;
   void SecureChunks();
+  void CheckLockTable(pg::PgConnection& leader, size_t data_tables);
   void CopyTables(const std::string& snapshot, const std::vector<pg::TableInfo>& tables, Progress& progress);
 
   Context& ctx_;
@@ -118,6 +120,34 @@ class DatabaseBackup {
   CancelWatch cancel_;
   std::atomic<bool> failed_{false};
 };
+
+// Fails early, and says what to change, when the server's shared lock table cannot hold the
+// locks this backup takes at once: the leader and pg_dump each lock every table (as pg_dump
+// alone would), each worker up to kTablesPerTransaction. Running out mid-backup instead fails
+// with "out of shared memory" — and can fail the production sessions that need a lock then.
+void DatabaseBackup::CheckLockTable(pg::PgConnection& leader, size_t data_tables) {
+  auto rows = leader.Query(
+      "SELECT current_setting('max_locks_per_transaction')::bigint, "
+      "current_setting('max_connections')::bigint + current_setting('autovacuum_max_workers')::bigint + 1 + "
+      "current_setting('max_worker_processes')::bigint + current_setting('max_wal_senders')::bigint + "
+      "current_setting('max_prepared_transactions')::bigint, "
+      "(SELECT count(*) FROM pg_catalog.pg_class WHERE relkind IN ('r', 'p') AND relpersistence <> 't' "
+      "AND relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)), "
+      "(SELECT count(*) FROM pg_catalog.pg_locks WHERE NOT fastpath)");
+  auto number = [&](size_t column) { return std::stoll(rows.at(0).at(column).value_or("0")); };
+  const int64_t per_process = number(0), processes = number(1), relations = number(2), in_use = number(3);
+  const int64_t capacity = per_process * processes;
+  const int64_t needed = static_cast<int64_t>(data_tables) + relations + static_cast<int64_t>(kTablesPerTransaction) * jobs_;
+  if (needed + in_use <= capacity) return;
+  const int64_t wanted = ((needed + in_use) / processes / 64 + 1) * 64;
+  throw Error(ErrorCode::kPg,
+              "database " + database_ + " has " + std::to_string(relations) + " tables: its backup holds about " +
+                  std::to_string(needed) + " locks at once (the snapshot session and pg_dump each lock every one), "
+                  "but the server's lock table holds " + std::to_string(capacity) + " (max_locks_per_transaction = " +
+                  std::to_string(per_process) + " x " + std::to_string(processes) + " server processes), " +
+                  std::to_string(in_use) + " of them in use now. Raise it, then restart PostgreSQL: "
+                  "ALTER SYSTEM SET max_locks_per_transaction = " + std::to_string(wanted));
+}
 
 // The manifest may only name chunks that exist. While the run's repository lock is intact no
 // prune can have deleted any (docs/decisions.md, "Prune and backups on many hosts"); once it was
@@ -160,6 +190,7 @@ catalog::BackupRecord DatabaseBackup::Run() {
     manifest_.snapshot_time = std::stoll(leader.QueryValue(
         "SELECT (extract(epoch FROM pg_catalog.transaction_timestamp()) * 1000000)::bigint"));
     auto tables = pg::ListDataTables(leader);
+    CheckLockTable(leader, tables.size());
     // Like pg_dump: ACCESS SHARE locks keep the tables from being dropped or altered while the
     // workers read them; they do not block reads or writes.
     // A bounded wait: an exclusive lock held for long must fail this database, not hold the
@@ -357,11 +388,23 @@ void DatabaseBackup::CopyTables(const std::string& snapshot, const std::vector<p
     pg::PgConnection conn(config.postgres.conninfo, database_);
     Registered reg(cancel_, &conn);
     std::string encoding = conn.ApplySessionSettings();
-    conn.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-    conn.Exec("SET TRANSACTION SNAPSHOT " + pg::QuoteLiteral(snapshot));
+    // Locks last until the transaction ends: a fresh transaction (on the same exported snapshot)
+    // every kTablesPerTransaction tables bounds what a worker holds in the server's lock table.
+    size_t in_transaction = 0;
+    auto begin = [&] {
+      conn.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+      conn.Exec("SET TRANSACTION SNAPSHOT " + pg::QuoteLiteral(snapshot));
+      in_transaction = 0;
+    };
+    begin();
     for (size_t i = next++; i < tables.size() && !failed_; i = next++) {
       ThrowIfInterrupted();
       const auto& t = tables[i];
+      if (in_transaction == kTablesPerTransaction) {
+        conn.Exec("COMMIT");
+        begin();
+      }
+      ++in_transaction;
       LockForCopy(conn, t);
       stream::StreamWriter writer(uploader_, ctx_.repository().chunker_params(), true);
       conn.CopyOut(pg::CopyToSql(t.schema, t.name, t.columns, encoding), [&](std::string_view row) {

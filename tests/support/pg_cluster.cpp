@@ -185,6 +185,25 @@ void PgCluster::Start() {
     if (!conf) throw std::runtime_error("cannot write " + data_dir_ + "/postgresql.conf");
   }
 
+  Launch();
+}
+
+void PgCluster::Reconfigure(const std::string& lines) {
+  Stop();
+  {
+    std::ofstream conf(data_dir_ + "/postgresql.conf", std::ios::app);
+    conf << "\n" << lines << "\n";
+    if (!conf) throw std::runtime_error("cannot write " + data_dir_ + "/postgresql.conf");
+  }
+  Launch();
+}
+
+void PgCluster::Launch() {
+  ProcessOptions options;
+  options.cwd = base_dir_;
+  options.unset_env = {"PGDATA", "PGPORT", "PGHOST", "PGOPTIONS"};
+  options.env = {{"LC_ALL", "C.UTF-8"}};
+  options.timeout = std::chrono::minutes(2);
   std::string last_error;
   for (int attempt = 0; attempt < 5; ++attempt) {
     port_ = FreePort();

@@ -27,6 +27,9 @@ class PgCluster {
   PgCluster& operator=(const PgCluster&) = delete;
 
   int port() const { return port_; }
+  // Appends `lines` to postgresql.conf and restarts the server, on a new port: settings that
+  // need a restart (max_locks_per_transaction). Configuration written with the old port is stale.
+  void Reconfigure(const std::string& lines);
   const std::string& bindir() const { return bindir_; }     // initdb, pg_dump, psql, ...
   const std::string& base_dir() const { return base_dir_; } // temp dir (also the socket dir)
   const std::string& data_dir() const { return data_dir_; }
@@ -61,6 +64,7 @@ class PgCluster {
 
  private:
   void Start();
+  void Launch();  // pg_ctl start on a free port
   void Stop() noexcept;
   void StartWatchdog();
   std::vector<std::string> AsServerUser(std::vector<std::string> argv) const;

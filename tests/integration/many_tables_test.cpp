@@ -1,0 +1,78 @@
+// A database with 20,000 tables (long schema and table names, so that one pg_dump pattern per table
+// is more than the usual 2 MiB argument limit): a server whose lock table cannot hold the
+// backup's locks fails that database early with a message saying what to raise (the other
+// databases of the run are backed up); a big enough one backs it up and restores every table.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+
+#include "support/dhanbak_env.hpp"
+#include "support/pg_cluster.hpp"
+
+using namespace dhanbak::test;
+
+namespace {
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int kTables = 3000;  // the sanitizer build checks memory, not scale
+#else
+constexpr int kTables = 20000;
+#endif
+
+// 40 + 60 bytes of names per table.
+const std::string kSchema = "schema_with_a_long_name_for_many_tables_";
+std::string TableSql(int from, int to) {
+  return "DO $$ BEGIN FOR i IN " + std::to_string(from) + " .. " + std::to_string(to) +
+         " LOOP EXECUTE format('CREATE TABLE " + kSchema +
+         ".%I (id int PRIMARY KEY, v text)', 'table_number_' || lpad(i::text, 6, '0') || "
+         "'_with_a_name_that_is_long_enough_xx'); END LOOP; END $$;";
+}
+
+}  // namespace
+
+TEST_CASE("20,000 tables: too small a lock table fails early and clearly; a big enough one backs up and restores all") {
+  PgCluster& cluster = SharedCluster();
+  cluster.DropDatabase("many_db");
+  cluster.CreateDatabase("many_db");
+  cluster.DropDatabase("few_db");
+  cluster.CreateDatabase("few_db");
+  cluster.Psql("few_db", "CREATE TABLE t AS SELECT 1 AS id");
+  cluster.Psql("many_db", "CREATE SCHEMA " + kSchema);
+  for (int from = 1; from <= kTables; from += 1000) cluster.Psql("many_db", TableSql(from, std::min(kTables, from + 999)));
+  cluster.Psql("many_db", "INSERT INTO " + kSchema + ".table_number_000001_with_a_name_that_is_long_enough_xx VALUES (1, 'first')");
+
+  {
+    INFO("a lock table too small for the backup");
+    cluster.Reconfigure("max_locks_per_transaction = 32");
+    DhanbakEnv env({"many_db", "few_db"});
+    env.InitFast();
+    ProcessResult r = env.Run({"backup"});
+    INFO("stderr:\n" << r.err);
+    CHECK(r.exit_code != 0);
+    CHECK(r.err.find("database many_db has " + std::to_string(kTables) + " tables") != std::string::npos);
+    CHECK(r.err.find("ALTER SYSTEM SET max_locks_per_transaction = ") != std::string::npos);
+    CHECK(r.err.find("out of shared memory") == std::string::npos);
+    auto backups = env.ListJson();
+    REQUIRE(backups.size() == 2);
+    for (const auto& b : backups) CHECK(b["status"] == (b["database"] == "few_db" ? "ok" : "failed"));
+  }
+  {
+    INFO("a lock table that holds it");
+    cluster.Reconfigure("max_locks_per_transaction = 512");
+    DhanbakEnv env({"many_db"});
+    env.InitFast();
+    env.RunOk({"backup"});
+    cluster.DropDatabase("many_restored");
+    env.RunOk({"restore", "many_db", "--at", "latest", "--target-db", "many_restored"});
+    CHECK(cluster.Psql("many_restored", "SELECT count(*) FROM pg_tables WHERE schemaname = '" + kSchema + "'") ==
+          std::to_string(kTables));
+    CHECK(cluster.Psql("many_restored", "SELECT v FROM " + kSchema +
+                                            ".table_number_000001_with_a_name_that_is_long_enough_xx") == "first");
+    cluster.DropDatabase("many_restored");
+  }
+  cluster.Reconfigure("max_locks_per_transaction = 256");
+  cluster.DropDatabase("many_db");
+  cluster.DropDatabase("few_db");
+}
