@@ -5,6 +5,8 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <thread>
 #include <unordered_set>
 
@@ -13,6 +15,7 @@
 #include "command/leftovers.hpp"
 #include "command/restore_engine.hpp"
 #include "command/restore_names.hpp"
+#include "common/interrupt.hpp"
 #include "common/log.hpp"
 #include "common/temp_dir.hpp"
 #include "common/time_spec.hpp"
@@ -106,47 +109,142 @@ void RenameIntoPlace(const std::string& conninfo, const std::string& built, cons
   }
 }
 
-// Renames `live` aside and `restored` into its place. New connections to `live` are refused
-// while it happens; existing ones are terminated only with --terminate-connections.
+void TerminateSessions(pg::PgConnection& admin, const std::string& db) {
+  std::string state, message;  // a failure shows in the statement that follows
+  admin.TryExec("SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE datname = " +
+                    pg::QuoteLiteral(db) + " AND pid <> pg_catalog.pg_backend_pid()",
+                state, message);
+}
+
+// ALTER DATABASE `from` RENAME TO `to`: "" once done, else the server's message. Retried for a
+// while when `from` is in use (55006: terminated sessions take a moment to exit, and one that
+// started connecting before connections were refused may still arrive; the server itself waits
+// up to 5 s on each attempt) or locked (55P03, lock_timeout); any other error is final.
+std::string RenameWithRetries(pg::PgConnection& admin, const std::string& from, const std::string& to,
+                              bool terminate) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    if (terminate) TerminateSessions(admin, from);
+    std::string state, message;
+    if (admin.TryExec("ALTER DATABASE " + pg::QuoteIdent(from) + " RENAME TO " + pg::QuoteIdent(to), state, message)) {
+      return "";
+    }
+    if ((state != "55006" && state != "55P03") || std::chrono::steady_clock::now() >= deadline) return message;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+// A database taking part in the swap: its name at this point and its own datallowconn, which
+// it gets back under whatever name it ends up with.
+struct SwapSide {
+  std::string name;
+  std::string allow;  // "true" or "false"
+};
+
+// Puts the verified restore `restored` in service as `live`, keeping the current `live` aside
+// under the returned name ("" when there was none). New connections to both are refused until
+// both renames are done; sessions on `restored` (dhanbak's own or a monitoring agent's: it is
+// not in service) are always terminated, those on `live` only with `terminate`.
+// Takes care of `restored` on failure: it is dropped only when `live` is back in service under
+// its name; otherwise it is kept and the error says where each database is and what to run.
+// No interrupt check happens once the swap has begun: a SIGTERM is acted on after it (the run
+// then exits 143), so the databases are never left half-swapped by a signal.
 std::string SwapDatabases(const std::string& conninfo, const std::string& live, const std::string& restored,
                           bool terminate) {
-  pg::PgConnection admin(conninfo, std::string("postgres"));
-  std::string aside = AsideName(live, NowMicros());
-  auto others = [&] { return OtherSessions(admin, live); };
-  if (!DatabaseExists(admin, live)) {
-    admin.Exec("ALTER DATABASE " + pg::QuoteIdent(restored) + " RENAME TO " + pg::QuoteIdent(live));
-    return "";
-  }
-  int n = others();
-  if (n > 0 && !terminate) {
-    throw Error(ErrorCode::kInvalidArgument, SessionsMessage(n, live) + " (the verified restore is dropped)");
-  }
-  std::string allow = admin.QueryValue("SELECT datallowconn::text FROM pg_catalog.pg_database WHERE datname = $1", {live});
-  admin.Exec("ALTER DATABASE " + pg::QuoteIdent(live) + " WITH ALLOW_CONNECTIONS false");
+  std::unique_ptr<pg::PgConnection> admin;
+  auto allow_of = [&](const std::string& db) {
+    return admin->QueryValue("SELECT datallowconn::text FROM pg_catalog.pg_database WHERE datname = $1", {db});
+  };
+  SwapSide fresh{restored, ""};
+  std::optional<SwapSide> old;
   try {
-    for (int attempt = 0;; ++attempt) {
-      admin.Exec("SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE datname = " +
-                 pg::QuoteLiteral(live) + " AND pid <> pg_catalog.pg_backend_pid()");
-      try {
-        admin.Exec("ALTER DATABASE " + pg::QuoteIdent(live) + " RENAME TO " + pg::QuoteIdent(aside));
-        break;
-      } catch (const Error&) {
-        if (attempt >= 50) throw;  // sessions take a moment to exit after being terminated
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    admin = AdminConnection(conninfo);
+    fresh.allow = allow_of(restored);
+    if (DatabaseExists(*admin, live)) old = SwapSide{live, allow_of(live)};
+  } catch (const Error&) {
+    DropDatabaseQuietly(conninfo, restored);  // nothing was changed
+    throw;
+  }
+  const std::string aside = old ? AsideName(live, NowMicros()) : "";
+
+  std::string failure;  // why the swap did not happen
+  ErrorCode code = ErrorCode::kPg;
+  try {
+    ThrowIfInterrupted();  // the last moment at which stopping changes nothing
+    // A rename queued behind a lock would leave the service without its database for as long:
+    // time out and retry, or roll back, instead.
+    admin->Exec("SET lock_timeout = '5s'");
+    admin->Exec("ALTER DATABASE " + pg::QuoteIdent(restored) + " WITH ALLOW_CONNECTIONS false");
+    if (old) {
+      admin->Exec("ALTER DATABASE " + pg::QuoteIdent(live) + " WITH ALLOW_CONNECTIONS false");
+      int n = OtherSessions(*admin, live);  // again: one may have connected since the up-front check
+      if (n > 0 && !terminate) {
+        failure = SessionsMessage(n, live);
+        code = ErrorCode::kInvalidArgument;
       }
     }
-  } catch (...) {
-    admin.Exec("ALTER DATABASE " + pg::QuoteIdent(live) + " WITH ALLOW_CONNECTIONS " + allow);
-    throw;
+  } catch (const Error& e) {
+    failure = e.what();
+    code = e.code();
   }
-  admin.Exec("ALTER DATABASE " + pg::QuoteIdent(aside) + " WITH ALLOW_CONNECTIONS " + allow);
-  try {
-    admin.Exec("ALTER DATABASE " + pg::QuoteIdent(restored) + " RENAME TO " + pg::QuoteIdent(live));
-  } catch (...) {
-    admin.Exec("ALTER DATABASE " + pg::QuoteIdent(aside) + " RENAME TO " + pg::QuoteIdent(live));
-    throw;
+  if (old && failure.empty()) {
+    std::string err = RenameWithRetries(*admin, live, aside, terminate);
+    if (err.empty()) {
+      old->name = aside;
+    } else {
+      failure = "could not rename " + live + " to " + aside + ": " + err;
+    }
   }
-  return aside;
+  if (failure.empty()) {
+    std::string err = RenameWithRetries(*admin, restored, live, true);
+    if (err.empty()) {
+      fresh.name = live;
+    } else {
+      failure = "could not rename the verified restore " + restored + " to " + live + ": " + err;
+      if (old) {  // roll back
+        std::string back = RenameWithRetries(*admin, aside, live, terminate);
+        if (back.empty()) {
+          old->name = live;
+        } else {
+          failure += "; renaming " + aside + " back to " + live + " failed too: " + back;
+        }
+      }
+    }
+  }
+
+  // Last, once both renames are done or undone: each database gets its own setting back.
+  std::string still_refused;
+  for (const SwapSide* s : {&fresh, old ? &*old : nullptr}) {
+    if (s == nullptr) continue;
+    std::string sql = "ALTER DATABASE " + pg::QuoteIdent(s->name) + " WITH ALLOW_CONNECTIONS " + s->allow;
+    std::string state, message;
+    if (!admin->TryExec(sql, state, message)) {
+      still_refused += "; connections to " + s->name + " are still refused (" + message + "): run " + sql;
+    }
+  }
+
+  if (failure.empty()) {
+    if (!still_refused.empty()) {
+      throw Error(ErrorCode::kPg, "the verified restore is in service as " + live +
+                                      (old ? " and the previous database is kept as " + aside : "") + still_refused);
+    }
+    return aside;
+  }
+  const std::string finish = "ALTER DATABASE " + pg::QuoteIdent(restored) + " RENAME TO " + pg::QuoteIdent(live);
+  if (old && old->name == live) {
+    DropDatabaseQuietly(conninfo, restored);
+    throw Error(code, failure + "; " + live + " is unchanged and in service; the verified restore " + restored +
+                          " was dropped" + still_refused);
+  }
+  if (!old) {
+    throw Error(code, failure + "; there was no database named " + live + ": the verified restore is kept as " +
+                          restored + "; to finish by hand: " + finish + still_refused);
+  }
+  throw Error(code, failure + ". Neither database is named " + live + " now: the live database is now named " +
+                        aside + "; the verified restore is named " + restored +
+                        ". To finish by hand, put the restore in service: " + finish +
+                        "; or go back to the previous database: ALTER DATABASE " + pg::QuoteIdent(aside) +
+                        " RENAME TO " + pg::QuoteIdent(live) + still_refused);
 }
 
 }  // namespace
@@ -284,13 +382,10 @@ int RunRestore(Context& ctx, const RestoreOptions& o) {
     }
     std::string aside;
     if (o.replace) {
-      try {
-        aside = SwapDatabases(spec.conninfo, o.database, spec.target, o.terminate_connections);
-        if (!aside.empty() && !json) std::cout << "the previous database was kept as " << aside << "\n";
-      } catch (...) {
-        DropDatabaseQuietly(spec.conninfo, spec.target);
-        throw;
-      }
+      // On failure SwapDatabases drops the verified restore itself, and only when the live
+      // database is back under its name: the caller cannot tell.
+      aside = SwapDatabases(spec.conninfo, o.database, spec.target, o.terminate_connections);
+      if (!aside.empty() && !json) std::cout << "the previous database was kept as " << aside << "\n";
     } else {
       RenameIntoPlace(spec.conninfo, spec.target, final_name);
     }
