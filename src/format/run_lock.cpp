@@ -111,12 +111,16 @@ RunLock::~RunLock() {
   }
   cv_.notify_all();
   if (heartbeat_.joinable()) heartbeat_.join();
+  Release();
+}
+
+void RunLock::Release() {
   try {
     storage_.Remove(name_);
     return;
   } catch (const std::exception&) {
     // An append-only key (no deleteFiles), or a bucket whose default retention locked the lock's
-    // versions, cannot remove it: a released marker instead, which prune treats as gone.
+    // versions, cannot remove it: a released marker instead, which every run treats as gone.
   }
   try {
     storage_.Put(name_, nlohmann::json{{"released", true}, {"released_at", std::time(nullptr)}}.dump());
@@ -158,11 +162,7 @@ void RunLock::Acquire() {
       lost_ = false;
       return;
     }
-    try {
-      storage_.Remove(name_);
-    } catch (const std::exception& e) {
-      log::Warning("could not withdraw the repository lock " + name_ + ": " + e.what());
-    }
+    Release();
     if (kind_ == LockKind::kExclusive) {
       throw Error(ErrorCode::kLocked, "the repository is in use by " + Holders(conflicts) + "; " + command_ +
                                           " runs when no backup or prune is running");

@@ -78,6 +78,7 @@ class RunLock {
  private:
   void Acquire();
   void Write();
+  void Release();  // remove, or overwrite with a "released" marker when removal is refused
   void Heartbeat();
   bool FreshEnough() const;
 
