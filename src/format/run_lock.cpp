@@ -158,6 +158,7 @@ void RunLock::Acquire() {
         conflicts.push_back(std::move(l));
       }
     }
+    TestPausePoint("lock-listed");
     if (conflicts.empty()) {
       lost_ = false;
       return;

@@ -171,12 +171,17 @@ TEST_CASE("prune refuses while a backup on another host holds its lock, however 
 
 TEST_CASE("a prune and a backup that take their locks at the same moment: prune yields, the backup waits for it") {
   TwoHosts hosts;
-  PausedRun prune(hosts.a, {"prune"}, "lock-written");
-  PausedRun backup(hosts.b, {"backup"}, "lock-written");
+  // Both write their lock, then both list before either acts on what it saw.
+  PausedRun prune(hosts.a, {"prune"}, "lock-written,lock-listed");
+  PausedRun backup(hosts.b, {"backup"}, "lock-written,lock-listed");
   REQUIRE(prune.WaitFor("lock-written"));
   REQUIRE(backup.WaitFor("lock-written"));
   prune.Continue("lock-written");
   backup.Continue("lock-written");
+  REQUIRE(prune.WaitFor("lock-listed"));
+  REQUIRE(backup.WaitFor("lock-listed"));
+  prune.Continue("lock-listed");
+  backup.Continue("lock-listed");
   ProcessResult pr = prune.Finish();
   CHECK(pr.exit_code == 4);
   CHECK(pr.err.find("backup on host") != std::string::npos);
