@@ -6,6 +6,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "command/version_audit.hpp"
 #include "common/log.hpp"
 #include "dhanbak/error.hpp"
 #include "stream/chunk_fetcher.hpp"
@@ -27,9 +28,11 @@ int RunCheck(Context& ctx, bool read_data) {
   auto& cat = ctx.catalog();
   const std::string url = ctx.repository_url();
   std::vector<std::string> problems;
-  std::unordered_set<std::string> stored;
-  ctx.storage().List("chunks/", [&](const storage::ObjectInfo& o) { stored.insert(o.name.substr(o.name.rfind('/') + 1)); });
-  auto ids = repo.ListManifestIds();
+  // One listing of every version: a hidden chunk or manifest is still stored (readers use its
+  // hidden version); it is reported as hidden, not as missing.
+  VersionScan scan = ScanVersions(ctx.storage());
+  const std::unordered_set<std::string>& stored = scan.chunk_ids;
+  const std::vector<std::string>& ids = scan.manifest_ids;
   const std::set<std::string> present(ids.begin(), ids.end());
 
   // The catalog against storage: a good backup whose manifest is gone is lost.
@@ -149,6 +152,9 @@ int RunCheck(Context& ctx, bool read_data) {
     }
   }
 
+  VersionFindings versions = AuditVersions(repo, scan, url, read_data);
+  problems.insert(problems.end(), versions.problems.begin(), versions.problems.end());
+
   // Recorded damage that this run disproved (read intact: stored again by another host, or a
   // false alarm) or that nothing needs any more (pruned) is forgotten.
   for (const auto& [id, detail] : recorded) {
@@ -193,7 +199,9 @@ int RunCheck(Context& ctx, bool read_data) {
                                 {"streams", streams}, {"stored_chunks", stored.size()},
                                 {"read_data", read_data}, {"chunks_read", chunks_checked},
                                 {"bytes_read", bytes_read}, {"ok", problems.empty()}, {"problems", problems},
-                                {"lost_backups", lost}, {"damaged_backups", damaged_json}}
+                                {"lost_backups", lost}, {"damaged_backups", damaged_json},
+                                {"hidden_objects", versions.hidden}, {"foreign_versions", versions.foreign},
+                                {"superseded_versions", versions.superseded}, {"notes", versions.notes}}
                      .dump(2)
               << "\n";
   } else {
@@ -208,6 +216,7 @@ int RunCheck(Context& ctx, bool read_data) {
       std::cout << "         a lost backup cannot be restored; 'dhanbak catalog rebuild' makes the catalog forget it "
                    "(see the runbook)\n";
     }
+    for (const auto& n : versions.notes) std::cout << "NOTE     " << n << "\n";
     if (uncataloged > 0) {
       std::cout << "NOTE     " << uncataloged
                 << " backup(s) in the repository are not in this catalog (written by another host, or the catalog "
@@ -220,7 +229,10 @@ int RunCheck(Context& ctx, bool read_data) {
                             : std::string())
               << (problems.empty() ? "" : ", " + std::to_string(problems.size()) + " problem(s)")
               << (lost.empty() ? "" : ", " + std::to_string(lost.size()) + " lost backup(s)")
-              << (damaged.empty() ? "" : ", " + std::to_string(damaged.size()) + " damaged backup(s)") << "\n";
+              << (damaged.empty() ? "" : ", " + std::to_string(damaged.size()) + " damaged backup(s)")
+              << (versions.hidden.empty() ? "" : ", " + std::to_string(versions.hidden.size()) + " hidden object(s)")
+              << (versions.foreign.empty() ? "" : ", " + std::to_string(versions.foreign.size()) + " foreign version(s)")
+              << "\n";
   }
   return problems.empty() ? 0 : 3;
 }

@@ -24,6 +24,8 @@ int RunCatalogRebuild(Context& ctx) {
   auto& cat = ctx.catalog();
   std::string url = ctx.repository_url();
   auto ids = repo.ListManifestIds();
+  // A hidden manifest (B2) is still there and readable: its backup stays in the catalog.
+  for (auto& id : repo.HiddenManifestIds()) ids.push_back(std::move(id));
   std::set<std::string> present(ids.begin(), ids.end());
   int added = 0, failed = 0;
   for (const auto& id : ids) {

@@ -133,7 +133,10 @@ int RunPrune(Context& ctx, const PruneOptions& o) {
     backups.push_back({m.backup_id, m.database, m.snapshot_time});
     manifests.push_back(std::move(m));
   }
-  CheckCatalogAgainstStorage(ctx, backups, {}, o.dry_run);
+  // A hidden manifest is not listed: sweeping now would take the chunks of a backup that is
+  // only hidden (by a key with writeFiles), which its hide marker's deletion brings back.
+  auto hidden_ids = repo.HiddenManifestIds();
+  CheckCatalogAgainstStorage(ctx, backups, {hidden_ids.begin(), hidden_ids.end()}, o.dry_run);
   auto expired = retention::Expired(backups, config.retention.keep_within, config.retention.keep_last);
 
   std::string url = ctx.repository_url();

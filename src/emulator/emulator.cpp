@@ -249,7 +249,8 @@ void Emulator::OnPost(const httplib::Request &req, httplib::Response &res, const
     ServeControl(call);
     return;
   }
-  if (!IsTransferCall(call.api) && !call.body.empty()) {
+  // b2_download_file_by_id is a JSON call too: B2 accepts its fileId as a POST body.
+  if ((!IsTransferCall(call.api) || call.api == "b2_download_file_by_id") && !call.body.empty()) {
     json body = json::parse(call.body, nullptr, false);
     if (body.is_discarded() || !body.is_object()) {
       ReplyError(call, 400, "bad_json", "request body is not a JSON object");

@@ -2,8 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "common/encoding.hpp"
 #include "common/host_name.hpp"
@@ -42,6 +46,123 @@ std::string KeyAad(const std::string& key_id) { return "dhanbak key " + key_id; 
 std::string KeyAadV2(const std::string& key_id, uint64_t n, uint64_t r, uint64_t p, const std::string& salt_b64) {
   return "dhanbak key " + key_id + " scrypt n=" + std::to_string(n) + " r=" + std::to_string(r) +
          " p=" + std::to_string(p) + " salt=" + salt_b64;
+}
+
+using Opener = std::function<std::string(std::string_view stored)>;
+
+// The versions of exactly `name` (ListVersions matches a prefix), newest first.
+std::vector<storage::ObjectVersion> VersionsOf(storage::Storage& storage, const std::string& name) {
+  std::vector<storage::ObjectVersion> versions;
+  storage.ListVersions(name, [&](const std::string& n, const storage::ObjectVersion& v) {
+    if (n == name) versions.push_back(v);
+  });
+  return versions;
+}
+
+// The first of `versions` of `name` (newest first) that `open` accepts, or nullopt. Hide markers
+// are passed over, and so is the newest version when `newest_read`: the caller read it by name
+// already and `open` refused it. Only kCorruption and kNotFound count as refusals; anything else
+// (the network) is thrown. A warning names the version used and every one passed over: dhanbak
+// never writes those, so they are foreign.
+std::optional<std::string> OpenFirstTrusted(storage::Storage& storage, const std::string& name,
+                                            const std::vector<storage::ObjectVersion>& versions, bool newest_read,
+                                            const Opener& open) {
+  std::string skipped;
+  auto skip = [&](const std::string& what) { skipped += (skipped.empty() ? "" : ", ") + what; };
+  for (size_t i = 0; i < versions.size(); ++i) {
+    const storage::ObjectVersion& v = versions[i];
+    if (v.hide_marker) {
+      skip("hide marker " + v.id);
+      continue;
+    }
+    if (i == 0 && newest_read) {
+      skip("version " + v.id + " (does not authenticate)");
+      continue;
+    }
+    try {
+      std::string plaintext = open(storage.GetVersion(name, v.id));
+      if (!skipped.empty()) {
+        log::Warning("object '" + name + "': skipped " + skipped + ", which dhanbak did not write; using version " +
+                     v.id + ", which it did ('dhanbak check' reports the others)");
+      }
+      return plaintext;
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kCorruption && e.code() != ErrorCode::kNotFound) throw;
+      skip("version " + v.id + (e.code() == ErrorCode::kNotFound ? " (gone)" : " (does not authenticate)"));
+    }
+  }
+  return std::nullopt;
+}
+
+std::string KeyIdOf(const std::string& name) { return name.substr(std::string(kKeysPrefix).size()); }
+
+// The master key in key file `key_file` of key `id`, unwrapped with `passphrase`. Throws
+// kCorruption when the file is malformed, of an unknown format, its scrypt cost is out of bounds
+// (a planted key must not make the repository impossible to open), or the passphrase does not
+// open it.
+std::string UnwrapKey(const std::string& id, const std::string& key_file, const std::string& passphrase) {
+  uint64_t n = 0, r = 0, p = 0;
+  int key_format = 0;
+  std::string salt_b64, nonce_b64, wrapped_b64;
+  try {
+    json j = json::parse(key_file);
+    if (j.at("kdf").get<std::string>() != "scrypt") throw Error(ErrorCode::kCorruption, "key " + id + ": unknown kdf");
+    key_format = j.at("format").get<int>();
+    n = j.at("n").get<uint64_t>();
+    r = j.at("r").get<uint64_t>();
+    p = j.at("p").get<uint64_t>();
+    salt_b64 = j.at("salt").get<std::string>();
+    nonce_b64 = j.at("nonce").get<std::string>();
+    wrapped_b64 = j.at("wrapped_master_key").get<std::string>();
+  } catch (const json::exception&) {
+    throw Error(ErrorCode::kCorruption, "key " + id + " is unreadable");
+  }
+  if (auto problem = KdfParamsProblem(n, r, p)) {
+    log::Warning("ignoring key " + id + ": its scrypt parameters are out of bounds (" + *problem + ")");
+    throw Error(ErrorCode::kCorruption, "key " + id + ": scrypt parameters out of bounds");
+  }
+  if (key_format != 1 && key_format != 2) throw Error(ErrorCode::kCorruption, "key " + id + ": unknown format");
+  std::string wrapping = crypto::Scrypt(passphrase, Base64Decode(salt_b64), n, r, p, crypto::kKeySize);
+  std::string aad = key_format == 1 ? KeyAad(id) : KeyAadV2(id, n, r, p, salt_b64);
+  return crypto::AesGcmOpen(wrapping, Base64Decode(nonce_b64), aad, Base64Decode(wrapped_b64));
+}
+
+struct Unlocked {
+  std::string master, key_id;
+  bool key_files_seen = false;  // whether any version of any key file exists (hidden ones too)
+};
+
+// The first listed key file (newest version of each) that `passphrase` opens.
+Unlocked UnlockListedKeys(storage::Storage& storage, const std::vector<std::string>& names,
+                          const std::string& passphrase) {
+  for (const auto& name : names) {
+    try {
+      return {UnwrapKey(KeyIdOf(name), storage.Get(name), passphrase), KeyIdOf(name), true};
+    } catch (const Error& e) {
+      // An unreadable key cannot unlock anything; others may. kNotFound: hidden meanwhile.
+      if (e.code() != ErrorCode::kCorruption && e.code() != ErrorCode::kNotFound) throw;
+    }
+  }
+  return {};
+}
+
+// No listed key file opened: one may be hidden, or have a foreign version put over it. Tries
+// every other version of every key file, newest first (one listing; only on this failure path).
+Unlocked UnlockOtherKeyVersions(storage::Storage& storage, const std::vector<std::string>& listed,
+                                const std::string& passphrase) {
+  std::map<std::string, std::vector<storage::ObjectVersion>> versions;
+  storage.ListVersions(kKeysPrefix, [&](const std::string& name, const storage::ObjectVersion& v) {
+    versions[name].push_back(v);
+  });
+  for (const auto& [name, of_name] : versions) {
+    const std::string id = KeyIdOf(name);
+    const bool newest_read = std::find(listed.begin(), listed.end(), name) != listed.end();
+    auto master = OpenFirstTrusted(storage, name, of_name, newest_read, [&](std::string_view stored) {
+      return UnwrapKey(id, std::string(stored), passphrase);
+    });
+    if (master) return {std::move(*master), id, true};
+  }
+  return {"", "", !versions.empty()};
 }
 
 }  // namespace
@@ -115,59 +236,30 @@ void Repository::Init(storage::Storage& storage, const std::string& passphrase, 
 }
 
 std::unique_ptr<Repository> Repository::Open(storage::Storage& storage, const std::string& passphrase) {
-  auto sealed_config = storage.Stat(kConfigName);
-  if (!sealed_config) {
-    throw Error(ErrorCode::kNotFound, "no dhanbak repository at " + storage.Describe() +
-                                          " (create one with 'dhanbak init')");
+  // A hidden config still has its version (a key with writeFiles can hide names): ReadSealed reads it.
+  auto readable = [](const storage::ObjectVersion& v) { return !v.hide_marker; };
+  if (!storage.Stat(kConfigName)) {
+    auto versions = VersionsOf(storage, kConfigName);
+    if (std::none_of(versions.begin(), versions.end(), readable)) {
+      throw Error(ErrorCode::kNotFound, "no dhanbak repository at " + storage.Describe() +
+                                            " (create one with 'dhanbak init')");
+    }
   }
   std::vector<std::string> key_names;
   storage.List(kKeysPrefix, [&](const storage::ObjectInfo& o) { key_names.push_back(o.name); });
-  if (key_names.empty()) {
+  Unlocked unlocked = UnlockListedKeys(storage, key_names, passphrase);
+  if (unlocked.master.empty()) unlocked = UnlockOtherKeyVersions(storage, key_names, passphrase);
+  if (unlocked.master.empty() && !unlocked.key_files_seen) {
     throw Error(ErrorCode::kCorruption, "repository at " + storage.Describe() + " has no keys");
   }
-  std::string master, key_id;
-  for (const auto& name : key_names) {
-    json j;
-    std::string id = name.substr(std::string(kKeysPrefix).size());
-    uint64_t n = 0, r = 0, p = 0;
-    int key_format = 0;
-    std::string salt_b64;
-    try {
-      j = json::parse(storage.Get(name));
-      if (j.at("kdf").get<std::string>() != "scrypt") continue;
-      key_format = j.at("format").get<int>();
-      n = j.at("n").get<uint64_t>();
-      r = j.at("r").get<uint64_t>();
-      p = j.at("p").get<uint64_t>();
-      salt_b64 = j.at("salt").get<std::string>();
-    } catch (const json::exception&) {
-      continue;  // an unreadable key file cannot unlock anything; others may
-    }
-    // A planted key with an enormous cost must not make the repository impossible to open.
-    if (auto problem = KdfParamsProblem(n, r, p)) {
-      log::Warning("ignoring key " + id + ": its scrypt parameters are out of bounds (" + *problem + ")");
-      continue;
-    }
-    if (key_format != 1 && key_format != 2) continue;
-    std::string wrapping = crypto::Scrypt(passphrase, Base64Decode(salt_b64), n, r, p, crypto::kKeySize);
-    std::string aad = key_format == 1 ? KeyAad(id) : KeyAadV2(id, n, r, p, salt_b64);
-    try {
-      master = crypto::AesGcmOpen(wrapping, Base64Decode(j.at("nonce").get<std::string>()), aad,
-                                  Base64Decode(j.at("wrapped_master_key").get<std::string>()));
-      key_id = id;
-      break;
-    } catch (const Error& e) {
-      if (e.code() != ErrorCode::kCorruption) throw;
-    }
-  }
-  if (master.empty()) {
+  if (unlocked.master.empty()) {
     throw Error(ErrorCode::kAuth, "wrong passphrase: no key of the repository at " +
                                       storage.Describe() + " accepts it");
   }
-  std::unique_ptr<Repository> repo(new Repository(storage, master, key_id));
+  std::unique_ptr<Repository> repo(new Repository(storage, unlocked.master, unlocked.key_id));
   json config;
   try {
-    config = json::parse(OpenObject(repo->enc_key_, ObjectKind::kConfig, kConfigName, storage.Get(kConfigName)));
+    config = json::parse(repo->ReadSealed(kConfigName));
     if (config.at("format").get<int>() != 1) {
       throw Error(ErrorCode::kCorruption, "repository format is newer than this dhanbak understands");
     }
@@ -204,6 +296,29 @@ std::string Repository::OpenChunk(const std::string& id, std::string_view sealed
   return plaintext;
 }
 
+std::string Repository::ReadChunk(const std::string& id) const { return ReadSealed(ChunkName(id)); }
+
+std::string Repository::OpenSealed(const std::string& name, std::string_view sealed) const {
+  if (name.starts_with(kChunksPrefix)) return OpenChunk(name.substr(name.rfind('/') + 1), sealed);
+  if (name.starts_with(kManifestsPrefix)) return OpenObject(enc_key_, ObjectKind::kManifest, name, sealed);
+  if (name == kConfigName) return OpenObject(enc_key_, ObjectKind::kConfig, name, sealed);
+  throw Error(ErrorCode::kInvalidArgument, "object '" + name + "' is not a sealed object");
+}
+
+std::string Repository::ReadSealed(const std::string& name) const {
+  const Opener open = [&](std::string_view sealed) { return OpenSealed(name, sealed); };
+  try {
+    return open(storage_.Get(name));  // the normal path: one download
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kCorruption && e.code() != ErrorCode::kNotFound) throw;
+    const bool newest_read = e.code() == ErrorCode::kCorruption;
+    if (auto plaintext = OpenFirstTrusted(storage_, name, VersionsOf(storage_, name), newest_read, open)) {
+      return std::move(*plaintext);
+    }
+    throw;
+  }
+}
+
 void Repository::ReportDamagedChunk(const std::string& chunk_id, const std::string& detail) const {
   if (!damage_sink_) return;
   try {
@@ -224,13 +339,24 @@ void Repository::PutManifest(const Manifest& manifest) const {
 
 Manifest Repository::GetManifest(const std::string& backup_id) const {
   std::string name = ManifestName(backup_id);
-  return ManifestFromJson(OpenObject(enc_key_, ObjectKind::kManifest, name, storage_.Get(name)));
+  return ManifestFromJson(ReadSealed(name));
 }
 
 std::vector<std::string> Repository::ListManifestIds() const {
   std::vector<std::string> ids;
   storage_.List(kManifestsPrefix, [&](const storage::ObjectInfo& o) {
     ids.push_back(o.name.substr(std::string(kManifestsPrefix).size()));
+  });
+  return ids;
+}
+
+std::vector<std::string> Repository::HiddenManifestIds() const {
+  std::vector<std::string> ids;
+  std::string previous;
+  storage_.ListVersions(kManifestsPrefix, [&](const std::string& name, const storage::ObjectVersion& v) {
+    if (name == previous) return;  // only each name's newest version says whether it is hidden
+    previous = name;
+    if (v.hide_marker) ids.push_back(name.substr(std::string(kManifestsPrefix).size()));
   });
   return ids;
 }

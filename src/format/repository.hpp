@@ -6,6 +6,9 @@
 //   config                        sealed (kind config): repository id, chunker parameters
 //   chunks/<id[0:2]>/<id>         sealed (kind chunk): one chunk, id = HMAC-SHA-256 of plaintext
 //   manifests/<backup-id>         sealed (kind manifest): one finished backup
+// Every sealed object is read through ReadSealed: the newest version, or when that one fails
+// authentication or the name is hidden, the newest other version that authenticates (someone
+// with a write-only key can add versions and hide names, but cannot forge a sealed object).
 // Thread-safety: const methods may be called concurrently.
 #pragma once
 
@@ -59,6 +62,17 @@ class Repository {
   std::string SealChunk(const std::string& id, std::string_view plaintext) const;
   // Opens a chunk and checks that its content hashes to `id`. Throws kCorruption naming it.
   std::string OpenChunk(const std::string& id, std::string_view sealed) const;
+  // ReadSealed of chunk `id` (so its content is checked against the id too).
+  std::string ReadChunk(const std::string& id) const;
+
+  // Opens the sealed bytes of one version of `name`, a chunk, manifest or the config (the kind
+  // follows from the name). Throws kCorruption when they do not authenticate.
+  std::string OpenSealed(const std::string& name, std::string_view sealed) const;
+  // The plaintext of sealed object `name` as dhanbak wrote it. Reads the newest version; only
+  // when that fails authentication, or the name is hidden or missing, are the object's other
+  // versions tried, newest first, and the first that authenticates is used, with a warning
+  // naming the versions skipped. When none does, the newest version's error is thrown.
+  std::string ReadSealed(const std::string& name) const;
 
   // Readers (ChunkFetcher, check) report a chunk they found missing or corrupted here; the sink
   // (set by the command's context) remembers it in the catalog so that the next backup stores
@@ -72,6 +86,9 @@ class Repository {
   void PutManifest(const Manifest& manifest) const;
   Manifest GetManifest(const std::string& backup_id) const;
   std::vector<std::string> ListManifestIds() const;
+  // Ids of manifests whose newest version is a hide marker (B2): absent from ListManifestIds, yet
+  // still readable by GetManifest. dhanbak never hides anything; prune must not sweep their chunks.
+  std::vector<std::string> HiddenManifestIds() const;
 
   std::string AddKey(const std::string& passphrase, const KdfParams& kdf = {}) const;
   std::vector<KeyInfo> ListKeys() const;

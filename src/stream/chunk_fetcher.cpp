@@ -13,7 +13,7 @@ namespace dhanbak::stream {
 std::string FetchChunk(const format::Repository& repo, const std::string& id) {
   const std::string name = format::Repository::ChunkName(id);
   try {
-    return repo.OpenChunk(id, repo.storage().Get(name));
+    return repo.ReadChunk(id);  // falls back to the version dhanbak wrote (repository.hpp)
   } catch (const Error& e) {
     if (e.code() == ErrorCode::kNotFound) {
       Error missing(ErrorCode::kCorruption, "object '" + name + "' is missing from the repository");

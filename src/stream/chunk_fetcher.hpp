@@ -13,9 +13,10 @@
 
 namespace dhanbak::stream {
 
-// Downloads, authenticates and opens one chunk. A missing object or one that fails
-// authentication throws Error(kCorruption) naming the object, after reporting the chunk to
-// Repository::ReportDamagedChunk (so that the next backup stores it again).
+// Downloads, authenticates and opens one chunk (Repository::ReadChunk: when the newest version
+// is foreign or the name hidden, the version dhanbak wrote). A missing object or one with no
+// version that authenticates throws Error(kCorruption) naming the object, after reporting the
+// chunk to Repository::ReportDamagedChunk (so that the next backup stores it again).
 std::string FetchChunk(const format::Repository& repo, const std::string& id);
 
 class ChunkFetcher {

@@ -1,6 +1,7 @@
 // B2Storage against dhanbak-b2-emulator: the shared suite (with small list pages and a small
 // large-file part size so paging and the large-file API are exercised), large-file resume,
-// single-flight re-authorization and Object Lock.
+// single-flight re-authorization, Object Lock, and versions: hidden names and older versions
+// are listed by ListVersions and read by GetVersion.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -45,7 +46,10 @@ TEST_CASE("conformance: b2 via the emulator") {
         b2 = storage.get();
         return storage;
       },
-      {.label = "b2", .large_size = 12 * 1000 * 1000 + 17, .get_empty_objects = kEmulatorServesEmptyBodies});
+      {.label = "b2",
+       .large_size = 12 * 1000 * 1000 + 17,
+       .get_empty_objects = kEmulatorServesEmptyBodies,
+       .keeps_versions = true});
   auto stats = emulator.Stats();
   CHECK(Count(stats, "b2_authorize_account") == 1);  // the token is cached
   CHECK(Count(stats, "b2_finish_large_file") >= 1);  // the multi-MB object went up in parts
@@ -138,4 +142,77 @@ TEST_CASE("b2: bandwidth caps hold across threads") {
   double down = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   CHECK(down > 1.2);
   MESSAGE("4.5 MB up in ", up, " s, down in ", down, " s at a 2 MB/s cap");
+}
+
+namespace {
+
+struct Listed {
+  std::string name;
+  dhanbak::storage::ObjectVersion version;
+};
+
+std::vector<Listed> Versions(dhanbak::storage::Storage& storage, const std::string& prefix) {
+  std::vector<Listed> out;
+  storage.ListVersions(prefix, [&](const std::string& name, const dhanbak::storage::ObjectVersion& v) {
+    out.push_back({name, v});
+  });
+  return out;
+}
+
+dhanbak::ErrorCode CodeOf(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const dhanbak::Error& e) {
+    return e.code();
+  }
+  return dhanbak::ErrorCode::kInternal;
+}
+
+}  // namespace
+
+TEST_CASE("b2: hidden names and older versions are listed by ListVersions and read by GetVersion") {
+  EmulatorProcess emulator;
+  dhanbak::storage::B2Storage storage(kRepoUrl, MakeB2Config(emulator), SmallOptions());
+  storage.Put("v/obj", "one");
+  storage.Put("v/obj", "two");
+  storage.Put("v/obj", "three");
+  storage.Put("v/secret", "hidden bytes");
+  const std::string bucket_id = emulator.BucketId();
+  // A key with writeFiles hides a name (reference §7): it vanishes from Get, Stat and List.
+  nlohmann::json marker = emulator.CallB2("b2_hide_file", {{"bucketId", bucket_id}, {"fileName", "repo/v/secret"}});
+  CHECK_FALSE(storage.Stat("v/secret").has_value());
+  CHECK(CodeOf([&] { storage.Get("v/secret"); }) == dhanbak::ErrorCode::kNotFound);
+  std::vector<std::string> visible;
+  storage.List("v/", [&](const dhanbak::storage::ObjectInfo& o) { visible.push_back(o.name); });
+  CHECK(visible == std::vector<std::string>{"v/obj"});
+  // An unfinished large file of the same name is no version of it.
+  emulator.CallB2("b2_start_large_file", {{"bucketId", bucket_id}, {"fileName", "repo/v/obj"},
+                                          {"contentType", "application/octet-stream"}});
+
+  auto versions = Versions(storage, "v/");  // small pages: the listing resumes by name and file id
+  REQUIRE(versions.size() == 5);
+  CHECK(versions[0].name == "v/obj");
+  CHECK(storage.GetVersion("v/obj", versions[0].version.id) == "three");
+  CHECK(storage.GetVersion("v/obj", versions[1].version.id) == "two");
+  CHECK(storage.GetVersion("v/obj", versions[2].version.id) == "one");
+  for (size_t i = 0; i < 3; ++i) CHECK_FALSE(versions[i].version.hide_marker);
+  CHECK(versions[3].name == "v/secret");
+  CHECK(versions[3].version.hide_marker);  // newest first: the marker, then what it hides
+  CHECK(versions[3].version.id == marker.at("fileId").get<std::string>());
+  CHECK(versions[3].version.size == 0);
+  CHECK(versions[4].name == "v/secret");
+  CHECK_FALSE(versions[4].version.hide_marker);
+  CHECK(versions[4].version.size == std::string("hidden bytes").size());
+  CHECK(versions[4].version.modified_unix > 0);
+  // The hidden version is still downloadable by id; the marker has no bytes.
+  CHECK(storage.GetVersion("v/secret", versions[4].version.id) == "hidden bytes");
+  CHECK(CodeOf([&] { storage.GetVersion("v/secret", versions[3].version.id); }) == dhanbak::ErrorCode::kNotFound);
+  CHECK(CodeOf([&] { storage.GetVersion("v/obj", versions[4].version.id); }) == dhanbak::ErrorCode::kNotFound);
+
+  // Uploading the name again un-hides it; Remove deletes markers too.
+  storage.Put("v/secret", "stored again");
+  CHECK(storage.Get("v/secret") == "stored again");
+  CHECK(Versions(storage, "v/secret").size() == 3);
+  storage.Remove("v/secret");
+  CHECK(Versions(storage, "v/secret").empty());
 }

@@ -85,7 +85,10 @@ TEST_CASE("conformance: b2 under transient faults") {
   auto start = std::chrono::steady_clock::now();
   dhanbak::test::RunStorageConformance(
       [&] { return std::make_unique<dhanbak::storage::B2Storage>(kRepoUrl, MakeB2Config(emulator), options); },
-      {.label = "b2+faults", .large_size = 11 * 1000 * 1000, .get_empty_objects = dhanbak::test::kEmulatorServesEmptyBodies});
+      {.label = "b2+faults",
+       .large_size = 11 * 1000 * 1000,
+       .get_empty_objects = dhanbak::test::kEmulatorServesEmptyBodies,
+       .keeps_versions = true});
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   auto stats = emulator.Stats();
   uint64_t faults = Sum(stats["faults"]);

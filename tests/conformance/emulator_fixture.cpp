@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "storage/b2/api_client.hpp"
+#include "storage/b2/auth_session.hpp"
 #include "storage/b2/http_client.hpp"
 
 namespace dhanbak::test {
@@ -66,6 +68,23 @@ void EmulatorProcess::Control(const std::string& path, const nlohmann::json& bod
     throw std::runtime_error("emulator control " + path + " answered " + std::to_string(response.status) + ": " +
                              response.body);
   }
+}
+
+nlohmann::json EmulatorProcess::CallB2(const std::string& api, const nlohmann::json& body) {
+  storage::b2::HttpClient http(storage::b2::HttpSettings{});
+  storage::b2::AuthSession session(http, url_, kEmuKeyId, kEmuKey);
+  storage::b2::ApiClient client(http, session);
+  storage::b2::RetryState retry("test call " + api, storage::b2::BackoffPolicy{});
+  return client.Call(api, body, retry);
+}
+
+std::string EmulatorProcess::BucketId(const std::string& name) {
+  storage::b2::HttpClient http(storage::b2::HttpSettings{});
+  storage::b2::AuthSession session(http, url_, kEmuKeyId, kEmuKey);
+  storage::b2::RetryState retry("test bucket id", storage::b2::BackoffPolicy{});
+  const std::string account = session.Get(retry)->account_id;
+  nlohmann::json reply = CallB2("b2_list_buckets", {{"accountId", account}, {"bucketName", name}});
+  return reply.at("buckets").at(0).at("bucketId").get<std::string>();
 }
 
 B2Config MakeB2Config(const EmulatorProcess& emulator, const std::string& key_id, const std::string& key) {

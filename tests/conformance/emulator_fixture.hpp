@@ -45,6 +45,11 @@ class EmulatorProcess {
   nlohmann::json Stats();
   // POST a JSON document to a control path such as "/_emulator/faults".
   void Control(const std::string& path, const nlohmann::json& body);
+  // One B2 JSON call (POST /b2api/v3/API) with the default key, e.g. b2_hide_file: what someone
+  // else holding a key can do behind dhanbak's back. Throws unless it answers 2xx.
+  nlohmann::json CallB2(const std::string& api, const nlohmann::json& body);
+  // The id of the bucket called `name`.
+  std::string BucketId(const std::string& name = kEmuBucket);
 
  private:
   std::string data_dir_;

@@ -1,4 +1,5 @@
-// The storage conformance suite against LocalStorage in a temporary directory.
+// The storage conformance suite against LocalStorage in a temporary directory, and against the
+// unit tests' versioned in-memory double.
 #include <doctest/doctest.h>
 
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 
 #include "conformance/storage_suite.hpp"
 #include "storage/local/local_storage.hpp"
+#include "support/versioned_memory_storage.hpp"
 
 TEST_CASE("conformance: local directory") {
   char dir_template[] = "/tmp/dhanbak-conf-local-XXXXXX";
@@ -16,4 +18,9 @@ TEST_CASE("conformance: local directory") {
       [&] { return std::make_unique<dhanbak::storage::LocalStorage>(root + "/repo"); },
       {.label = "local"});
   std::filesystem::remove_all(root);
+}
+
+TEST_CASE("conformance: versioned memory storage (the unit tests' stand-in for B2)") {
+  dhanbak::test::RunStorageConformance([] { return std::make_unique<dhanbak::test::VersionedMemoryStorage>(); },
+                                       {.label = "memory", .keeps_versions = true});
 }

@@ -6,8 +6,8 @@
 // run prefix, so the suite can run repeatedly against one repository and List checks stay
 // exact. Steps: round trip (empty, one byte, every byte value, multi-MB), ranged gets (random
 // offsets, overlapping the end, past the end, missing), Stat/Get of missing objects, List by
-// prefix over many objects in name order, idempotent Remove, odd key names, replacing Put, and
-// concurrent Put/Get from several threads. Failures name the backend label and the step.
+// prefix over many objects in name order, idempotent Remove, odd key names, replacing Put,
+// versions (ListVersions/GetVersion) and concurrent Put/Get from several threads. Failures name the backend label and the step.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -37,6 +37,9 @@ struct ConformanceOptions {
   // Whether Get of a zero-length object is exercised. Only turned off for a known server gap
   // (see the callers); Put and Stat of the empty object are always checked.
   bool get_empty_objects = true;
+  // Whether a Put of an existing name keeps the earlier bytes as an older version (B2) rather
+  // than replacing the only version (a directory).
+  bool keeps_versions = false;
 };
 
 using StorageFactory = std::function<std::unique_ptr<storage::Storage>()>;
@@ -74,6 +77,17 @@ inline std::optional<ErrorCode> ThrownCode(const std::function<void()>& fn) {
 inline std::vector<storage::ObjectInfo> ListAll(storage::Storage& s, const std::string& prefix) {
   std::vector<storage::ObjectInfo> out;
   s.List(prefix, [&](const storage::ObjectInfo& info) { out.push_back(info); });
+  return out;
+}
+
+struct ListedVersion {
+  std::string name;
+  storage::ObjectVersion version;
+};
+
+inline std::vector<ListedVersion> ListVersionsAll(storage::Storage& s, const std::string& prefix) {
+  std::vector<ListedVersion> out;
+  s.ListVersions(prefix, [&](const std::string& name, const storage::ObjectVersion& v) { out.push_back({name, v}); });
   return out;
 }
 
@@ -244,6 +258,59 @@ inline void RunStorageConformance(const StorageFactory& factory, const Conforman
     s.Remove(name);
     CHECK_FALSE(s.Stat(name).has_value());
     CHECK(ThrownCode([&] { s.Get(name); }) == ErrorCode::kNotFound);
+  });
+
+  Step(options, "versions", [&] {
+    const std::string a = run + "ver/a";
+    const std::string b = run + "ver/b";
+    s.Put(a, "first of a");
+    s.Put(b, "only b");
+    s.Put(a, "second of a, longer");
+    s.Put(run + "verx", "a sibling outside the prefix");
+    auto listed = ListVersionsAll(s, run + "ver/");
+    std::vector<std::string> names;
+    for (const auto& l : listed) {
+      names.push_back(l.name);
+      CHECK_FALSE(l.version.hide_marker);
+      CHECK_FALSE(l.version.id.empty());
+    }
+    const std::vector<std::string> expected =
+        options.keeps_versions ? std::vector<std::string>{a, a, b} : std::vector<std::string>{a, b};
+    REQUIRE(names == expected);
+    // Newest first: the version Get returns leads.
+    CHECK(listed[0].version.size == std::string("second of a, longer").size());
+    CHECK(s.GetVersion(a, listed[0].version.id) == "second of a, longer");
+    CHECK(s.GetVersion(b, listed.back().version.id) == "only b");
+    CHECK(listed.back().version.size == 6);
+    CHECK(ThrownCode([&] { s.GetVersion(b, "no-such-version"); }) == ErrorCode::kNotFound);
+    if (options.keeps_versions) {
+      CHECK(s.GetVersion(a, listed[1].version.id) == "first of a");
+      CHECK(listed[1].version.size == std::string("first of a").size());
+      CHECK(listed[0].version.id != listed[1].version.id);
+      // A version id belongs to one name.
+      CHECK(ThrownCode([&] { s.GetVersion(b, listed[0].version.id); }) == ErrorCode::kNotFound);
+      // Many versions of one name, listed across pages.
+      const std::string many = run + "ver/many";
+      for (int i = 0; i < 9; ++i) s.Put(many, "v" + std::to_string(i));
+      auto versions = ListVersionsAll(s, many);
+      REQUIRE(versions.size() == 9);
+      for (int i = 0; i < 9; ++i) {
+        CHECK(versions[static_cast<size_t>(i)].name == many);
+        CHECK(s.GetVersion(many, versions[static_cast<size_t>(i)].version.id) == "v" + std::to_string(8 - i));
+      }
+      s.Remove(many);
+    }
+    CHECK(ListVersionsAll(s, run + "ver/zzz").empty());
+    // Remove takes every version.
+    const std::string old_id = listed[0].version.id;
+    s.Remove(a);
+    auto left = ListVersionsAll(s, run + "ver/");
+    REQUIRE(left.size() == 1);
+    CHECK(left[0].name == b);
+    CHECK(ThrownCode([&] { s.GetVersion(a, old_id); }) == ErrorCode::kNotFound);
+    s.Remove(b);
+    s.Remove(run + "verx");
+    CHECK(ListVersionsAll(s, run + "ver").empty());
   });
 
   Step(options, "concurrent puts and gets", [&] {

@@ -163,6 +163,16 @@ TEST_CASE("listing: paging, prefix, delimiter, versions, hide and delete") {
   CHECK(b2.Call("b2_list_file_names", {{"bucketId", bucket}, {"prefix", "top"}}).json["files"].empty());
   CHECK(b2.DownloadByName("bucket-one", "top").status == 404);
   CHECK(b2.DownloadById(v2.json["fileId"]).body == "t2");
+  CHECK(b2.DownloadById(hidden.json["fileId"]).status == 404);  // a marker has no bytes
+  // Versions list unfinished large files too ("start"); names never do.
+  Reply started = b2.Call("b2_start_large_file", {{"bucketId", bucket}, {"fileName", "topz"},
+                                                  {"contentType", "application/octet-stream"}});
+  REQUIRE(started.status == 200);
+  Reply with_start = b2.Call("b2_list_file_versions", {{"bucketId", bucket}, {"prefix", "topz"}});
+  REQUIRE(with_start.json["files"].size() == 1);
+  CHECK(with_start.json["files"][0]["action"] == "start");
+  CHECK(b2.Call("b2_list_file_names", {{"bucketId", bucket}, {"prefix", "topz"}}).json["files"].empty());
+  CHECK(b2.Call("b2_cancel_large_file", {{"fileId", started.json["fileId"]}}).status == 200);
   Reply all = b2.Call("b2_list_file_versions", {{"bucketId", bucket}, {"prefix", "top"}, {"maxFileCount", 2}});
   REQUIRE(all.json["files"].size() == 2);
   CHECK(all.json["files"][0]["action"] == "hide");

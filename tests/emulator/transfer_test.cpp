@@ -162,6 +162,10 @@ TEST_CASE("downloads: by name and id, HEAD, ranges, 416, headers") {
   CHECK(whole.Header("Content-Type") == "application/x-test");
   CHECK(!whole.Header("X-Bz-Upload-Timestamp").empty());
   CHECK(b2.DownloadById(up.json["fileId"]).body == data);
+  // Like every call, download by id also takes its fileId in a POST body.
+  Reply posted = b2.Call("b2_download_file_by_id", {{"fileId", up.json["fileId"]}});
+  CHECK(posted.status == 200);
+  CHECK(posted.body == data);
 
   Reply head = b2.DownloadByName("bucket-one", "obj", {}, true);
   CHECK(head.status == 200);

@@ -51,6 +51,7 @@ constexpr const char* kKey = "K005E2eSecretApplicationKeyNeverLogMe7f3a";
 constexpr const char* kAppendKeyId = "005e2eAppendOnlyKeyId0002";
 constexpr const char* kAppendKey = "K005AppendOnlySecretApplicationKey19c2";
 constexpr const char* kAppendCaps = "listBuckets,listFiles,readFiles,writeFiles";
+constexpr const char* kPassphrase = "b2 end-to-end passphrase";
 
 std::string MakeTempDir(const std::string& stem) {
   std::string tmpl = fs::temp_directory_path().string() + "/" + stem + "-XXXXXX";
@@ -188,21 +189,9 @@ class Emulator {
     Http({url() + "/_emulator/clock", json{{"offset_seconds", offset_seconds}}.dump(), {"Content-Type: application/json"}});
   }
 
-  // A B2 JSON call with the full key (authorized afresh: the emulator may be expiring tokens).
-  json Call(const std::string& api, json body) const {
-    json auth = HttpRetried({url() + "/b2api/v2/b2_authorize_account", "{}", {}, std::string(kKeyId) + ":" + kKey});
-    const std::string token = auth.at("authorizationToken");
-    if (body.contains("accountId")) body["accountId"] = auth.at("accountId");
-    return HttpRetried({url() + "/b2api/v2/" + api, body.dump(), {"Authorization: " + token, "Content-Type: application/json"}});
-  }
-  std::string BucketId() const {
-    json buckets = Call("b2_list_buckets", {{"accountId", ""}, {"bucketName", kBucket}});
-    return buckets.at("buckets").at(0).at("bucketId");
-  }
-
   // Uploads `name` (full key) under governance retention until `retain_until_ms`.
   void UploadRetained(const std::string& name, const std::string& body, int64_t retain_until_ms) const {
-    json target = Call("b2_get_upload_url", {{"bucketId", BucketId()}});
+    json target = Call("b2_get_upload_url", {{"bucketId", nullptr}});
     Http({target.at("uploadUrl").get<std::string>(), body,
           {"Authorization: " + target.at("authorizationToken").get<std::string>(), "X-Bz-File-Name: " + name,
            "Content-Type: application/octet-stream", "X-Bz-Content-Sha1: do_not_verify",
@@ -210,16 +199,31 @@ class Emulator {
            "X-Bz-File-Retention-Retain-Until-Timestamp: " + std::to_string(retain_until_ms)}});
   }
 
+  // One B2 call with the full key (a fresh token per call: the emulator may be expiring tokens);
+  // "bucketId" is filled in for calls that take it. Also what anyone else holding a key of the
+  // bucket can do behind dhanbak's back (b2_hide_file, an upload).
+  json Call(const std::string& api, json body) const {
+    json auth = HttpRetried({url() + "/b2api/v2/b2_authorize_account", "{}", {}, std::string(kKeyId) + ":" + kKey});
+    const std::string token = auth.at("authorizationToken");
+    auto call = [&](const std::string& name, const json& b) {
+      return HttpRetried({url() + "/b2api/v2/" + name, b.dump(),
+                          {"Authorization: " + token, "Content-Type: application/json"}});
+    };
+    if (body.contains("bucketId") && body["bucketId"].is_null()) {
+      json buckets = call("b2_list_buckets", {{"accountId", auth.at("accountId")}, {"bucketName", kBucket}});
+      body["bucketId"] = buckets.at("buckets").at(0).at("bucketId");
+    }
+    return call(api, body);
+  }
+
   // Names in the bucket under `prefix` (b2_list_file_names, paged), with the full key.
   std::vector<std::string> ListNames(const std::string& prefix) const {
-    auto call = [&](const std::string& api, const json& body) { return Call(api, body); };
-    const std::string bucket_id = BucketId();
     std::vector<std::string> names;
     json start = nullptr;
     do {
-      json body = {{"bucketId", bucket_id}, {"prefix", prefix}, {"maxFileCount", 1000}};
+      json body = {{"bucketId", nullptr}, {"prefix", prefix}, {"maxFileCount", 1000}};
       if (!start.is_null()) body["startFileName"] = start;
-      json page = call("b2_list_file_names", body);
+      json page = Call("b2_list_file_names", body);
       for (const auto& f : page.at("files")) names.push_back(f.at("fileName"));
       start = page.value("nextFileName", json(nullptr));
     } while (!start.is_null());
@@ -253,7 +257,7 @@ class B2Dhanbak {
     const std::string passphrase = dir_ + "/passphrase";
     {
       std::ofstream out(passphrase);
-      out << "b2 end-to-end passphrase\n";
+      out << kPassphrase << "\n";
     }
     ::chmod(passphrase.c_str(), 0600);
     WriteConfig();
@@ -344,6 +348,45 @@ void GenerateSample(PgCluster& cluster, const std::string& name, const std::stri
   cluster.RunSqlFile(name, std::string(DHANBAK_SOURCE_DIR) + "/scripts/gen-sample-data.sql",
                      {{"db", kind}, {"scale", scale}});
 }
+
+// The bucket as dhanbak sees it, in-process, with the full key.
+std::unique_ptr<dhanbak::storage::B2Storage> InProcessStorage(const Emulator& emulator) {
+  ::setenv("DHANBAK_E2E_TEST_KEY_ID", kKeyId, 1);
+  ::setenv("DHANBAK_E2E_TEST_KEY", kKey, 1);
+  dhanbak::B2Config config;
+  config.key_id = {"env:DHANBAK_E2E_TEST_KEY_ID", "test"};
+  config.application_key = {"env:DHANBAK_E2E_TEST_KEY", "test"};
+  config.api_url = emulator.url();
+  config.retry_max_time = std::chrono::seconds(30);
+  return std::make_unique<dhanbak::storage::B2Storage>(std::string("b2://") + kBucket + "/" + kPrefix, config);
+}
+
+// The ids of every version of `name` in the repository, newest first (hide markers too).
+std::vector<std::string> VersionIds(dhanbak::storage::Storage& storage, const std::string& name) {
+  std::vector<std::string> ids;
+  storage.ListVersions(name, [&](const std::string& n, const dhanbak::storage::ObjectVersion& v) {
+    if (n == name) ids.push_back(v.id);
+  });
+  return ids;
+}
+
+// The one chunk of table `table` in backup `backup_id` (the tests' tables fit one chunk).
+std::string OnlyChunkOf(const dhanbak::format::Repository& repo, const std::string& backup_id, const std::string& table) {
+  for (const auto& t : repo.GetManifest(backup_id).tables) {
+    if (t.name == table && t.data.chunks.size() == 1) return t.data.chunks[0];
+  }
+  return "";
+}
+
+// A database with one table of `rows` rows that fits one chunk.
+void CreateSmallDatabase(PgCluster& cluster, const std::string& db, int rows) {
+  cluster.DropDatabase(db);
+  cluster.CreateDatabase(db);
+  cluster.Psql(db, "CREATE TABLE filler AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, " +
+                       std::to_string(rows) + ") g");
+}
+
+bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 void RestoreAndCompare(const B2Dhanbak& dhanbak, PgCluster& cluster, const std::string& db) {
   const std::string target = db + "_b2_restored";
@@ -587,34 +630,24 @@ TEST_CASE("an append-only application key (no deleteFiles) backs up, restores an
 TEST_CASE("B2: a chunk found corrupted is uploaded again as a new version, and readers get the good one") {
   PgCluster& cluster = SharedCluster();
   const std::string db = "heal-b2";
-  cluster.DropDatabase(db);
-  cluster.CreateDatabase(db);
-  cluster.Psql(db, "CREATE TABLE filler AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 3000) g");
+  CreateSmallDatabase(cluster, db, 3000);
   Emulator emulator({std::string(kKeyId) + ":" + kKey});
   B2Dhanbak dhanbak(emulator, {db});
   dhanbak.RunOk({"init"});
   const std::string first = LoggedBackupId(dhanbak.RunOk({"backup", db}).err, db);
   REQUIRE(!first.empty());
 
-  // The same bucket, seen in-process: replace the table's chunk with a corrupted version (B2
-  // keeps versions; a download by name gets the newest).
-  ::setenv("DHANBAK_HEAL_TEST_KEY_ID", kKeyId, 1);
-  ::setenv("DHANBAK_HEAL_TEST_KEY", kKey, 1);
-  dhanbak::B2Config config;
-  config.key_id = {"env:DHANBAK_HEAL_TEST_KEY_ID", "test"};
-  config.application_key = {"env:DHANBAK_HEAL_TEST_KEY", "test"};
-  config.api_url = emulator.url();
-  config.retry_max_time = std::chrono::seconds(30);
-  dhanbak::storage::B2Storage storage(std::string("b2://") + kBucket + "/" + kPrefix, config);
-  auto repo = dhanbak::format::Repository::Open(storage, "b2 end-to-end passphrase");
-  std::string chunk;
-  for (const auto& t : repo->GetManifest(first).tables) {
-    if (t.name == "filler" && t.data.chunks.size() == 1) chunk = t.data.chunks[0];
-  }
+  // The same bucket, seen in-process: damage the table's chunk. Every good version goes first:
+  // readers would use a good older version (see the foreign-version test below).
+  auto in_process = InProcessStorage(emulator);
+  dhanbak::storage::B2Storage& storage = *in_process;
+  auto repo = dhanbak::format::Repository::Open(storage, kPassphrase);
+  const std::string chunk = OnlyChunkOf(*repo, first, "filler");
   REQUIRE(!chunk.empty());
   const std::string name = dhanbak::format::Repository::ChunkName(chunk);
   std::string bad = storage.Get(name);
   bad[bad.size() / 2] = static_cast<char>(bad[bad.size() / 2] ^ 0x01);
+  storage.Remove(name);
   storage.Put(name, bad);
   CHECK_THROWS(repo->OpenChunk(chunk, storage.Get(name)));
 
@@ -695,5 +728,176 @@ TEST_CASE("B2 Object Lock: prune keeps what locked manifests need, run locks are
   dhanbak.RunOk({"restore", db, "--backup", locked, "--target-db", target});
   CHECK(cluster.Psql(target, "SELECT count(*) FROM x") == "3000");
   cluster.DropDatabase(target);
+  cluster.DropDatabase(db);
+}
+
+// What a leaked append-only key (writeFiles) can do on B2 besides uploading: hide names, and put
+// new versions over dhanbak's objects. Readers use the version dhanbak wrote; check says what
+// was done and how to undo it.
+TEST_CASE("B2: a hidden manifest is reported by check with its recovery, and its backup still restores") {
+  PgCluster& cluster = SharedCluster();
+  const std::string db = "hidden-manifest-b2";
+  CreateSmallDatabase(cluster, db, 2000);
+  Emulator emulator({std::string(kKeyId) + ":" + kKey});
+  B2Dhanbak dhanbak(emulator, {db});
+  dhanbak.RunOk({"init"});
+  emulator.SetClock(-2 * 24 * 3600);  // stored two days ago: past prune's grace period
+  const std::string id = LoggedBackupId(dhanbak.RunOk({"backup", db}).err, db);
+  emulator.SetClock(0);
+  REQUIRE(!id.empty());
+  const std::string manifest = std::string(kPrefix) + "/manifests/" + id;
+  const std::string marker = emulator.Call("b2_hide_file", {{"bucketId", nullptr}, {"fileName", manifest}}).at("fileId");
+  CHECK(emulator.ListNames(std::string(kPrefix) + "/manifests/").empty());
+
+  ProcessResult check = dhanbak.Run({"check"});
+  INFO("check: exit " << check.exit_code << "\nstdout:\n" << check.out << "\nstderr:\n" << check.err);
+  CHECK(check.exit_code == 3);
+  CHECK(Contains(check.out, "object 'manifests/" + id + "' is hidden"));
+  CHECK(Contains(check.out, "b2 delete-file-version " + manifest + " " + marker));
+  CHECK_FALSE(Contains(check.out, "is lost"));  // hidden is not lost: its version is still there
+  ProcessResult check_json = dhanbak.Run({"--json", "check"});
+  CHECK(check_json.exit_code == 3);
+  json report = json::parse(check_json.out);
+  REQUIRE(report.at("hidden_objects").size() == 1);
+  CHECK(report["hidden_objects"][0]["name"] == "manifests/" + id);
+  CHECK(report["hidden_objects"][0]["hide_marker_id"] == marker);
+  CHECK(report["lost_backups"].empty());
+
+  // The backup restores from the hidden version, with a warning naming the marker.
+  const std::string target = "hidden-manifest-b2-restored";
+  cluster.DropDatabase(target);
+  ProcessResult restore = dhanbak.RunOk({"restore", db, "--backup", id, "--target-db", target});
+  CHECK(Contains(restore.err, marker));
+  CompareResult cmp = CompareDatabases(cluster, db, target);
+  INFO(cmp.Summary());
+  CHECK(cmp.equal);
+  cluster.DropDatabase(target);
+
+  // Rebuilding the catalog keeps the backup: its manifest is hidden, not gone.
+  dhanbak.RunOk({"catalog", "rebuild"});
+  json listed = dhanbak.ListJson();
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0]["backup_id"] == id);
+
+  // What prune asks before it sweeps chunks.
+  auto storage = InProcessStorage(emulator);
+  auto repo = dhanbak::format::Repository::Open(*storage, kPassphrase);
+  CHECK(repo->HiddenManifestIds() == std::vector<std::string>{id});
+  // Prune would otherwise see no manifest at all and sweep every (old) chunk.
+  const size_t chunks = emulator.ListNames(std::string(kPrefix) + "/chunks/").size();
+  ProcessResult prune = dhanbak.Run({"prune"});
+  INFO("prune: exit " << prune.exit_code << "\nstderr:\n" << prune.err);
+  CHECK(prune.exit_code == 3);
+  CHECK(Contains(prune.err, id));
+  CHECK(Contains(prune.err, "hidden"));
+  CHECK(emulator.ListNames(std::string(kPrefix) + "/chunks/").size() == chunks);
+
+  // The recovery check printed: delete the marker with a key that has deleteFiles.
+  emulator.Call("b2_delete_file_version", {{"fileName", manifest}, {"fileId", marker}});
+  dhanbak.RunOk({"check"});
+  CHECK(repo->HiddenManifestIds().empty());
+  cluster.DropDatabase(db);
+}
+
+TEST_CASE("B2: a foreign new version of a chunk breaks no backup, and check --read-data names it") {
+  PgCluster& cluster = SharedCluster();
+  const std::string db = "foreign-chunk-b2";
+  CreateSmallDatabase(cluster, db, 3000);
+  Emulator emulator({std::string(kKeyId) + ":" + kKey});
+  B2Dhanbak dhanbak(emulator, {db});
+  dhanbak.RunOk({"init"});
+  const std::string first = LoggedBackupId(dhanbak.RunOk({"backup", db}).err, db);
+  REQUIRE(!first.empty());
+
+  // Garbage uploaded over the table's chunk: a download by name now gets it.
+  auto storage = InProcessStorage(emulator);
+  auto repo = dhanbak::format::Repository::Open(*storage, kPassphrase);
+  const std::string chunk = OnlyChunkOf(*repo, first, "filler");
+  REQUIRE(!chunk.empty());
+  const std::string name = dhanbak::format::Repository::ChunkName(chunk);
+  std::string garbage = storage->Get(name);
+  for (auto& c : garbage) c = static_cast<char>(c ^ 0x3c);
+  storage->Put(name, garbage);
+  const std::vector<std::string> versions = VersionIds(*storage, name);
+  REQUIRE(versions.size() == 2);
+  const std::string foreign = versions[0];
+  CHECK_THROWS(repo->OpenChunk(chunk, storage->Get(name)));
+
+  // The old backup restores and verifies from the version dhanbak wrote.
+  const std::string target = "foreign-chunk-b2-restored";
+  cluster.DropDatabase(target);
+  ProcessResult restore = dhanbak.RunOk({"restore", db, "--backup", first, "--target-db", target});
+  CHECK(Contains(restore.err, foreign));
+  CHECK(cluster.Psql(target, "SELECT count(*) FROM filler") == "3000");
+  cluster.DropDatabase(target);
+  dhanbak.RunOk({"verify", db, "--backup", first});
+
+  // A new backup deduplicates against the name (it is listed) and restores just as well.
+  const std::string second = LoggedBackupId(dhanbak.RunOk({"backup", db}).err, db);
+  REQUIRE(!second.empty());
+  CHECK(OnlyChunkOf(*repo, second, "filler") == chunk);
+  CHECK(VersionIds(*storage, name).size() == 2);
+  RestoreAndCompare(dhanbak, cluster, db);
+
+  // Only reading every version tells a foreign one from a chunk sealed again by a backup.
+  ProcessResult plain = dhanbak.Run({"check"});
+  INFO("check: exit " << plain.exit_code << "\nstdout:\n" << plain.out << "\nstderr:\n" << plain.err);
+  CHECK(plain.exit_code == 0);
+  CHECK(Contains(plain.out, "more than one version"));
+  ProcessResult deep = dhanbak.Run({"check", "--read-data"});
+  INFO("check --read-data: exit " << deep.exit_code << "\nstdout:\n" << deep.out << "\nstderr:\n" << deep.err);
+  CHECK(deep.exit_code == 3);
+  CHECK(Contains(deep.out, "object '" + name + "' has a foreign version " + foreign));
+  CHECK(Contains(deep.out, "b2 delete-file-version " + std::string(kPrefix) + "/" + name + " " + foreign));
+  CHECK_FALSE(Contains(deep.out, "DAMAGED"));  // every backup is whole
+  json report = json::parse(dhanbak.Run({"--json", "check", "--read-data"}).out);
+  REQUIRE(report.at("foreign_versions").size() == 1);
+  CHECK(report["foreign_versions"][0]["version_id"] == foreign);
+  CHECK(report["foreign_versions"][0]["used_version_id"] == versions[1]);
+
+  emulator.Call("b2_delete_file_version", {{"fileName", std::string(kPrefix) + "/" + name}, {"fileId", foreign}});
+  dhanbak.RunOk({"check", "--read-data"});
+  cluster.DropDatabase(db);
+}
+
+TEST_CASE("B2: a hidden chunk is read from its hidden version and stored again by the next backup") {
+  PgCluster& cluster = SharedCluster();
+  const std::string db = "hidden-chunk-b2";
+  CreateSmallDatabase(cluster, db, 3000);
+  Emulator emulator({std::string(kKeyId) + ":" + kKey});
+  B2Dhanbak dhanbak(emulator, {db});
+  dhanbak.RunOk({"init"});
+  const std::string first = LoggedBackupId(dhanbak.RunOk({"backup", db}).err, db);
+  REQUIRE(!first.empty());
+  auto storage = InProcessStorage(emulator);
+  auto repo = dhanbak::format::Repository::Open(*storage, kPassphrase);
+  const std::string chunk = OnlyChunkOf(*repo, first, "filler");
+  REQUIRE(!chunk.empty());
+  const std::string name = dhanbak::format::Repository::ChunkName(chunk);
+  const std::string full = std::string(kPrefix) + "/" + name;
+  const std::string marker = emulator.Call("b2_hide_file", {{"bucketId", nullptr}, {"fileName", full}}).at("fileId");
+
+  ProcessResult check = dhanbak.Run({"check"});
+  INFO("check: exit " << check.exit_code << "\nstdout:\n" << check.out << "\nstderr:\n" << check.err);
+  CHECK(check.exit_code == 3);
+  CHECK(Contains(check.out, "object '" + name + "' is hidden"));
+  CHECK(Contains(check.out, "b2 delete-file-version " + full + " " + marker));
+  CHECK_FALSE(Contains(check.out, "is missing"));
+
+  const std::string target = "hidden-chunk-b2-restored";
+  cluster.DropDatabase(target);
+  ProcessResult restore = dhanbak.RunOk({"restore", db, "--backup", first, "--target-db", target});
+  CHECK(Contains(restore.err, marker));
+  CHECK(cluster.Psql(target, "SELECT count(*) FROM filler") == "3000");
+  cluster.DropDatabase(target);
+
+  // The listing a backup deduplicates against leaves hidden names out: the chunk is stored again,
+  // which un-hides it.
+  dhanbak.RunOk({"backup", db});
+  CHECK(emulator.ListNames(full) == std::vector<std::string>{full});
+  CHECK(VersionIds(*storage, name).size() == 3);  // the new upload, the marker, the first upload
+  dhanbak.RunOk({"check"});
+  dhanbak.RunOk({"check", "--read-data"});
+  RestoreAndCompare(dhanbak, cluster, db);
   cluster.DropDatabase(db);
 }

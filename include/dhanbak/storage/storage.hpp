@@ -13,6 +13,12 @@
 //  - Stat of a missing object returns std::nullopt (a missing object is a value, not an error).
 //  - List calls `fn` once per object whose name starts with `prefix`, in name order.
 //  - Remove deletes every version of the object; removing a missing object succeeds.
+//  - ListVersions calls `fn` once per stored version of every object whose name starts with
+//    `prefix`: names in name order, each name's versions newest first, hide markers included (a
+//    backend without versions lists one version per object). Get, Stat and List see only the
+//    newest version, and nothing of a name whose newest version is a hide marker.
+//  - GetVersion returns one listed version's bytes even when the name is hidden or newer versions
+//    exist; an unknown version (or a hide marker) throws Error(kNotFound).
 //  - Transient failures throw retryable errors (kNetwork / kService) after the backend's own
 //    retries are exhausted; permanent ones throw kPermanent / kAuth / kNotFound.
 // Thread-safety: all methods may be called concurrently from many threads.
@@ -52,6 +58,14 @@ class ObjectLockedError : public Error {
   int64_t retain_until_ms_;
 };
 
+// One stored version of an object (ListVersions).
+struct ObjectVersion {
+  std::string id;             // backend version id (B2 fileId); local storage: "current"
+  uint64_t size = 0;
+  int64_t modified_unix = 0;  // when this version was stored, seconds since the epoch; 0 if unknown
+  bool hide_marker = false;   // a B2 hide marker: the name is hidden from Get/Stat/List
+};
+
 // A byte range [offset, offset + length) of an object.
 struct ByteRange {
   uint64_t offset = 0;
@@ -67,6 +81,14 @@ class Storage {
   virtual std::optional<ObjectInfo> Stat(const std::string& name) = 0;
   virtual void List(const std::string& prefix, const std::function<void(const ObjectInfo&)>& fn) = 0;
   virtual void Remove(const std::string& name) = 0;
+
+  // Every version of every object whose name starts with `prefix`: names in order, each name's
+  // versions newest first, hide markers included. Someone with write access can add versions
+  // dhanbak did not write; readers use these two to find the version dhanbak wrote.
+  virtual void ListVersions(const std::string& prefix,
+                            const std::function<void(const std::string& name, const ObjectVersion&)>& fn) = 0;
+  // One version's bytes, even when the name is hidden or newer versions exist.
+  virtual std::string GetVersion(const std::string& name, const std::string& version_id) = 0;
 
   // A human-readable location without credentials, e.g. "file:///var/backups/dhanbak".
   virtual std::string Describe() const = 0;

@@ -188,9 +188,39 @@ std::string B2Storage::Get(const std::string& name, std::optional<ByteRange> ran
 std::string B2Storage::GetWithRetry(const std::string& name, const std::string& full,
                                     std::optional<ByteRange> range) {
   RetryState retry = NewRetry("get '" + name + "'");
-  HttpResponse response = api_->Run(retry, b2::TokenKind::kAccount, [&](const b2::AccountAuth& auth) {
+  HttpResponse response = Download(
+      retry,
+      [&](const b2::AccountAuth& auth) {
+        return auth.download_url + "/file/" + b2::PercentEncodeName(bucket_) + "/" + b2::PercentEncodeName(full);
+      },
+      range);
+  if (response.status == 200 || response.status == 206) {
+    if (response.status == 200 && range) {
+      // The server sent everything: clip here with the interface's rules.
+      if (range->offset >= response.body.size() && !(range->offset == 0 && response.body.empty())) {
+        throw Error(ErrorCode::kInvalidArgument, "range starts past the end of object '" + name + "'");
+      }
+      return response.body.substr(range->offset, range->length);
+    }
+    return std::move(response.body);
+  }
+  if (response.status == 404) throw Error(ErrorCode::kNotFound, "object '" + name + "' not found in " + Describe());
+  if (response.status == 416) {
+    // B2 refuses any range of an empty object; the interface allows offset 0 there.
+    if (range && range->offset == 0) {
+      auto info = Stat(name);
+      if (info && info->size == 0) return "";
+    }
+    throw Error(ErrorCode::kInvalidArgument, "range starts past the end of object '" + name + "'");
+  }
+  throw b2::ErrorFromResponse(retry.what(), response);
+}
+
+HttpResponse B2Storage::Download(RetryState& retry, const std::function<std::string(const b2::AccountAuth&)>& url_of,
+                                std::optional<ByteRange> range) {
+  return api_->Run(retry, b2::TokenKind::kAccount, [&](const b2::AccountAuth& auth) {
     HttpRequest request;
-    request.url = auth.download_url + "/file/" + b2::PercentEncodeName(bucket_) + "/" + b2::PercentEncodeName(full);
+    request.url = url_of(auth);
     request.headers = {"Authorization: " + auth.token};
     if (range) {
       request.headers.push_back("Range: bytes=" + std::to_string(range->offset) + "-" +
@@ -215,24 +245,28 @@ std::string B2Storage::GetWithRetry(const std::string& name, const std::string& 
     }
     return r;
   });
-  if (response.status == 200 || response.status == 206) {
-    if (response.status == 200 && range) {
-      // The server sent everything: clip here with the interface's rules.
-      if (range->offset >= response.body.size() && !(range->offset == 0 && response.body.empty())) {
-        throw Error(ErrorCode::kInvalidArgument, "range starts past the end of object '" + name + "'");
-      }
-      return response.body.substr(range->offset, range->length);
-    }
+}
+
+std::string B2Storage::GetVersion(const std::string& name, const std::string& version_id) {
+  std::string full = FullName(name);
+  const std::string missing = "version '" + version_id + "' of object '" + name + "' not found in " + Describe();
+  if (version_id.empty()) throw Error(ErrorCode::kNotFound, missing);
+  RetryState retry = NewRetry("get version '" + version_id + "' of '" + name + "'");
+  HttpResponse response = Download(
+      retry,
+      [&](const b2::AccountAuth& auth) {
+        return auth.download_url + "/b2api/" + b2::kApiVersion +
+               "/b2_download_file_by_id?fileId=" + b2::PercentEncodeName(version_id);
+      },
+      std::nullopt);
+  if (response.status == 200) {
+    // A file id names one version of one name: another name's bytes are not this object's.
+    if (b2::PercentDecode(response.Header("X-Bz-File-Name")) != full) throw Error(ErrorCode::kNotFound, missing);
     return std::move(response.body);
   }
-  if (response.status == 404) throw Error(ErrorCode::kNotFound, "object '" + name + "' not found in " + Describe());
-  if (response.status == 416) {
-    // B2 refuses any range of an empty object; the interface allows offset 0 there.
-    if (range && range->offset == 0) {
-      auto info = Stat(name);
-      if (info && info->size == 0) return "";
-    }
-    throw Error(ErrorCode::kInvalidArgument, "range starts past the end of object '" + name + "'");
+  // B2 answers an unknown id with 404, a malformed one with 400 bad_request.
+  if (response.status == 404 || (response.status == 400 && b2::ParseB2Error(response).code == "bad_request")) {
+    throw Error(ErrorCode::kNotFound, missing);
   }
   throw b2::ErrorFromResponse(retry.what(), response);
 }
@@ -275,6 +309,43 @@ void B2Storage::List(const std::string& prefix, const std::function<void(const O
   }
 }
 
+void B2Storage::ForEachFileVersion(const std::string& full_prefix, const std::string& what,
+                                   const std::function<bool(const json& file)>& fn) {
+  std::optional<std::string> start_name, start_id;
+  for (;;) {
+    RetryState retry = NewRetry(what);
+    json request = {{"bucketId", BucketId(retry)}, {"maxFileCount", options_.list_page_size}};
+    if (!full_prefix.empty()) request["prefix"] = full_prefix;
+    if (start_name) request["startFileName"] = *start_name;
+    if (start_id) request["startFileId"] = *start_id;
+    json reply = api_->Call("b2_list_file_versions", request, retry);
+    for (const auto& file : reply.value("files", json::array())) {
+      if (!fn(file)) return;
+    }
+    // The cursor is the next version (name and id); a null name is the end of the listing.
+    start_name = JsonString(reply, "nextFileName");
+    if (start_name->empty()) return;
+    start_id = JsonString(reply, "nextFileId");
+    if (start_id->empty()) start_id.reset();
+  }
+}
+
+void B2Storage::ListVersions(const std::string& prefix,
+                             const std::function<void(const std::string& name, const ObjectVersion&)>& fn) {
+  const std::string base = prefix_.empty() ? "" : prefix_ + "/";
+  const std::string full_prefix = base + prefix;
+  ForEachFileVersion(full_prefix, "list versions '" + prefix + "'", [&](const json& file) {
+    std::string action = JsonString(file, "action");
+    std::string file_name = JsonString(file, "fileName");
+    // An unfinished large file ("start") has no bytes to read and is no version of the object.
+    if ((action != "upload" && action != "hide") || !file_name.starts_with(full_prefix)) return true;
+    fn(file_name.substr(base.size()),
+       ObjectVersion{JsonString(file, "fileId"), file.value("contentLength", uint64_t{0}),
+                     file.value("uploadTimestamp", int64_t{0}) / 1000, action == "hide"});
+    return true;
+  });
+}
+
 void B2Storage::Remove(const std::string& name) {
   std::string full = FullName(name);
   // Collect every version first (uploads, hide markers, unfinished large files), then delete.
@@ -283,28 +354,18 @@ void B2Storage::Remove(const std::string& name) {
     int64_t retain_until_ms = 0;
   };
   std::vector<Version> versions;
-  {
-    std::optional<std::string> start_id;
-    for (;;) {
-      RetryState retry = NewRetry("remove '" + name + "'");
-      json request = {{"bucketId", BucketId(retry)}, {"startFileName", full}, {"prefix", full}, {"maxFileCount", 100}};
-      if (start_id) request["startFileId"] = *start_id;
-      json reply = api_->Call("b2_list_file_versions", request, retry);
-      for (const auto& file : reply.value("files", json::array())) {
-        if (JsonString(file, "fileName") != full) continue;
-        Version v{JsonString(file, "fileId")};
-        const json& retention = file.value("fileRetention", json::object());
-        const json& value = retention.value("value", json::object());
-        if (value.is_object() && value.value("mode", json()).is_string() &&
-            value.value("retainUntilTimestamp", json()).is_number()) {
-          v.retain_until_ms = value["retainUntilTimestamp"].get<int64_t>();
-        }
-        versions.push_back(std::move(v));
-      }
-      if (JsonString(reply, "nextFileName") != full || JsonString(reply, "nextFileId").empty()) break;
-      start_id = JsonString(reply, "nextFileId");
+  ForEachFileVersion(full, "remove '" + name + "'", [&](const json& file) {
+    if (JsonString(file, "fileName") != full) return false;  // past the name: longer names follow
+    Version v{JsonString(file, "fileId")};
+    const json& retention = file.value("fileRetention", json::object());
+    const json& value = retention.value("value", json::object());
+    if (value.is_object() && value.value("mode", json()).is_string() &&
+        value.value("retainUntilTimestamp", json()).is_number()) {
+      v.retain_until_ms = value["retainUntilTimestamp"].get<int64_t>();
     }
-  }
+    versions.push_back(std::move(v));
+    return true;
+  });
   int64_t locked_until = -1;
   for (const Version& v : versions) {
     if (v.retain_until_ms > NowMs()) {

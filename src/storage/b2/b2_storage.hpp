@@ -8,6 +8,8 @@
 // `retry_max_time` with a retryable Error summarising its attempts.
 //
 // Put of an existing name uploads a new version (B2 keeps versions); Remove deletes them all.
+// ListVersions is b2_list_file_versions (hide markers included, unfinished large files left
+// out); GetVersion is b2_download_file_by_id, checked against the stored SHA-1 like Get.
 // With object_lock_days > 0 every upload is retained in governance mode for that many days,
 // and Remove throws ObjectLockedError (object_locked_error.hpp) for versions still retained.
 //
@@ -17,10 +19,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "dhanbak/config.hpp"
 #include "dhanbak/storage/storage.hpp"
@@ -34,11 +39,12 @@ class ApiClient;
 class UploadUrlPool;
 class RetryState;
 struct AccountAuth;
+struct HttpResponse;
 }  // namespace b2
 
 // Knobs that are not user configuration; tests shrink them.
 struct B2Options {
-  int list_page_size = 1000;   // maxFileCount of b2_list_file_names (1..10000)
+  int list_page_size = 1000;   // maxFileCount of b2_list_file_names/_versions (1..10000)
   uint64_t part_size = 0;      // large-file part size and threshold; 0 = recommendedPartSize,
                                // never below absoluteMinimumPartSize
   std::chrono::milliseconds initial_backoff{1000};
@@ -63,6 +69,9 @@ class B2Storage : public Storage {
   std::optional<ObjectInfo> Stat(const std::string& name) override;
   void List(const std::string& prefix, const std::function<void(const ObjectInfo&)>& fn) override;
   void Remove(const std::string& name) override;
+  void ListVersions(const std::string& prefix,
+                    const std::function<void(const std::string& name, const ObjectVersion&)>& fn) override;
+  std::string GetVersion(const std::string& name, const std::string& version_id) override;
   std::string Describe() const override;
 
   // Successful b2_authorize_account calls so far (tests check single-flight re-authorization).
@@ -75,6 +84,14 @@ class B2Storage : public Storage {
   void PutSmall(const std::string& full, std::string_view data, const std::string& sha1, b2::RetryState& retry);
   void PutLarge(const std::string& full, std::string_view data, const std::string& sha1, b2::RetryState& retry);
   std::string GetWithRetry(const std::string& name, const std::string& full, std::optional<ByteRange> range);
+  // One download (by name or by id: `url_of` builds the URL from the current authorization),
+  // retried; a whole body is checked against its SHA-1, a ranged one for its length.
+  b2::HttpResponse Download(b2::RetryState& retry, const std::function<std::string(const b2::AccountAuth&)>& url_of,
+                            std::optional<ByteRange> range);
+  // Pages through b2_list_file_versions of the bucket names starting with `full_prefix`, from
+  // the first; `fn` gets each file object and returns false to stop.
+  void ForEachFileVersion(const std::string& full_prefix, const std::string& what,
+                          const std::function<bool(const nlohmann::json& file)>& fn);
   std::string RetentionUntilMs() const;
 
   std::string bucket_;

@@ -171,6 +171,18 @@ void LocalStorage::List(const std::string& prefix, const std::function<void(cons
   for (const auto& o : found) fn(o);
 }
 
+void LocalStorage::ListVersions(const std::string& prefix,
+                                const std::function<void(const std::string& name, const ObjectVersion&)>& fn) {
+  List(prefix, [&](const ObjectInfo& o) { fn(o.name, ObjectVersion{kCurrentVersion, o.size, o.modified_unix, false}); });
+}
+
+std::string LocalStorage::GetVersion(const std::string& name, const std::string& version_id) {
+  if (version_id != kCurrentVersion) {
+    throw Error(ErrorCode::kNotFound, "version '" + version_id + "' of object '" + name + "' not found in " + Describe());
+  }
+  return Get(name, std::nullopt);
+}
+
 void LocalStorage::Remove(const std::string& name) {
   std::string path = PathOf(name);
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) ThrowErrno("cannot remove", path);

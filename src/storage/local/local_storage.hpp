@@ -3,7 +3,8 @@
 // Put writes `<dir>/.tmp-<random>`, fsyncs it, renames it over the final name and fsyncs the
 // directory, so a crash never leaves a partial object under a real name; stale temp files are
 // invisible to List and Stat. Object names map to relative paths; names that would escape the
-// root ("..", absolute, empty segments) are refused.
+// root ("..", absolute, empty segments) are refused. A directory keeps no versions: every
+// object has exactly one, whose id is kCurrentVersion.
 #pragma once
 
 #include <string>
@@ -14,6 +15,8 @@ namespace dhanbak::storage {
 
 class LocalStorage : public Storage {
  public:
+  static constexpr const char* kCurrentVersion = "current";
+
   explicit LocalStorage(std::string root_dir);
 
   void Put(const std::string& name, std::string_view data) override;
@@ -21,6 +24,9 @@ class LocalStorage : public Storage {
   std::optional<ObjectInfo> Stat(const std::string& name) override;
   void List(const std::string& prefix, const std::function<void(const ObjectInfo&)>& fn) override;
   void Remove(const std::string& name) override;
+  void ListVersions(const std::string& prefix,
+                    const std::function<void(const std::string& name, const ObjectVersion&)>& fn) override;
+  std::string GetVersion(const std::string& name, const std::string& version_id) override;
   std::string Describe() const override { return "file://" + root_; }
 
  private:
