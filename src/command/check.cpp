@@ -6,6 +6,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "command/missing_backups.hpp"
 #include "command/version_audit.hpp"
 #include "common/log.hpp"
 #include "dhanbak/error.hpp"
@@ -36,19 +37,24 @@ int RunCheck(Context& ctx, bool read_data) {
   const std::set<std::string> present(ids.begin(), ids.end());
 
   // The catalog against storage: a good backup whose manifest is gone is lost.
-  std::vector<std::string> lost;
+  // One that retention expires was pruned, maybe by another host: forgotten, not a problem.
   std::set<std::string> cataloged;
+  std::vector<retention::BackupRef> listed;
+  std::map<std::string, std::string> database_of;
   for (const auto& b : cat.ListBackups(url, std::nullopt)) {
     if (b.status != "ok") continue;
     cataloged.insert(b.backup_id);
+    database_of[b.backup_id] = b.database;
     if (present.count(b.backup_id)) {
+      listed.push_back({b.backup_id, b.database, b.snapshot_time});
       cat.ClearLostBackup(url, b.backup_id);
-      continue;
     }
-    lost.push_back(b.backup_id);
-    cat.RecordLostBackup(url, b.backup_id);
-    problems.push_back("backup " + b.backup_id + " (" + b.database + ") is lost: the catalog lists it but its manifest '" +
-                       format::Repository::ManifestName(b.backup_id) + "' is missing from the repository");
+  }
+  std::vector<std::string> lost = SortOutMissing(ctx, listed, true).lost;
+  for (const auto& id : lost) {
+    cat.RecordLostBackup(url, id);
+    problems.push_back("backup " + id + " (" + database_of[id] + ") is lost: the catalog lists it but its manifest '" +
+                       format::Repository::ManifestName(id) + "' is missing from the repository");
   }
   size_t uncataloged = 0;
   for (const auto& id : ids) uncataloged += cataloged.count(id) ? 0 : 1;

@@ -10,6 +10,7 @@
 
 #include "command/leftovers.hpp"
 #include "command/manifest_record.hpp"
+#include "command/missing_backups.hpp"
 #include "command/init.hpp"
 #include "common/log.hpp"
 #include "common/time_spec.hpp"
@@ -87,15 +88,16 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age) {
     std::set<std::string> present;
     storage->List("manifests/", [&](const storage::ObjectInfo& o) { present.insert(o.name.substr(10)); });
     std::vector<std::string> recorded = cat.LostBackups(url);
+    std::vector<retention::BackupRef> listed;
     for (const auto& b : cat.ListBackups(url, std::nullopt)) {
-      if (b.status != "ok") continue;
-      bool is_recorded = std::find(recorded.begin(), recorded.end(), b.backup_id) != recorded.end();
-      if (!present.count(b.backup_id)) {
-        lost.insert(b.backup_id);
-        if (!is_recorded) cat.RecordLostBackup(url, b.backup_id);
-      } else if (is_recorded) {
-        cat.ClearLostBackup(url, b.backup_id);
-      }
+      if (b.status != "ok" || !present.count(b.backup_id)) continue;
+      listed.push_back({b.backup_id, b.database, b.snapshot_time});
+      if (std::find(recorded.begin(), recorded.end(), b.backup_id) != recorded.end()) cat.ClearLostBackup(url, b.backup_id);
+    }
+    // Missing but expired by retention: pruned, maybe by another host; not an alert.
+    for (const auto& id : SortOutMissing(ctx, listed, true).lost) {
+      lost.insert(id);
+      if (std::find(recorded.begin(), recorded.end(), id) == recorded.end()) cat.RecordLostBackup(url, id);
     }
   } catch (const Error& e) {
     if (e.code() == ErrorCode::kInterrupted) throw;

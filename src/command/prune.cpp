@@ -1,13 +1,12 @@
 #include "command/prune.hpp"
 
-#include <algorithm>
 #include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <set>
 #include <unordered_set>
 
+#include "command/missing_backups.hpp"
 #include "common/log.hpp"
 #include "common/test_pause.hpp"
 #include "common/time_spec.hpp"
@@ -28,51 +27,22 @@ std::string JoinIds(const std::vector<std::string>& ids) {
   return out;
 }
 
-// Good backups the catalog knows whose manifest storage does not list. A legitimate prune (on
-// this or another host) only ever deletes backups that retention expires, so those are forgotten
-// here; one that retention keeps was deleted or hidden by someone else (a leaked key), and prune
-// stops before it sweeps the chunks that backup still needs.
+// Prune stops before it sweeps the chunks of a backup that is hidden or lost (kept by retention,
+// manifest gone), saying how to recover; backups pruned elsewhere are forgotten.
 void CheckCatalogAgainstStorage(Context& ctx, const std::vector<retention::BackupRef>& present,
-                                const std::set<std::string>& hidden, bool dry_run) {
-  const Config& config = ctx.config();
-  const std::string url = ctx.repository_url();
-  std::set<std::string> listed;
-  for (const auto& b : present) listed.insert(b.backup_id);
-  std::vector<retention::BackupRef> all = present;
-  std::vector<std::string> missing, hidden_known;
-  for (const auto& b : ctx.catalog().ListBackups(url, std::nullopt)) {
-    if (b.status != "ok" || listed.count(b.backup_id)) continue;
-    if (hidden.count(b.backup_id)) {
-      hidden_known.push_back(b.backup_id);
-      continue;
-    }
-    all.push_back({b.backup_id, b.database, b.snapshot_time});
-    missing.push_back(b.backup_id);
-  }
-  for (const auto& id : hidden) {
-    if (std::find(hidden_known.begin(), hidden_known.end(), id) == hidden_known.end()) hidden_known.push_back(id);
-  }
-  if (!hidden_known.empty()) {
+                                const std::vector<std::string>& hidden, bool dry_run) {
+  if (!hidden.empty()) {
     throw Error(ErrorCode::kCorruption,
-                "prune stopped: the manifest(s) of backup(s) " + JoinIds(hidden_known) +
+                "prune stopped: the manifest(s) of backup(s) " + JoinIds(hidden) +
                     " are hidden in the bucket (a B2 hide marker; dhanbak never hides files, so a key with "
                     "writeFiles did). Sweeping now would delete the chunks they need. Recover them by deleting "
                     "the hide markers ('dhanbak check' lists each with its file id: b2 delete-file-version NAME "
                     "FILEID, with a key that has deleteFiles), then run prune again");
   }
-  auto expired = retention::Expired(all, config.retention.keep_within, config.retention.keep_last);
-  std::vector<std::string> kept_but_gone;
-  for (const auto& id : missing) {
-    if (!expired.count(id)) {
-      kept_but_gone.push_back(id);
-    } else if (!dry_run) {
-      ctx.catalog().DeleteBackup(url, id);
-      log::Info("backup " + id + " was pruned by another run; removed from the catalog");
-    }
-  }
-  if (!kept_but_gone.empty()) {
+  MissingBackups missing = SortOutMissing(ctx, present, !dry_run);
+  if (!missing.lost.empty()) {
     throw Error(ErrorCode::kCorruption,
-                "prune stopped: backup(s) " + JoinIds(kept_but_gone) +
+                "prune stopped: backup(s) " + JoinIds(missing.lost) +
                     " are good in the catalog and kept by retention, but their manifests are missing from the "
                     "repository (deleted by something other than prune). Sweeping now would delete the chunks "
                     "they need. Restore the manifests from a copy of the bucket if you have one; if they were "
@@ -135,8 +105,7 @@ int RunPrune(Context& ctx, const PruneOptions& o) {
   }
   // A hidden manifest is not listed: sweeping now would take the chunks of a backup that is
   // only hidden (by a key with writeFiles), which its hide marker's deletion brings back.
-  auto hidden_ids = repo.HiddenManifestIds();
-  CheckCatalogAgainstStorage(ctx, backups, {hidden_ids.begin(), hidden_ids.end()}, o.dry_run);
+  CheckCatalogAgainstStorage(ctx, backups, repo.HiddenManifestIds(), o.dry_run);
   auto expired = retention::Expired(backups, config.retention.keep_within, config.retention.keep_last);
 
   std::string url = ctx.repository_url();

@@ -4,7 +4,6 @@
 // garbage to prune, while a new backup of the re-created table deduplicates against them.
 #include <doctest/doctest.h>
 #include <signal.h>
-#include <utime.h>
 
 #include <chrono>
 #include <ctime>
@@ -26,21 +25,6 @@ namespace {
 constexpr const char* kDb = "protocol_db";
 constexpr const char* kOldTable =
     "CREATE TABLE old_t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 20000) g";
-
-size_t CountFiles(const std::string& dir) {
-  size_t n = 0;
-  if (!fs::exists(dir)) return 0;
-  for (auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file()) ++n;
-  return n;
-}
-
-void AgeFiles(const std::string& dir, int days) {
-  struct utimbuf t {};
-  t.actime = t.modtime = std::time(nullptr) - days * 24 * 3600;
-  for (auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file()) utime(e.path().c_str(), &t);
-}
 
 // A second "host": its own work directory and catalog, the first host's repository.
 void ShareRepository(const DhanbakEnv& host, const DhanbakEnv& owner) {
@@ -215,4 +199,54 @@ TEST_CASE("a backup whose host stalled past the stale time re-checks its chunks 
   // The next night stores the chunks again.
   hosts.b.RunOk({"backup"});
   hosts.CheckRestorable();
+}
+
+TEST_CASE("a run killed with SIGKILL leaves a lock that the other side treats as abandoned at once on this host") {
+  TwoHosts hosts;
+  SUBCASE("a killed prune does not hold up the backup") {
+    PausedRun prune(hosts.a, {"prune"}, "prune-sweep");
+    REQUIRE(prune.WaitFor("prune-sweep"));
+    prune.process().Signal(SIGKILL);
+    prune.process().Wait(30s);
+    REQUIRE(CountFiles(hosts.a.repo_dir() + "/locks") == 1);
+    ProcessResult br = RunWithFastLocks(hosts.b, {"backup"});
+    INFO("backup stderr:\n" << br.err);
+    CHECK(br.exit_code == 0);
+    CHECK(br.err.find("waiting for prune") == std::string::npos);
+    hosts.CheckRestorable();
+    ProcessResult pr = RunWithFastLocks(hosts.a, {"prune"});
+    CHECK(pr.exit_code == 0);
+    CHECK(pr.err.find("removing an abandoned repository lock (its process no longer runs on this host)") !=
+          std::string::npos);
+    CHECK(CountFiles(hosts.a.repo_dir() + "/locks") == 0);
+  }
+  SUBCASE("a killed backup does not hold up prune, and its chunks are not needed by anything") {
+    PausedRun backup(hosts.b, {"backup"}, "backup-manifest");
+    REQUIRE(backup.WaitFor("backup-manifest"));
+    backup.process().Signal(SIGKILL);
+    backup.process().Wait(30s);
+    ProcessResult pr = RunWithFastLocks(hosts.a, {"prune"});
+    INFO("prune stderr:\n" << pr.err);
+    CHECK(pr.exit_code == 0);
+    CHECK(pr.err.find("abandoned repository lock") != std::string::npos);
+    // The killed run stored no manifest; the next one backs up and restores.
+    hosts.b.RunOk({"backup"});
+    hosts.CheckRestorable();
+  }
+}
+
+TEST_CASE("backups pruned by another host are forgotten by this host's status and check, not reported lost") {
+  TwoHosts hosts;
+  std::ofstream(hosts.b.config_path(), std::ios::app) << "\n[retention]\nkeep_within = \"0s\"\nkeep_last = 1\n";
+  hosts.b.RunOk({"backup"});
+  hosts.b.RunOk({"backup"});
+  REQUIRE(hosts.b.ListJson().size() == 2);
+  hosts.a.RunOk({"prune"});  // host A expires every backup but the newest, host B's older one included
+  REQUIRE(CountFiles(hosts.a.repo_dir() + "/manifests") == 1);
+  ProcessResult status = hosts.b.Run({"status"});
+  INFO("status:\n" << status.out << status.err);
+  CHECK(status.exit_code == 0);
+  CHECK(status.out.find("lost") == std::string::npos);
+  hosts.b.RunOk({"check"});
+  CHECK(hosts.b.ListJson().size() == 1);
 }

@@ -3,7 +3,9 @@
 #include <doctest/doctest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <utime.h>
 
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -145,6 +147,21 @@ std::string LoggedBackupId(const std::string& stderr_text, const std::string& da
   pos += needle.size();
   size_t end = stderr_text.find_first_of(" \n", pos);
   return stderr_text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+}
+
+size_t CountFiles(const std::string& dir) {
+  size_t n = 0;
+  if (!fs::exists(dir)) return 0;
+  for (auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) ++n;
+  return n;
+}
+
+void AgeFiles(const std::string& dir, int days) {
+  struct utimbuf t {};
+  t.actime = t.modtime = std::time(nullptr) - days * 24 * 3600;
+  for (auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) ::utime(e.path().c_str(), &t);
 }
 
 }  // namespace dhanbak::test

@@ -62,6 +62,12 @@ void GenerateSampleDatabase(PgCluster& cluster, const std::string& name, const s
 // Sum of exact row counts of every ordinary table in `db` outside the system schemas.
 int64_t TotalRows(PgCluster& cluster, const std::string& db);
 
+// Regular files below `dir` (0 when it does not exist).
+size_t CountFiles(const std::string& dir);
+// Sets the modification time of every file below `dir` `days` days back (what prune's grace
+// period looks at in a file:// repository).
+void AgeFiles(const std::string& dir, int days);
+
 // The backup id that `backup` logged for `database` ("backing up DB as ID"), or "" if none.
 std::string LoggedBackupId(const std::string& stderr_text, const std::string& database);
 
