@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -380,6 +381,13 @@ int RunRestore(Context& ctx, const RestoreOptions& o) {
       }
       if (result.schema_checked) std::cout << "ok       schema matches the backup\n";
     }
+    std::string phase_line;
+    for (const auto& [name, seconds] : result.phases) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.1f s", seconds);
+      phase_line += (phase_line.empty() ? "" : "; ") + name + " " + buf;
+    }
+    log::Info("restore phases: " + phase_line);
     std::string aside;
     if (o.replace) {
       // On failure SwapDatabases drops the verified restore itself, and only when the live
@@ -390,7 +398,8 @@ int RunRestore(Context& ctx, const RestoreOptions& o) {
       RenameIntoPlace(spec.conninfo, spec.target, final_name);
     }
     if (json) {
-      nlohmann::json tables = nlohmann::json::array();
+      nlohmann::json tables = nlohmann::json::array(), phases = nlohmann::json::array();
+      for (const auto& [name, seconds] : result.phases) phases.push_back({{"phase", name}, {"seconds", seconds}});
       for (const auto& v : result.verdicts) {
         tables.push_back({{"table", v.table}, {"rows", v.actual_rows}, {"ok", v.ok}});
       }
@@ -403,6 +412,7 @@ int RunRestore(Context& ctx, const RestoreOptions& o) {
                                   {"verified", result.verified},
                                   {"schema_checked", result.schema_checked},
                                   {"tables", tables},
+                                  {"phases", phases},
                                   {"duration_seconds", static_cast<double>(NowMicros() - rec.started_at) / 1e6},
                                   {"ok", true}}
                        .dump(2)

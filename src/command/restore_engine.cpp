@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -190,9 +191,16 @@ void Restorer::Run(RestoreResult& result) {
                                                  "' already exists; dhanbak never overwrites a database "
                                                  "(choose another --target-db, or use --replace)");
   }
+  auto phase_start = std::chrono::steady_clock::now();
+  auto phase_done = [&](const char* name) {
+    auto now = std::chrono::steady_clock::now();
+    result.phases.emplace_back(name, std::chrono::duration<double>(now - phase_start).count());
+    phase_start = now;
+  };
   TempDir tmp;
   std::string archive = tmp.path() + "/schema.dump";
   fetcher_.StreamToFile(m_.schema, "schema archive", archive);
+  phase_done("fetch schema archive");
   ThrowIfInterrupted();
   admin->Exec(pg::CreateDatabaseSql(spec_.target, m_.properties, version_));
   try {
@@ -203,16 +211,20 @@ void Restorer::Run(RestoreResult& result) {
     } else {
       pg::RestorePreDataWithDefinitions(Tool(), archive, definitions, tmp.path());
     }
+    phase_done("schema (pre-data)");
     ThrowIfInterrupted();
     log::Info("loading " + std::to_string(tables_.size()) + " tables with " + std::to_string(spec_.jobs) + " job(s)");
     LoadTables();
+    phase_done("load table data");
     ThrowIfInterrupted();
     log::Info("restoring sequence values and large objects");
     pg::RestoreSection(Tool(), archive, "data", 1);
+    phase_done("sequences and large objects");
     ThrowIfInterrupted();
     log::Info("building indexes, constraints and triggers, refreshing materialized views");
     std::string list = spec_.tables.empty() ? "" : FilteredPostDataList(version_, archive, tmp.path() + "/post-data.list");
     pg::RestoreSection(Tool(), archive, "post-data", spec_.jobs, list);
+    phase_done("indexes, constraints, triggers (post-data)");
     ThrowIfInterrupted();
     {
       // From inside the target database: shared catalogs store text (the comment, settings)
@@ -224,6 +236,7 @@ void Restorer::Run(RestoreResult& result) {
     if (spec_.verify) {
       log::Info("verifying every table and the schema against the backup");
       Verify(result, archive, tmp.path());
+      phase_done("verification");
       if (!result.ok()) {
         throw Error(ErrorCode::kVerification, "verification of " + spec_.target + " against backup " +
                                                   m_.backup_id + " found differences");

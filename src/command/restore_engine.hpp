@@ -46,6 +46,8 @@ struct RestoreResult {
   bool verified = false;
   bool schema_checked = false;
   std::string schema_difference;  // empty when equal or not checked
+  // Wall-clock seconds of each phase, in order: where an incident restore spends its time.
+  std::vector<std::pair<std::string, double>> phases;
   bool ok() const;
 };
 

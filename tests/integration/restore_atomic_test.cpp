@@ -187,5 +187,14 @@ TEST_CASE("restore --json prints one JSON document") {
   CHECK(doc["ok"] == true);
   CHECK(doc["tables"].size() == 2);
   CHECK(doc["backup_id"].get<std::string>().size() > 10);
+  // Where the time went, phase by phase, ending with the verification.
+  REQUIRE(doc["phases"].size() == 6);
+  CHECK(doc["phases"][2]["phase"] == "load table data");
+  CHECK(doc["phases"][5]["phase"] == "verification");
+  double sum = 0;
+  for (const auto& p : doc["phases"]) sum += p["seconds"].get<double>();
+  CHECK(sum > 0);
+  CHECK(sum <= doc["duration_seconds"].get<double>());
+  CHECK(r.err.find("restore phases: fetch schema archive") != std::string::npos);
   f.cluster.DropDatabase("atomic_json");
 }
