@@ -8,6 +8,7 @@
 #include <barrier>
 #include <thread>
 
+#include "support/error_code.hpp"
 #include "conformance/emulator_fixture.hpp"
 #include "conformance/storage_suite.hpp"
 #include "storage/b2/b2_storage.hpp"
@@ -17,6 +18,8 @@ using dhanbak::test::EmulatorProcess;
 using dhanbak::test::EmulatorSetup;
 using dhanbak::test::kEmulatorServesEmptyBodies;
 using dhanbak::test::MakeB2Config;
+
+using dhanbak::test::CodeOf;
 
 namespace {
 
@@ -157,15 +160,6 @@ std::vector<Listed> Versions(dhanbak::storage::Storage& storage, const std::stri
     out.push_back({name, v});
   });
   return out;
-}
-
-dhanbak::ErrorCode CodeOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const dhanbak::Error& e) {
-    return e.code();
-  }
-  return dhanbak::ErrorCode::kInternal;
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "support/error_code.hpp"
 #include "dhanbak/config.hpp"
 #include "dhanbak/error.hpp"
 #include "storage/b2/auth_session.hpp"
@@ -16,16 +17,9 @@ using dhanbak::Error;
 using dhanbak::ErrorCode;
 using namespace dhanbak::storage::b2;
 
-namespace {
+using dhanbak::test::CodeOf;
 
-ErrorCode CodeOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return ErrorCode::kInternal;
-}
+namespace {
 
 dhanbak::B2Config LiteralKeys(const std::string& api_url) {
   dhanbak::B2Config config;

@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "support/error_code.hpp"
 #include "dhanbak/error.hpp"
 #include "dhanbak/format/manifest.hpp"
 #include "format/repository.hpp"
@@ -20,19 +21,12 @@ using dhanbak::format::Manifest;
 using dhanbak::format::Repository;
 using dhanbak::test::VersionedMemoryStorage;
 
+using dhanbak::test::CodeOf;
+
 namespace {
 
 const KdfParams kTinyKdf{1u << 10, 8, 1};
 const char kPassphrase[] = "versions passphrase";
-
-ErrorCode CodeOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return ErrorCode::kInternal;
-}
 
 Manifest ManifestWithId(const std::string& id) {
   Manifest m;
