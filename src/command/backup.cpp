@@ -665,18 +665,13 @@ int RunBackup(Context& ctx, const BackupOptions& options) {
     }
   }
   notify::Notify(config.notify, summary);
-  auto join = [](const std::vector<std::string>& names) {
-    std::string out;
-    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-    return out;
-  };
   if (!failed.empty()) {
     log::Error("backup failed for " + std::to_string(failed.size()) + " of " + std::to_string(databases.size()) +
-               " database(s): " + join(failed));
+               " database(s): " + JoinComma(failed));
   }
   if (!not_attempted.empty()) {
     log::Warning("backup interrupted: " + std::to_string(not_attempted.size()) + " of " +
-                 std::to_string(databases.size()) + " database(s) not attempted: " + join(not_attempted));
+                 std::to_string(databases.size()) + " database(s) not attempted: " + JoinComma(not_attempted));
     if (exit_code == 0) exit_code = ExitCodeFor(ErrorCode::kInterrupted);
   }
   if (ctx.options().json) PrintJson(ctx, results, run_started);

@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "command/missing_backups.hpp"
+#include "common/encoding.hpp"
 #include "common/log.hpp"
 #include "common/test_pause.hpp"
 #include "common/time_spec.hpp"
@@ -21,19 +22,13 @@ namespace {
 // every running backup's chunks; this is a second line for a lock lost to a stalled heartbeat.
 constexpr int64_t kGraceSeconds = 24 * 3600;
 
-std::string JoinIds(const std::vector<std::string>& ids) {
-  std::string out;
-  for (const auto& id : ids) out += (out.empty() ? "" : ", ") + id;
-  return out;
-}
-
 // Prune stops before it sweeps the chunks of a backup that is hidden or lost (kept by retention,
 // manifest gone), saying how to recover; backups pruned elsewhere are forgotten.
 void CheckCatalogAgainstStorage(Context& ctx, const std::vector<retention::BackupRef>& present,
                                 const std::vector<std::string>& hidden, bool dry_run) {
   if (!hidden.empty()) {
     throw Error(ErrorCode::kCorruption,
-                "prune stopped: the manifest(s) of backup(s) " + JoinIds(hidden) +
+                "prune stopped: the manifest(s) of backup(s) " + JoinComma(hidden) +
                     " are hidden in the bucket (a B2 hide marker; dhanbak never hides files, so a key with "
                     "writeFiles did). Sweeping now would delete the chunks they need. Recover them by deleting "
                     "the hide markers ('dhanbak check' lists each with its file id: b2 delete-file-version NAME "
@@ -42,7 +37,7 @@ void CheckCatalogAgainstStorage(Context& ctx, const std::vector<retention::Backu
   MissingBackups missing = SortOutMissing(ctx, present, !dry_run);
   if (!missing.lost.empty()) {
     throw Error(ErrorCode::kCorruption,
-                "prune stopped: backup(s) " + JoinIds(missing.lost) +
+                "prune stopped: backup(s) " + JoinComma(missing.lost) +
                     " are good in the catalog and kept by retention, but their manifests are missing from the "
                     "repository (deleted by something other than prune). Sweeping now would delete the chunks "
                     "they need. Restore the manifests from a copy of the bucket if you have one; if they were "

@@ -67,4 +67,10 @@ std::string AsciiLower(std::string_view s) {
   return out;
 }
 
+std::string JoinComma(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
 }  // namespace dhanbak

@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace dhanbak {
 
@@ -16,5 +17,8 @@ std::string Base64Decode(std::string_view text);
 // ASCII letters lowered, everything else (UTF-8 included) unchanged: for protocol tokens such as
 // HTTP header names, URL schemes and setting names.
 std::string AsciiLower(std::string_view s);
+
+// The items separated by ", ": lists of names in messages.
+std::string JoinComma(const std::vector<std::string>& items);
 
 }  // namespace dhanbak
