@@ -107,6 +107,7 @@ class DatabaseBackup {
   void SecureChunks();
   void CheckLockTable(pg::PgConnection& leader, size_t data_tables);
   void CopyTables(const std::string& snapshot, const std::vector<pg::TableInfo>& tables, Progress& progress);
+  void LoadPreviousStreams();
 
   Context& ctx_;
   stream::ChunkUploader& uploader_;
@@ -117,6 +118,8 @@ class DatabaseBackup {
   format::Manifest manifest_;
   std::map<std::string, std::vector<std::string>> layouts_;  // table oid → column layout
   std::map<std::string, std::string> definitions_;           // table oid → own definition
+  // The previous backup's table streams, by (schema, name): what new chunks are deltas against.
+  std::map<std::pair<std::string, std::string>, format::StreamRef> previous_tables_;
   CancelWatch cancel_;
   std::atomic<bool> failed_{false};
 };
@@ -157,9 +160,13 @@ void DatabaseBackup::SecureChunks() {
   log::Warning("backup of " + database_ + ": the repository lock was lost while the backup ran; taking it again "
                "and checking that every chunk it needs is still stored");
   run_lock_.Reacquire();
-  std::vector<std::string> needed = manifest_.schema.chunks;
-  needed.insert(needed.end(), manifest_.globals.chunks.begin(), manifest_.globals.chunks.end());
-  for (const auto& t : manifest_.tables) needed.insert(needed.end(), t.data.chunks.begin(), t.data.chunks.end());
+  std::vector<std::string> needed = manifest_.schema.NeededChunks();
+  auto add = [&](const format::StreamRef& ref) {
+    auto ids = ref.NeededChunks();
+    needed.insert(needed.end(), ids.begin(), ids.end());
+  };
+  add(manifest_.globals);
+  for (const auto& t : manifest_.tables) add(t.data);
   auto missing = uploader_.Resync(needed);
   if (!missing.empty()) {
     throw Error(ErrorCode::kLocked, std::to_string(missing.size()) + " chunk(s) this backup needs (e.g. " +
@@ -180,7 +187,8 @@ catalog::BackupRecord DatabaseBackup::Run() {
   rec.status = "running";
   ctx_.catalog().BeginBackup(rec);
   log::Info("backing up " + database_ + " as " + rec.backup_id);
-  int64_t stored_before = uploader_.stored_bytes(), new_before = uploader_.new_chunks();
+  int64_t stored_before = uploader_.stored_bytes(), new_before = uploader_.new_chunks(),
+          deltas_before = uploader_.delta_chunks();
   try {
     pg::PgConnection leader(config.postgres.conninfo, database_);
     Registered reg(cancel_, &leader);
@@ -215,6 +223,7 @@ catalog::BackupRecord DatabaseBackup::Run() {
     manifest_.started_at = rec.started_at;
     manifest_.globals = globals_;
 
+    LoadPreviousStreams();
     int64_t expected = 0;
     for (const auto& t : tables) expected += t.size_bytes;
     Progress progress("backup " + database_, expected);
@@ -238,6 +247,7 @@ catalog::BackupRecord DatabaseBackup::Run() {
     schema_thread.join();
     if (schema_error) std::rethrow_exception(schema_error);
     uploader_.Flush();
+    for (auto& t : manifest_.tables) uploader_.RecordBases(t.data);
     ThrowIfInterrupted();
     leader.Exec("COMMIT");
 
@@ -262,7 +272,9 @@ catalog::BackupRecord DatabaseBackup::Run() {
     ctx_.catalog().FinishBackup(rec);
     log::Info("backed up " + database_ + ": " + std::to_string(rec.tables.size()) + " tables, " +
               std::to_string(rec.rows) + " rows, " + log::FormatBytes(static_cast<double>(rec.logical_bytes)) +
-              " logical, " + log::FormatBytes(static_cast<double>(rec.stored_bytes)) + " newly stored");
+              " logical, " + log::FormatBytes(static_cast<double>(rec.stored_bytes)) + " newly stored in " +
+              std::to_string(rec.new_chunks) + " chunk(s), " + std::to_string(uploader_.delta_chunks() - deltas_before) +
+              " of them as deltas");
     return rec;
   } catch (const std::exception& e) {
     rec.status = "failed";
@@ -275,6 +287,20 @@ catalog::BackupRecord DatabaseBackup::Run() {
       log::Error("cannot record the failure in the catalog: " + std::string(ce.what()));
     }
     throw;
+  }
+}
+
+// Only an optimisation: without the previous manifest every new chunk is stored whole.
+void DatabaseBackup::LoadPreviousStreams() {
+  try {
+    auto previous = ctx_.catalog().FindBackupAt(ctx_.repository_url(), database_, std::nullopt);
+    if (!previous) return;
+    format::Manifest m = ctx_.repository().GetManifest(previous->backup_id);
+    for (auto& t : m.tables) previous_tables_.emplace(std::make_pair(t.schema, t.name), std::move(t.data));
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kInterrupted) throw;
+    log::Warning("backup of " + database_ + ": the previous backup's manifest cannot be read (" + e.what() +
+                 "); changed chunks are stored whole");
   }
 }
 
@@ -406,7 +432,9 @@ void DatabaseBackup::CopyTables(const std::string& snapshot, const std::vector<p
       }
       ++in_transaction;
       LockForCopy(conn, t);
-      stream::StreamWriter writer(uploader_, ctx_.repository().chunker_params(), true);
+      auto previous = previous_tables_.find({t.schema, t.name});
+      stream::StreamWriter writer(uploader_, ctx_.repository().chunker_params(), true,
+                                  previous == previous_tables_.end() ? nullptr : &previous->second);
       conn.CopyOut(pg::CopyToSql(t.schema, t.name, t.columns, encoding), [&](std::string_view row) {
         writer.Write(row);
         progress.Add(static_cast<int64_t>(row.size()));

@@ -32,7 +32,19 @@ int RunCheck(Context& ctx, bool read_data) {
   // One listing of every version: a hidden chunk or manifest is still stored (readers use its
   // hidden version); it is reported as hidden, not as missing.
   VersionScan scan = ScanVersions(ctx.storage());
-  const std::unordered_set<std::string>& stored = scan.chunk_ids;
+  const std::unordered_set<std::string>& stored = scan.chunk_objects;
+  // What is wrong with how chunk `id` (a delta against `base` when not empty) is stored, or "".
+  // A whole copy of a chunk stands in for a delta of it (a backup stores one after damage).
+  auto missing = [&](const std::string& id, const std::string& base) -> std::string {
+    const std::string name = format::Repository::ChunkName(id, base);
+    if (stored.count(format::Repository::ChunkName(id))) return "";
+    if (!stored.count(name)) return "object '" + name + "' is missing";
+    if (!stored.count(format::Repository::ChunkName(base))) {
+      return "object '" + name + "' cannot be read: its base object '" + format::Repository::ChunkName(base) +
+             "' is missing";
+    }
+    return "";
+  };
   const std::vector<std::string>& ids = scan.manifest_ids;
   const std::set<std::string> present(ids.begin(), ids.end());
 
@@ -95,11 +107,13 @@ int RunCheck(Context& ctx, bool read_data) {
       ++streams;
       const std::string label = "backup " + id + " (" + m.database + "), " + what;
       bool complete = true;
-      for (const auto& c : ref->chunks) {
+      for (size_t i = 0; i < ref->chunks.size(); ++i) {
+        const std::string& c = ref->chunks[i];
+        const std::string& base = ref->BaseOf(i);
         referenced.insert(c);
         all_chunks.insert(c);
-        if (!stored.count(c)) {
-          std::string problem = "object '" + format::Repository::ChunkName(c) + "' is missing";
+        if (!base.empty()) referenced.insert(base);
+        if (std::string problem = missing(c, base); !problem.empty()) {
           if (!bad.count(c)) repo.ReportDamagedChunk(c, problem + " from the repository");
           bad.emplace(c, problem);
           problems.push_back(label + ": " + problem);
@@ -126,7 +140,8 @@ int RunCheck(Context& ctx, bool read_data) {
         // The fetcher stops at the first bad chunk: read each chunk of the stream on its own, so
         // that every damaged one is named (and recorded for the next backup).
         bool named = false;
-        for (const auto& c : ref->chunks) {
+        for (size_t i = 0; i < ref->chunks.size(); ++i) {
+          const std::string& c = ref->chunks[i];
           if (bad.count(c)) {
             mark(c);
             named = true;
@@ -134,7 +149,7 @@ int RunCheck(Context& ctx, bool read_data) {
           }
           if (good.count(c)) continue;
           try {
-            std::string plaintext = stream::FetchChunk(repo, c);
+            std::string plaintext = stream::FetchChunk(repo, c, ref->BaseOf(i));
             bytes_read += static_cast<int64_t>(plaintext.size());
             ++chunks_checked;
             good.insert(c);

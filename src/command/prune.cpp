@@ -46,10 +46,12 @@ void CheckCatalogAgainstStorage(Context& ctx, const std::vector<retention::Backu
 }
 
 void AddChunks(const format::Manifest& m, std::unordered_set<std::string>& into) {
-  for (const auto& c : m.schema.chunks) into.insert(c);
-  for (const auto& c : m.globals.chunks) into.insert(c);
-  for (const auto& t : m.tables)
-    for (const auto& c : t.data.chunks) into.insert(c);
+  auto add = [&](const format::StreamRef& ref) {
+    for (auto& c : ref.NeededChunks()) into.insert(std::move(c));
+  };
+  add(m.schema);
+  add(m.globals);
+  for (const auto& t : m.tables) add(t.data);
 }
 
 // One deletion that may fail without stopping prune: Object Lock keeps the object (counted),
@@ -151,16 +153,24 @@ int RunPrune(Context& ctx, const PruneOptions& o) {
   }
 
   int64_t now = std::time(nullptr);
+  std::vector<storage::ObjectInfo> objects;
+  storage.List("chunks/", [&](const storage::ObjectInfo& info) { objects.push_back(info); });
+  // A kept chunk stored as a delta keeps its base, whatever the manifests say (a backup that
+  // deduplicated against the delta may have been written before it recorded bases).
+  for (const auto& info : objects) {
+    auto chunk = format::Repository::ParseChunkName(info.name);
+    if (chunk && !chunk->base.empty() && referenced.count(chunk->id)) referenced.insert(chunk->base);
+  }
   std::vector<storage::ObjectInfo> garbage;
-  storage.List("chunks/", [&](const storage::ObjectInfo& info) {
-    std::string id = info.name.substr(info.name.rfind('/') + 1);
-    if (referenced.count(id)) return;
+  for (const auto& info : objects) {
+    auto chunk = format::Repository::ParseChunkName(info.name);
+    if (chunk && referenced.count(chunk->id)) continue;
     if (info.modified_unix == 0 || now - info.modified_unix < kGraceSeconds) {
       ++young;
-      return;
+      continue;
     }
     garbage.push_back(info);
-  });
+  }
   TestPausePoint("prune-sweep");
   for (const auto& g : garbage) {
     if (o.dry_run) {

@@ -313,12 +313,19 @@ format::Manifest FetchManifest(Context& ctx, const catalog::BackupRecord& backup
       continue;
     }
     if (!listed) {
-      ctx.storage().List("chunks/", [&](const storage::ObjectInfo& o) { stored.insert(o.name.substr(o.name.rfind('/') + 1)); });
+      ctx.storage().List("chunks/", [&](const storage::ObjectInfo& o) { stored.insert(o.name); });
       listed = true;
     }
     bool whole = true;
     auto needs = [&](const format::StreamRef& ref) {
-      for (const auto& c : ref.chunks) whole = whole && stored.count(c) && !damaged.count(c);
+      for (size_t i = 0; i < ref.chunks.size(); ++i) {
+        const std::string& c = ref.chunks[i];
+        const std::string& base = ref.BaseOf(i);
+        bool readable = stored.count(format::Repository::ChunkName(c)) ||
+                        (stored.count(format::Repository::ChunkName(c, base)) &&
+                         stored.count(format::Repository::ChunkName(base)) && !damaged.count(base));
+        whole = whole && readable && !damaged.count(c);
+      }
     };
     needs(m.schema);
     needs(m.globals);

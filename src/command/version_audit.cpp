@@ -37,7 +37,7 @@ void AddToScan(VersionScan& scan, NamedVersions&& named) {
   const std::string& name = named.name;
   const auto& versions = named.versions;
   const auto uploads = std::count_if(versions.begin(), versions.end(), [](const ObjectVersion& v) { return !v.hide_marker; });
-  if (uploads > 0 && name.starts_with(kAuditChunksPrefix)) scan.chunk_ids.insert(name.substr(name.rfind('/') + 1));
+  if (uploads > 0 && name.starts_with(kAuditChunksPrefix)) scan.chunk_objects.insert(name);
   if (uploads > 0 && name.starts_with(kAuditManifestsPrefix)) {
     scan.manifest_ids.push_back(name.substr(std::string(kAuditManifestsPrefix).size()));
   }

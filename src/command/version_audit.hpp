@@ -29,7 +29,7 @@ struct NamedVersions {
 };
 
 struct VersionScan {
-  std::unordered_set<std::string> chunk_ids;  // chunks with a readable version, hidden ones too
+  std::unordered_set<std::string> chunk_objects;  // names of chunk objects with a readable version, hidden ones too
   std::vector<std::string> manifest_ids;      // likewise, in name order
   std::vector<NamedVersions> hidden;          // names whose newest version is a hide marker
   std::vector<NamedVersions> several;         // chunks, manifests, config and keys with several versions

@@ -1,5 +1,6 @@
 #include "dhanbak/format/manifest.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "dhanbak/error.hpp"
@@ -8,13 +9,35 @@ namespace dhanbak::format {
 
 using nlohmann::json;
 
+const std::string& StreamRef::BaseOf(size_t i) const {
+  static const std::string kWhole;
+  return i < bases.size() ? bases[i] : kWhole;
+}
+
+std::vector<std::string> StreamRef::NeededChunks() const {
+  std::vector<std::string> ids = chunks;
+  for (const auto& b : bases)
+    if (!b.empty()) ids.push_back(b);
+  return ids;
+}
+
 static void to_json(json& j, const StreamRef& s) {
   j = json{{"bytes", s.bytes}, {"sha256", s.sha256}, {"chunks", s.chunks}};
+  if (std::any_of(s.bases.begin(), s.bases.end(), [](const std::string& b) { return !b.empty(); })) {
+    j["bases"] = s.bases;
+  }
+  if (!s.anchors.empty()) j["anchors"] = s.anchors;
 }
 static void from_json(const json& j, StreamRef& s) {
   j.at("bytes").get_to(s.bytes);
   j.at("sha256").get_to(s.sha256);
   j.at("chunks").get_to(s.chunks);
+  if (j.contains("bases")) j.at("bases").get_to(s.bases);
+  if (j.contains("anchors")) j.at("anchors").get_to(s.anchors);
+  if ((!s.bases.empty() && s.bases.size() != s.chunks.size()) ||
+      (!s.anchors.empty() && s.anchors.size() != s.chunks.size())) {
+    throw Error(ErrorCode::kCorruption, "manifest is malformed: a stream's bases or anchors do not match its chunks");
+  }
 }
 static void to_json(json& j, const TableEntry& t) {
   j = json{{"schema", t.schema}, {"name", t.name}, {"columns", t.columns},
@@ -76,8 +99,24 @@ int64_t Manifest::LogicalBytes() const {
   return n;
 }
 
+namespace {
+
+// Format 2 = format 1 plus chunks stored as deltas ("bases"): written only when a stream has one,
+// so that a dhanbak that cannot read deltas refuses the manifest instead of misreading it.
+constexpr int kFormatWithDeltas = 2;
+
+bool HasDeltas(const Manifest& m) {
+  auto has = [](const StreamRef& r) {
+    return std::any_of(r.bases.begin(), r.bases.end(), [](const std::string& b) { return !b.empty(); });
+  };
+  return has(m.schema) || has(m.globals) ||
+         std::any_of(m.tables.begin(), m.tables.end(), [&](const TableEntry& t) { return has(t.data); });
+}
+
+}  // namespace
+
 std::string ManifestToJson(const Manifest& m) {
-  json j{{"format", m.format},
+  json j{{"format", HasDeltas(m) ? std::max(m.format, kFormatWithDeltas) : m.format},
          {"backup_id", m.backup_id},
          {"database", m.database},
          {"started_at", m.started_at},
@@ -98,7 +137,7 @@ Manifest ManifestFromJson(const std::string& text) {
     json j = json::parse(text);
     Manifest m;
     j.at("format").get_to(m.format);
-    if (m.format != 1) {
+    if (m.format != 1 && m.format != kFormatWithDeltas) {
       throw Error(ErrorCode::kCorruption, "manifest format " + std::to_string(m.format) +
                                               " is newer than this dhanbak understands");
     }

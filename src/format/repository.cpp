@@ -279,34 +279,121 @@ std::string Repository::ChunkId(std::string_view plaintext) const {
   return HexEncode(crypto::HmacSha256(id_key_, plaintext));
 }
 
-std::string Repository::ChunkName(const std::string& id) {
-  return std::string(kChunksPrefix) + id.substr(0, 2) + "/" + id;
+std::string Repository::ChunkName(const std::string& id, const std::string& base) {
+  return std::string(kChunksPrefix) + id.substr(0, 2) + "/" + id + (base.empty() ? "" : "." + base);
+}
+
+std::optional<Repository::ChunkObject> Repository::ParseChunkName(std::string_view name) {
+  auto is_id = [](std::string_view s) {
+    return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+             return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+           });
+  };
+  if (!name.starts_with(kChunksPrefix)) return std::nullopt;
+  std::string_view rest = name.substr(std::string_view(kChunksPrefix).size());
+  if (rest.size() < 3 || rest[2] != '/') return std::nullopt;
+  std::string_view dir = rest.substr(0, 2), file = rest.substr(3);
+  ChunkObject chunk;
+  if (auto dot = file.find('.'); dot != std::string_view::npos) {
+    if (!is_id(file.substr(dot + 1))) return std::nullopt;
+    chunk.base = std::string(file.substr(dot + 1));
+    file = file.substr(0, dot);
+  }
+  if (!is_id(file) || file.substr(0, 2) != dir) return std::nullopt;
+  chunk.id = std::string(file);
+  return chunk;
 }
 
 std::string Repository::SealChunk(const std::string& id, std::string_view plaintext) const {
   return SealObject(enc_key_, ObjectKind::kChunk, ChunkName(id), plaintext);
 }
 
-std::string Repository::OpenChunk(const std::string& id, std::string_view sealed) const {
-  std::string name = ChunkName(id);
-  std::string plaintext = OpenObject(enc_key_, ObjectKind::kChunk, name, sealed);
-  if (ChunkId(plaintext) != id) {
+std::string Repository::SealDeltaChunk(const std::string& id, std::string_view plaintext, const std::string& base,
+                                       std::string_view base_plaintext) const {
+  return SealObjectAgainst(enc_key_, ObjectKind::kChunk, ChunkName(id, base), plaintext, base_plaintext);
+}
+
+namespace {
+
+std::string CheckedChunk(const Repository& repo, const std::string& id, const std::string& name,
+                         std::string plaintext) {
+  if (repo.ChunkId(plaintext) != id) {
     throw Error(ErrorCode::kCorruption, "object '" + name + "' is corrupted: content does not match its id");
   }
   return plaintext;
 }
 
-std::string Repository::ReadChunk(const std::string& id) const { return ReadSealed(ChunkName(id)); }
+}  // namespace
+
+std::string Repository::OpenChunk(const std::string& id, std::string_view sealed) const {
+  std::string name = ChunkName(id);
+  return CheckedChunk(*this, id, name, OpenObject(enc_key_, ObjectKind::kChunk, name, sealed));
+}
+
+std::string Repository::OpenDeltaChunk(const ChunkObject& chunk, std::string_view sealed,
+                                       std::string_view base_plaintext) const {
+  std::string name = ChunkName(chunk.id, chunk.base);
+  return CheckedChunk(*this, chunk.id, name,
+                      OpenObject(enc_key_, ObjectKind::kChunk, name, sealed, base_plaintext));
+}
+
+std::string Repository::ReadChunk(const std::string& id, const std::string& base) const {
+  if (base.empty()) return ReadSealed(ChunkName(id));
+  const std::string name = ChunkName(id, base);
+  std::string base_plaintext;
+  try {
+    base_plaintext = ReadSealed(ChunkName(base));
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kCorruption && e.code() != ErrorCode::kNotFound) throw;
+    std::string why = e.code() == ErrorCode::kNotFound ? "object '" + ChunkName(base) + "' is missing" : e.what();
+    ReportDamagedChunk(base, why);
+    try {
+      return ReadSealed(ChunkName(id));  // a whole copy stored since
+    } catch (const Error& whole) {
+      if (whole.code() != ErrorCode::kCorruption && whole.code() != ErrorCode::kNotFound) throw;
+    }
+    throw Error(ErrorCode::kCorruption, "object '" + name + "' cannot be opened: it is a delta against chunk " +
+                                            base + ", and " + why);
+  }
+  try {
+    return ReadSealedWith(name, [&](std::string_view sealed) {
+      return OpenDeltaChunk({id, base}, sealed, base_plaintext);
+    });
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kCorruption && e.code() != ErrorCode::kNotFound) throw;
+    try {
+      return ReadSealed(ChunkName(id));  // a whole copy stored since the delta was reported damaged
+    } catch (const Error&) {
+    }
+    throw;
+  }
+}
 
 std::string Repository::OpenSealed(const std::string& name, std::string_view sealed) const {
-  if (name.starts_with(kChunksPrefix)) return OpenChunk(name.substr(name.rfind('/') + 1), sealed);
+  if (name.starts_with(kChunksPrefix)) {
+    auto chunk = ParseChunkName(name);
+    if (!chunk) throw Error(ErrorCode::kInvalidArgument, "object '" + name + "' is not a chunk object");
+    if (chunk->base.empty()) return OpenChunk(chunk->id, sealed);
+    std::string base_plaintext;
+    try {
+      base_plaintext = ReadSealed(ChunkName(chunk->base));
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kNotFound) throw;
+      throw Error(ErrorCode::kCorruption, "object '" + name + "' cannot be opened: its base object '" +
+                                              ChunkName(chunk->base) + "' is missing");
+    }
+    return OpenDeltaChunk(*chunk, sealed, base_plaintext);
+  }
   if (name.starts_with(kManifestsPrefix)) return OpenObject(enc_key_, ObjectKind::kManifest, name, sealed);
   if (name == kConfigName) return OpenObject(enc_key_, ObjectKind::kConfig, name, sealed);
   throw Error(ErrorCode::kInvalidArgument, "object '" + name + "' is not a sealed object");
 }
 
 std::string Repository::ReadSealed(const std::string& name) const {
-  const Opener open = [&](std::string_view sealed) { return OpenSealed(name, sealed); };
+  return ReadSealedWith(name, [&](std::string_view sealed) { return OpenSealed(name, sealed); });
+}
+
+std::string Repository::ReadSealedWith(const std::string& name, const Opener& open) const {
   try {
     return open(storage_.Get(name));  // the normal path: one download
   } catch (const Error& e) {

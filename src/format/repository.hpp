@@ -5,6 +5,7 @@
 //   keys/<key-id>                 plaintext JSON: scrypt parameters + wrapped master key
 //   config                        sealed (kind config): repository id, chunker parameters
 //   chunks/<id[0:2]>/<id>         sealed (kind chunk): one chunk, id = HMAC-SHA-256 of plaintext
+//   chunks/<id[0:2]>/<id>.<base>  the same chunk stored as a delta against whole chunk <base>
 //   manifests/<backup-id>         sealed (kind manifest): one finished backup
 // Every sealed object is read through ReadSealed: the newest version, or when that one fails
 // authentication or the name is hidden, the newest other version that authenticates (someone
@@ -58,12 +59,24 @@ class Repository {
   const stream::ChunkerParams& chunker_params() const { return chunker_; }
 
   std::string ChunkId(std::string_view plaintext) const;  // 64 lowercase hex
-  static std::string ChunkName(const std::string& id);
+  // A chunk object: chunk `id` stored whole (`base` empty), or as a delta against the plaintext
+  // of chunk `base`, which is always stored whole (a delta chain is never longer than one link).
+  struct ChunkObject {
+    std::string id;
+    std::string base;
+  };
+  static std::string ChunkName(const std::string& id, const std::string& base = "");
+  // nullopt for a name that is not a chunk object's (e.g. a temporary file).
+  static std::optional<ChunkObject> ParseChunkName(std::string_view name);
   std::string SealChunk(const std::string& id, std::string_view plaintext) const;
-  // Opens a chunk and checks that its content hashes to `id`. Throws kCorruption naming it.
+  std::string SealDeltaChunk(const std::string& id, std::string_view plaintext, const std::string& base,
+                             std::string_view base_plaintext) const;
+  // Opens a whole chunk and checks that its content hashes to `id`. Throws kCorruption naming it.
   std::string OpenChunk(const std::string& id, std::string_view sealed) const;
-  // ReadSealed of chunk `id` (so its content is checked against the id too).
-  std::string ReadChunk(const std::string& id) const;
+  // ReadSealed of chunk `id` as stored under ChunkName(id, base) (so its content is checked
+  // against the id too). A delta whose base cannot be read falls back to a whole copy of the
+  // chunk when one exists (a later backup stores one after the damage is reported).
+  std::string ReadChunk(const std::string& id, const std::string& base = "") const;
 
   // Opens the sealed bytes of one version of `name`, a chunk, manifest or the config (the kind
   // follows from the name). Throws kCorruption when they do not authenticate.
@@ -98,6 +111,9 @@ class Repository {
 
  private:
   Repository(storage::Storage& storage, std::string master_key, std::string key_id);
+  std::string ReadSealedWith(const std::string& name,
+                             const std::function<std::string(std::string_view)>& open) const;
+  std::string OpenDeltaChunk(const ChunkObject& chunk, std::string_view sealed, std::string_view base_plaintext) const;
   static std::string WriteKey(storage::Storage& storage, const std::string& master_key,
                               const std::string& passphrase, const KdfParams& kdf);
 

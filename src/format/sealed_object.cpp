@@ -14,25 +14,37 @@ constexpr uint8_t kVersion = 1;
   throw Error(ErrorCode::kCorruption, "object '" + std::string(name) + "' is corrupted: " + why);
 }
 
-}  // namespace
+constexpr uint8_t kNone = 0, kZstd = 1, kZstdAgainstReference = 2;
 
-std::string SealObject(std::string_view key, ObjectKind kind, std::string_view name,
-                       std::string_view payload, bool compress) {
+std::string Seal(std::string_view key, ObjectKind kind, std::string_view name, uint8_t compression,
+                 const std::string& plaintext) {
   std::string header(kSealedHeaderSize, '\0');
   header.replace(0, 4, kMagic, 4);
   header[4] = static_cast<char>(kVersion);
   header[5] = static_cast<char>(kind);
-  header[6] = compress ? 1 : 0;
+  header[6] = static_cast<char>(compression);
   header.replace(8, crypto::kNonceSize, crypto::RandomBytes(crypto::kNonceSize));
-  std::string plaintext = compress ? stream::ZstdCompress(payload) : std::string(payload);
   std::string aad = header;
   aad.append(name);
   return header + crypto::AesGcmSeal(key, std::string_view(header).substr(8, crypto::kNonceSize),
                                      aad, plaintext);
 }
 
+}  // namespace
+
+std::string SealObject(std::string_view key, ObjectKind kind, std::string_view name,
+                       std::string_view payload, bool compress) {
+  return Seal(key, kind, name, compress ? kZstd : kNone,
+              compress ? stream::ZstdCompress(payload) : std::string(payload));
+}
+
+std::string SealObjectAgainst(std::string_view key, ObjectKind kind, std::string_view name,
+                              std::string_view payload, std::string_view reference) {
+  return Seal(key, kind, name, kZstdAgainstReference, stream::ZstdCompressWithReference(payload, reference));
+}
+
 std::string OpenObject(std::string_view key, ObjectKind kind, std::string_view name,
-                       std::string_view sealed) {
+                       std::string_view sealed, std::optional<std::string_view> reference) {
   if (sealed.size() < kSealedHeaderSize + crypto::kTagSize) Corrupt(name, "truncated");
   if (sealed.substr(0, 4) != std::string_view(kMagic, 4)) Corrupt(name, "bad magic");
   if (static_cast<uint8_t>(sealed[4]) != kVersion) {
@@ -40,7 +52,11 @@ std::string OpenObject(std::string_view key, ObjectKind kind, std::string_view n
   }
   if (static_cast<uint8_t>(sealed[5]) != static_cast<uint8_t>(kind)) Corrupt(name, "unexpected object kind");
   uint8_t compression = static_cast<uint8_t>(sealed[6]);
-  if (compression > 1 || sealed[7] != 0) Corrupt(name, "bad header");
+  if (compression > kZstdAgainstReference || sealed[7] != 0) Corrupt(name, "bad header");
+  if ((compression == kZstdAgainstReference) != reference.has_value()) {
+    Corrupt(name, compression == kZstdAgainstReference ? "a delta where a full object was expected"
+                                                       : "a full object where a delta was expected");
+  }
   std::string aad(sealed.substr(0, kSealedHeaderSize));
   aad.append(name);
   std::string plaintext;
@@ -51,8 +67,9 @@ std::string OpenObject(std::string_view key, ObjectKind kind, std::string_view n
     if (e.code() == ErrorCode::kCorruption) Corrupt(name, "authentication failed");
     throw;
   }
-  if (compression == 0) return plaintext;
+  if (compression == kNone) return plaintext;
   try {
+    if (reference) return stream::ZstdDecompressWithReference(plaintext, *reference, kMaxObjectPlaintext);
     return stream::ZstdDecompress(plaintext, kMaxObjectPlaintext);
   } catch (const Error& e) {
     Corrupt(name, e.what());

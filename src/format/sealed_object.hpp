@@ -5,7 +5,7 @@
 //   0       4     magic "DHBK"
 //   4       1     format version (1)
 //   5       1     object kind (ObjectKind)
-//   6       1     compression (0 none, 1 zstd)
+//   6       1     compression (0 none, 1 zstd, 2 zstd against a reference: a delta chunk)
 //   7       1     reserved, 0
 //   8       12    AES-256-GCM nonce, random per object
 //   20      n     ciphertext of the (compressed) payload
@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -33,9 +34,15 @@ constexpr size_t kMaxObjectPlaintext = 1ull << 30;  // 1 GiB: refuse to inflate 
 std::string SealObject(std::string_view key, ObjectKind kind, std::string_view name,
                        std::string_view payload, bool compress = true);
 
+// A delta: the payload compressed with `reference` as zstd's prefix (compression 2). Opening it
+// needs the same reference bytes (for a chunk: its base chunk's plaintext).
+std::string SealObjectAgainst(std::string_view key, ObjectKind kind, std::string_view name,
+                              std::string_view payload, std::string_view reference);
+
 // Throws Error(kCorruption) naming `name` when the object is malformed, of another kind,
-// stored under another name, or fails authentication.
+// stored under another name, or fails authentication; also when it is a delta and no
+// `reference` is given, or a full object and one is.
 std::string OpenObject(std::string_view key, ObjectKind kind, std::string_view name,
-                       std::string_view sealed);
+                       std::string_view sealed, std::optional<std::string_view> reference = std::nullopt);
 
 }  // namespace dhanbak::format

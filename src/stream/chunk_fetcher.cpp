@@ -10,10 +10,10 @@
 
 namespace dhanbak::stream {
 
-std::string FetchChunk(const format::Repository& repo, const std::string& id) {
-  const std::string name = format::Repository::ChunkName(id);
+std::string FetchChunk(const format::Repository& repo, const std::string& id, const std::string& base) {
+  const std::string name = format::Repository::ChunkName(id, base);
   try {
-    return repo.ReadChunk(id);  // falls back to the version dhanbak wrote (repository.hpp)
+    return repo.ReadChunk(id, base);  // falls back to the version dhanbak wrote (repository.hpp)
   } catch (const Error& e) {
     if (e.code() == ErrorCode::kNotFound) {
       Error missing(ErrorCode::kCorruption, "object '" + name + "' is missing from the repository");
@@ -39,10 +39,11 @@ void ChunkFetcher::Stream(const format::StreamRef& ref, const std::string& what,
   size_t next = 0;
   auto fill = [&] {
     while (next < ref.chunks.size() && pending.size() < window_) {
-      std::string id = ref.chunks[next++];
-      pending.push_back(pool_.Submit([this, id] {
+      std::string id = ref.chunks[next], base = ref.BaseOf(next);
+      ++next;
+      pending.push_back(pool_.Submit([this, id, base] {
         ThrowIfInterrupted();
-        return FetchChunk(repo_, id);
+        return FetchChunk(repo_, id, base);
       }));
     }
   };

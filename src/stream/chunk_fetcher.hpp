@@ -17,7 +17,8 @@ namespace dhanbak::stream {
 // is foreign or the name hidden, the version dhanbak wrote). A missing object or one with no
 // version that authenticates throws Error(kCorruption) naming the object, after reporting the
 // chunk to Repository::ReportDamagedChunk (so that the next backup stores it again).
-std::string FetchChunk(const format::Repository& repo, const std::string& id);
+// `base`: the chunk's base when the manifest lists it as a delta, else "".
+std::string FetchChunk(const format::Repository& repo, const std::string& id, const std::string& base = "");
 
 class ChunkFetcher {
  public:

@@ -3,6 +3,8 @@
 #include <utility>
 
 #include "common/interrupt.hpp"
+#include "common/log.hpp"
+#include "dhanbak/error.hpp"
 
 namespace dhanbak::stream {
 
@@ -15,14 +17,31 @@ ChunkUploader::~ChunkUploader() {
   cv_.wait(lock, [this] { return in_flight_ == 0; });
 }
 
+namespace {
+
+// A delta is kept only when it is at most this fraction of the whole chunk's sealed size: below
+// that, reading two objects instead of one is worth the space; above, the chunk is stored whole
+// and becomes the base later deltas are taken against (so deltas never grow without bound).
+constexpr size_t kDeltaMaxShareOfWhole = 2;  // at most 1/2
+// A delta this small against the plaintext is kept without compressing the chunk whole too.
+constexpr size_t kDeltaSurelySmaller = 16;  // at most 1/16 of the plaintext
+
+}  // namespace
+
 void ChunkUploader::LoadExisting() {
-  std::unordered_set<std::string> ids;
+  std::unordered_map<std::string, std::string> found;
   repo_.storage().List("chunks/", [&](const storage::ObjectInfo& o) {
-    auto slash = o.name.rfind('/');
-    ids.insert(o.name.substr(slash + 1));
+    auto chunk = format::Repository::ParseChunkName(o.name);
+    if (!chunk) return;
+    // A whole copy is preferred: reading it takes one object.
+    auto [it, inserted] = found.emplace(chunk->id, chunk->base);
+    if (!inserted && chunk->base.empty()) it->second.clear();
   });
   std::lock_guard<std::mutex> lock(mu_);
-  known_.merge(ids);
+  for (auto& [id, base] : found) {
+    auto [it, inserted] = known_.emplace(id, base);
+    if (!inserted && base.empty()) it->second.clear();
+  }
 }
 
 std::vector<std::string> ChunkUploader::Resync(const std::vector<std::string>& needed) {
@@ -60,15 +79,65 @@ void ChunkUploader::RethrowIfFailed() {
   if (error_) std::rethrow_exception(error_);
 }
 
-std::string ChunkUploader::Add(std::string&& plaintext) {
+std::string ChunkUploader::DeltaBaseFor(const std::string& id, const ChunkHint& hint) const {
+  if (hint.id.empty() || distrusted_.count(id)) return "";  // a chunk stored anew is stored whole
+  const std::string& whole = hint.base.empty() ? hint.id : hint.base;
+  if (whole == id) return "";  // the same chunk, hidden or distrusted: stored anew, whole
+  auto it = known_.find(whole);
+  if (it == known_.end() || !it->second.empty() || distrusted_.count(whole)) return "";
+  return whole;
+}
+
+std::string ChunkUploader::Seal(const std::string& id, const std::string& plaintext, const std::string& base,
+                                std::string& stored_base) const {
+  stored_base.clear();
+  if (!base.empty()) {
+    try {
+      std::string delta = repo_.SealDeltaChunk(id, plaintext, base, repo_.ReadChunk(base));
+      if (delta.size() <= plaintext.size() / kDeltaSurelySmaller) {
+        stored_base = base;
+        return delta;
+      }
+      std::string whole = repo_.SealChunk(id, plaintext);
+      if (delta.size() <= whole.size() / kDeltaMaxShareOfWhole) {
+        stored_base = base;
+        return delta;
+      }
+      return whole;
+    } catch (const Error& e) {
+      // An unreadable base (reported damaged by ReadChunk's readers) only costs the space saving.
+      if (e.code() != ErrorCode::kCorruption && e.code() != ErrorCode::kNotFound) throw;
+      log::Debug("chunk " + id + " stored whole: its base " + base + " cannot be read: " + e.what());
+    }
+  }
+  return repo_.SealChunk(id, plaintext);
+}
+
+void ChunkUploader::RecordBases(format::StreamRef& ref) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  ref.bases.assign(ref.chunks.size(), "");
+  bool any = false;
+  for (size_t i = 0; i < ref.chunks.size(); ++i) {
+    auto it = known_.find(ref.chunks[i]);
+    if (it != known_.end() && !it->second.empty()) {
+      ref.bases[i] = it->second;
+      any = true;
+    }
+  }
+  if (!any) ref.bases.clear();
+}
+
+std::string ChunkUploader::Add(std::string&& plaintext, const ChunkHint& hint) {
   std::string id = repo_.ChunkId(plaintext);
+  std::string base;
   {
     std::unique_lock<std::mutex> lock(mu_);
     RethrowIfFailed();
-    if (!known_.insert(id).second) {
+    if (!known_.emplace(id, "").second) {
       ++reused_chunks_;
       return id;
     }
+    base = DeltaBaseFor(id, hint);
     cv_.wait(lock, [this] { return in_flight_ < max_in_flight_ || error_; });
     if (error_) {
       known_.erase(id);  // never queued: not stored, so a later stream must store it
@@ -76,20 +145,23 @@ std::string ChunkUploader::Add(std::string&& plaintext) {
     }
     ++in_flight_;
   }
-  pool_.Submit([this, id, data = std::move(plaintext)] {
+  pool_.Submit([this, id, base, data = std::move(plaintext)] {
     std::exception_ptr failure;
+    std::string stored_base;
     try {
       ThrowIfInterrupted();
-      std::string sealed = repo_.SealChunk(id, data);
-      repo_.storage().Put(format::Repository::ChunkName(id), sealed);
+      std::string sealed = Seal(id, data, base, stored_base);
+      repo_.storage().Put(format::Repository::ChunkName(id, stored_base), sealed);
       stored_bytes_ += static_cast<int64_t>(sealed.size());
       ++new_chunks_;
+      if (!stored_base.empty()) ++delta_chunks_;
     } catch (...) {
       failure = std::current_exception();
     }
     std::lock_guard<std::mutex> lock(mu_);
     if (failure && !error_) error_ = failure;
     if (failure) known_.erase(id);
+    if (!failure) known_[id] = stored_base;
     if (!failure && distrusted_.erase(id)) restored_.push_back(id);
     --in_flight_;
     cv_.notify_all();

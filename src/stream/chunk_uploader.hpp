@@ -4,6 +4,11 @@
 // which bounds memory to max_in_flight × max chunk size whatever the database size. A chunk
 // whose id is already in the repository (listed once at start) or already sent in this run is
 // not stored again.
+//
+// Deltas: a new chunk that comes with a hint (the previous backup's chunk of the same rows) is
+// also compressed against that chunk's whole base — one download — and stored as a delta when
+// that is much smaller (docs/repository-format.md §5.1). A delta's base is always a whole
+// chunk, so reading any chunk takes at most two objects.
 #pragma once
 
 #include <atomic>
@@ -11,6 +16,7 @@
 #include <exception>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -18,6 +24,12 @@
 #include "format/repository.hpp"
 
 namespace dhanbak::stream {
+
+// The previous backup's chunk of the same rows: `id` as its manifest lists it, with its base.
+struct ChunkHint {
+  std::string id;
+  std::string base;
+};
 
 class ChunkUploader {
  public:
@@ -38,7 +50,9 @@ class ChunkUploader {
   std::vector<std::string> TakeRestored();
   // Returns the chunk's id; blocks while max_in_flight chunks are pending. Rethrows the first
   // upload error.
-  std::string Add(std::string&& plaintext);
+  std::string Add(std::string&& plaintext, const ChunkHint& hint = {});
+  // After Flush: how each chunk of `ref` is stored (its `bases`; cleared when all are whole).
+  void RecordBases(format::StreamRef& ref) const;
   // Waits until every queued chunk is stored; rethrows the first upload error.
   void Flush();
   // After a database's backup failed: waits for its uploads to settle and forgets their error,
@@ -48,21 +62,28 @@ class ChunkUploader {
   int64_t new_chunks() const { return new_chunks_; }
   int64_t reused_chunks() const { return reused_chunks_; }
   int64_t stored_bytes() const { return stored_bytes_; }
+  int64_t delta_chunks() const { return delta_chunks_; }
+  const format::Repository& repository() const { return repo_; }
   int64_t existing_chunks() const;
 
  private:
   void RethrowIfFailed();
+  // The whole chunk to store `id` against, or "" (no usable hint). Call with mu_ held.
+  std::string DeltaBaseFor(const std::string& id, const ChunkHint& hint) const;
+  // Seals `plaintext` as a delta against `base` when that pays, else whole; sets `stored_base`.
+  std::string Seal(const std::string& id, const std::string& plaintext, const std::string& base,
+                   std::string& stored_base) const;
 
   const format::Repository& repo_;
   size_t max_in_flight_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   size_t in_flight_ = 0;
   std::exception_ptr error_;
-  std::unordered_set<std::string> known_;
+  std::unordered_map<std::string, std::string> known_;  // stored chunk id → its base ("" whole)
   std::unordered_set<std::string> distrusted_;
   std::vector<std::string> restored_;
-  std::atomic<int64_t> new_chunks_{0}, reused_chunks_{0}, stored_bytes_{0};
+  std::atomic<int64_t> new_chunks_{0}, reused_chunks_{0}, stored_bytes_{0}, delta_chunks_{0};
   ThreadPool pool_;  // last: destroyed (joined) first, while the members above still live
 };
 

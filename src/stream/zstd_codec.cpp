@@ -18,9 +18,68 @@ std::string ZstdCompress(std::string_view data, int level) {
   return out;
 }
 
+namespace {
+
+using DCtxPtr = std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)>;
+
+ZSTD_DCtx* ThreadDCtx() {
+  thread_local DCtxPtr ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  // Parameters too: a reference or window limit set for the previous frame must not linger.
+  ZSTD_DCtx_reset(ctx.get(), ZSTD_reset_session_and_parameters);
+  return ctx.get();
+}
+
+void Check(size_t ret, const char* what, ErrorCode code) {
+  if (ZSTD_isError(ret)) throw Error(code, std::string(what) + ": " + ZSTD_getErrorName(ret));
+}
+
+// Largest window a reference frame may ask for: two chunks of the chunker's 8 MiB maximum, with
+// room to spare; a forged header cannot make the decoder reserve more.
+constexpr int kMaxReferenceWindowLog = 26;
+
+// The smallest window log that covers reference + data (patch-from needs the whole reference
+// within the window), at least 1 MiB (zstd's own choice for small inputs at low levels).
+int WindowLogFor(size_t bytes) {
+  int log = 20;
+  while (log < kMaxReferenceWindowLog && (size_t{1} << log) < bytes) ++log;
+  return log;
+}
+
+std::string DecompressWith(ZSTD_DCtx* ctx, std::string_view frame, size_t max_output);
+
+}  // namespace
+
+std::string ZstdCompressWithReference(std::string_view data, std::string_view reference, int level) {
+  thread_local std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> ctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  ZSTD_CCtx* c = ctx.get();
+  ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters);
+  Check(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level), "zstd", ErrorCode::kInternal);
+  Check(ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, WindowLogFor(reference.size() + data.size())), "zstd",
+        ErrorCode::kInternal);
+  // Long-distance matching finds the reference's rows however far back they sit in it.
+  Check(ZSTD_CCtx_setParameter(c, ZSTD_c_enableLongDistanceMatching, 1), "zstd", ErrorCode::kInternal);
+  Check(ZSTD_CCtx_refPrefix(c, reference.data(), reference.size()), "zstd", ErrorCode::kInternal);
+  std::string out(ZSTD_compressBound(data.size()), '\0');
+  size_t n = ZSTD_compress2(c, out.data(), out.size(), data.data(), data.size());
+  Check(n, "zstd compress", ErrorCode::kInternal);
+  out.resize(n);
+  return out;
+}
+
+std::string ZstdDecompressWithReference(std::string_view frame, std::string_view reference, size_t max_output) {
+  ZSTD_DCtx* ctx = ThreadDCtx();
+  Check(ZSTD_DCtx_setParameter(ctx, ZSTD_d_windowLogMax, kMaxReferenceWindowLog), "zstd", ErrorCode::kCorruption);
+  Check(ZSTD_DCtx_refPrefix(ctx, reference.data(), reference.size()), "zstd", ErrorCode::kCorruption);
+  return DecompressWith(ctx, frame, max_output);
+}
+
 std::string ZstdDecompress(std::string_view frame, size_t max_output) {
-  thread_local std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
-  ZSTD_DCtx_reset(ctx.get(), ZSTD_reset_session_only);
+  return DecompressWith(ThreadDCtx(), frame, max_output);
+}
+
+namespace {
+
+std::string DecompressWith(ZSTD_DCtx* ctx, std::string_view frame, size_t max_output) {
   std::string out;
   unsigned long long declared = ZSTD_getFrameContentSize(frame.data(), frame.size());
   if (declared != ZSTD_CONTENTSIZE_ERROR && declared != ZSTD_CONTENTSIZE_UNKNOWN && declared <= max_output) {
@@ -31,7 +90,7 @@ std::string ZstdDecompress(std::string_view frame, size_t max_output) {
   size_t ret = 1;
   while (in.pos < in.size) {
     ZSTD_outBuffer o{buf.data(), buf.size(), 0};
-    ret = ZSTD_decompressStream(ctx.get(), &o, &in);
+    ret = ZSTD_decompressStream(ctx, &o, &in);
     if (ZSTD_isError(ret)) throw Error(ErrorCode::kCorruption, std::string("zstd: ") + ZSTD_getErrorName(ret));
     if (out.size() + o.pos > max_output) throw Error(ErrorCode::kCorruption, "zstd: object larger than allowed");
     out.append(buf.data(), o.pos);
@@ -40,7 +99,7 @@ std::string ZstdDecompress(std::string_view frame, size_t max_output) {
   // Flush what the decoder still holds.
   while (ret != 0) {
     ZSTD_outBuffer o{buf.data(), buf.size(), 0};
-    ret = ZSTD_decompressStream(ctx.get(), &o, &in);
+    ret = ZSTD_decompressStream(ctx, &o, &in);
     if (ZSTD_isError(ret)) throw Error(ErrorCode::kCorruption, std::string("zstd: ") + ZSTD_getErrorName(ret));
     if (o.pos == 0 && ret != 0) throw Error(ErrorCode::kCorruption, "zstd: truncated frame");
     if (out.size() + o.pos > max_output) throw Error(ErrorCode::kCorruption, "zstd: object larger than allowed");
@@ -48,5 +107,7 @@ std::string ZstdDecompress(std::string_view frame, size_t max_output) {
   }
   return out;
 }
+
+}  // namespace
 
 }  // namespace dhanbak::stream

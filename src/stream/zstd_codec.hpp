@@ -15,4 +15,13 @@ std::string ZstdCompress(std::string_view data, int level = kDefaultZstdLevel);
 // Throws Error(kCorruption) on a malformed frame or output larger than max_output.
 std::string ZstdDecompress(std::string_view frame, size_t max_output);
 
+// "Patch-from" compression: `data` compressed with `reference` as a raw-content prefix (zstd
+// --patch-from), so bytes it shares with the reference cost a few bytes of match each. The
+// frame decodes only with the same reference. Both are at most a few MiB (one chunk each).
+std::string ZstdCompressWithReference(std::string_view data, std::string_view reference,
+                                      int level = kDefaultZstdLevel);
+// Throws Error(kCorruption) on a malformed frame, a wrong reference that the frame detects, or
+// output larger than max_output.
+std::string ZstdDecompressWithReference(std::string_view frame, std::string_view reference, size_t max_output);
+
 }  // namespace dhanbak::stream

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <mutex>
 #include <random>
+#include <set>
 #include <string>
 #include <typeinfo>
 
@@ -71,8 +72,9 @@ std::string Rows(size_t rows, uint32_t seed) {
 }
 
 // Writes `data` as one stream in uneven pieces, flushes, and returns its reference.
-StreamRef Store(ChunkUploader& uploader, const std::string& data, int64_t* rows = nullptr) {
-  StreamWriter writer(uploader, SmallParams(), true);
+StreamRef Store(ChunkUploader& uploader, const std::string& data, int64_t* rows = nullptr,
+                const StreamRef* previous = nullptr) {
+  StreamWriter writer(uploader, SmallParams(), true, previous);
   std::mt19937 rng(1);
   for (size_t pos = 0; pos < data.size();) {
     size_t n = std::min<size_t>(1 + rng() % 5000, data.size() - pos);
@@ -81,8 +83,27 @@ StreamRef Store(ChunkUploader& uploader, const std::string& data, int64_t* rows 
   }
   StreamRef ref = writer.Finish();
   uploader.Flush();
+  uploader.RecordBases(ref);
   if (rows) *rows = writer.rows();
   return ref;
+}
+
+// What PostgreSQL's COPY shows after UPDATE of every 100th row from `offset`: the old versions
+// gone from their places, the new ones (changed) at the end of the table.
+std::string UpdateOnePercent(const std::string& data, size_t offset) {
+  std::string kept, moved;
+  size_t row = 0;
+  for (size_t pos = 0; pos < data.size(); ++row) {
+    size_t end = data.find('\n', pos) + 1;
+    std::string_view line(data.data() + pos, end - pos);
+    if (row % 100 == offset) {
+      moved += std::string(line.substr(0, line.find('\t'))) + "\tpaid on night " + std::to_string(offset) + "\n";
+    } else {
+      kept += line;
+    }
+    pos = end;
+  }
+  return kept + moved;
 }
 
 std::string Fetch(ChunkFetcher& fetcher, const StreamRef& ref) {
@@ -282,4 +303,90 @@ TEST_CASE("chunk stream: after an upload failure, Recover lets the next stream (
   ChunkFetcher fetcher(*t.repo, 2, 4);
   CHECK(Fetch(fetcher, ref) == second);
   CHECK(Fetch(fetcher, again) == first);
+}
+
+TEST_CASE("chunk stream: a second night stores changed chunks as deltas against the first night's") {
+  TestRepo t;
+  ChunkUploader first_night(*t.repo, 2, 4);
+  first_night.LoadExisting();
+  const std::string night1 = Rows(20000, 7);
+  StreamRef ref1 = Store(first_night, night1);
+  CHECK(first_night.delta_chunks() == 0);
+  CHECK(ref1.bases.empty());
+  REQUIRE(ref1.anchors.size() == ref1.chunks.size());
+
+  // Night 2: 1% of the rows updated; nearly every chunk holds one of them.
+  const std::string night2 = UpdateOnePercent(night1, 3);
+  ChunkUploader second_night(*t.repo, 2, 4);
+  second_night.LoadExisting();
+  StreamRef ref2 = Store(second_night, night2, nullptr, &ref1);
+  CHECK(second_night.new_chunks() > static_cast<int64_t>(ref1.chunks.size()) / 2);
+  CHECK(second_night.delta_chunks() > second_night.new_chunks() * 3 / 4);
+  CHECK(second_night.stored_bytes() < first_night.stored_bytes() / 10);
+  REQUIRE(ref2.bases.size() == ref2.chunks.size());
+  for (size_t i = 0; i < ref2.chunks.size(); ++i) {
+    if (ref2.bases[i].empty()) continue;
+    CHECK(fs::exists(t.dir.path() + "/" + Repository::ChunkName(ref2.chunks[i], ref2.bases[i])));
+    CHECK(fs::exists(t.PathOf(ref2.bases[i])));
+  }
+  ChunkFetcher fetcher(*t.repo, 2, 4);
+  CHECK(Fetch(fetcher, ref2) == night2);
+  CHECK(Fetch(fetcher, ref1) == night1);
+
+  // Another run finds the deltas by listing: nothing is stored again, and their bases are known.
+  ChunkUploader again(*t.repo, 2, 4);
+  again.LoadExisting();
+  StreamRef ref2b = Store(again, night2);
+  CHECK(again.new_chunks() == 0);
+  CHECK(ref2b.bases == ref2.bases);
+
+  // Night 3 against night 2, whose chunks are deltas: deltas are taken against whole chunks
+  // only, so reading any chunk never takes more than two objects.
+  const std::string night3 = UpdateOnePercent(night2, 5);
+  ChunkUploader third_night(*t.repo, 2, 4);
+  third_night.LoadExisting();
+  StreamRef ref3 = Store(third_night, night3, nullptr, &ref2);
+  CHECK(third_night.delta_chunks() > 0);
+  for (const auto& base : ref3.bases) {
+    if (!base.empty()) CHECK(fs::exists(t.PathOf(base)));
+  }
+  CHECK(Fetch(fetcher, ref3) == night3);
+
+  // An uploader that does not know the stored chunks (hidden on B2, or distrusted) stores the
+  // same data again, whole: never as a delta against itself.
+  ChunkUploader blind(*t.repo, 2, 4);
+  StreamRef ref3b = Store(blind, night3, nullptr, &ref3);
+  CHECK(blind.delta_chunks() == 0);
+  CHECK(ref3b.bases.empty());
+  for (const auto& id : ref3b.chunks) CHECK(fs::exists(t.PathOf(id)));
+}
+
+TEST_CASE("chunk stream: a base that cannot be read only costs the saving: the chunk is stored whole") {
+  TestRepo t;
+  ChunkUploader first_night(*t.repo, 2, 4);
+  first_night.LoadExisting();
+  const std::string night1 = Rows(5000, 9);
+  StreamRef ref1 = Store(first_night, night1);
+  // Every base damaged (a flipped byte): the uploader still lists them, but cannot open them.
+  for (const auto& id : ref1.chunks) {
+    std::string sealed = Slurp(t.PathOf(id));
+    sealed[sealed.size() / 2] ^= 1;
+    Overwrite(t.PathOf(id), sealed);
+  }
+  ChunkUploader second_night(*t.repo, 2, 4);
+  second_night.LoadExisting();
+  const std::string night2 = UpdateOnePercent(night1, 1);
+  StreamRef ref2 = Store(second_night, night2, nullptr, &ref1);
+  CHECK(second_night.new_chunks() > 0);
+  CHECK(second_night.delta_chunks() == 0);
+  CHECK(ref2.bases.empty());
+  // The chunks stored this night read back whole (the unchanged ones are the damaged ones).
+  const std::set<std::string> old_ids(ref1.chunks.begin(), ref1.chunks.end());
+  size_t fresh = 0;
+  for (const auto& id : ref2.chunks) {
+    if (old_ids.count(id)) continue;
+    ++fresh;
+    CHECK(t.repo->ChunkId(dhanbak::stream::FetchChunk(*t.repo, id)) == id);
+  }
+  CHECK(fresh == static_cast<size_t>(second_night.new_chunks()));
 }

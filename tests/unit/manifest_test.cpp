@@ -37,20 +37,21 @@ Manifest FullManifest() {
   m.properties.has_comment = true;
   m.properties.settings = {{"", {"work_mem=64MB", "search_path=sales, public"}},
                            {"reporting", {"statement_timeout=30s"}}};
-  m.schema = {123456, std::string(64, 'a'), {std::string(64, '1'), std::string(64, '2')}};
-  m.globals = {789, std::string(64, 'b'), {std::string(64, '3')}};
+  m.schema = {123456, std::string(64, 'a'), {std::string(64, '1'), std::string(64, '2')}, {}, {}};
+  m.globals = {789, std::string(64, 'b'), {std::string(64, '3')}, {}, {}};
   TableEntry t1;
   t1.schema = "public";
   t1.name = "invoice lines";
   t1.columns = {"id", "Invoice Id", "amount"};
   t1.persistence = 'u';
   t1.rows = 9007199254740993;  // > 2^53: must not pass through a double
-  t1.data = {40000000000, std::string(64, 'c'), {std::string(64, '4'), std::string(64, '5')}};
+  t1.data = {40000000000, std::string(64, 'c'), {std::string(64, '4'), std::string(64, '5')},
+             {"", std::string(64, '6')}, {"0123456789abcdef", "fedcba9876543210"}};
   TableEntry t2;
   t2.schema = "audit";
   t2.name = "empty";
   t2.rows = 0;
-  t2.data = {0, std::string(64, 'e'), {}};
+  t2.data = {0, std::string(64, 'e'), {}, {}, {}};
   m.tables = {t1, t2};
   return m;
 }
@@ -70,7 +71,6 @@ TEST_CASE("manifest: JSON round trip keeps every field") {
   Manifest m = FullManifest();
   std::string json = ManifestToJson(m);
   Manifest b = ManifestFromJson(json);
-  CHECK(b.format == 1);
   CHECK(b.backup_id == m.backup_id);
   CHECK(b.database == m.database);
   CHECK(b.started_at == m.started_at);
@@ -105,7 +105,14 @@ TEST_CASE("manifest: JSON round trip keeps every field") {
   CHECK(b.tables[0].rows == 9007199254740993);
   CHECK(b.tables[0].data.bytes == 40000000000);
   CHECK(b.tables[0].data.chunks == m.tables[0].data.chunks);
+  CHECK(b.tables[0].data.bases == m.tables[0].data.bases);
+  CHECK(b.tables[0].data.anchors == m.tables[0].data.anchors);
+  CHECK(b.tables[0].data.BaseOf(1) == std::string(64, '6'));
+  CHECK(b.tables[0].data.NeededChunks().size() == 3);
+  CHECK(b.format == 2);  // a manifest with deltas is format 2: older readers refuse it
   CHECK(b.tables[1].data.chunks.empty());
+  CHECK(b.tables[1].data.bases.empty());
+  CHECK(b.tables[1].data.BaseOf(0).empty());
   CHECK(b.tables[1].persistence == 'p');
   // Serialising again gives the same document: nothing was lost or defaulted.
   CHECK(ManifestToJson(b) == json);
@@ -139,12 +146,15 @@ TEST_CASE("manifest: malformed documents are kCorruption") {
   using P = nlohmann::json::json_pointer;
   CHECK(CodeOf(with(P("/tables/0/rows"), "many")) == ErrorCode::kCorruption);
   CHECK(CodeOf(with(P("/tables/0/data/chunks"), "abc")) == ErrorCode::kCorruption);
+  // bases and anchors must be parallel to the chunks.
+  CHECK(CodeOf(with(P("/tables/0/data/bases"), nlohmann::json::array({""}))) == ErrorCode::kCorruption);
+  CHECK(CodeOf(with(P("/tables/0/data/anchors"), nlohmann::json::array({"a", "b", "c"}))) == ErrorCode::kCorruption);
   CHECK(CodeOf(with(P("/schema"), 5)) == ErrorCode::kCorruption);
   CHECK(CodeOf(with(P("/snapshot_time"), "2024-01-15")) == ErrorCode::kCorruption);
   // A manifest from a newer format is refused, not misread.
   Error e(ErrorCode::kInternal, "");
   try {
-    ManifestFromJson(with(P("/format"), 2));
+    ManifestFromJson(with(P("/format"), 3));
   } catch (const Error& caught) {
     e = caught;
   }

@@ -64,13 +64,13 @@ Manifest SampleManifest() {
   m.pg_dump_version = "15.18";
   m.properties.encoding = "UTF8";
   m.properties.owner = "dhanman_user";
-  m.schema = {1234, std::string(64, 'a'), {std::string(64, 'b')}};
+  m.schema = {1234, std::string(64, 'a'), {std::string(64, 'b')}, {}, {}};
   dhanbak::format::TableEntry t;
   t.schema = "public";
   t.name = "invoices";
   t.columns = {"id", "customer_id", "total"};
   t.rows = 42;
-  t.data = {4200, std::string(64, 'c'), {std::string(64, 'd'), std::string(64, 'e')}};
+  t.data = {4200, std::string(64, 'c'), {std::string(64, 'd'), std::string(64, 'e')}, {}, {}};
   m.tables.push_back(t);
   return m;
 }
@@ -326,4 +326,66 @@ TEST_CASE("repository: key files bind their scrypt parameters; format-1 keys sti
   storage.Put(key_name, old.dump());
   auto reopened = Repository::Open(storage, "correct horse battery staple");
   CHECK(reopened->repository_id() == repo_bytes->repository_id());
+}
+
+TEST_CASE("repository: chunk object names, whole and delta") {
+  const std::string id(64, 'a'), base = "ab" + std::string(62, '0');
+  CHECK(Repository::ChunkName(id, base) == "chunks/aa/" + id + "." + base);
+  auto whole = Repository::ParseChunkName(Repository::ChunkName(id));
+  REQUIRE(whole);
+  CHECK(whole->id == id);
+  CHECK(whole->base.empty());
+  auto delta = Repository::ParseChunkName(Repository::ChunkName(id, base));
+  REQUIRE(delta);
+  CHECK(delta->id == id);
+  CHECK(delta->base == base);
+  for (const std::string& bad : std::vector<std::string>{"chunks/aa/" + id.substr(1), "chunks/ab/" + id, "chunks/aa/" + id + ".",
+                                "chunks/aa/" + id + ".xyz", "chunks/aa/.tmp-123", "manifests/" + id,
+                                "chunks/aa/" + std::string(64, 'A')}) {
+    CAPTURE(bad);
+    CHECK_FALSE(Repository::ParseChunkName(bad));
+  }
+}
+
+TEST_CASE("repository: a chunk stored as a delta reads back through its base, and only through it") {
+  ScratchDir dir;
+  LocalStorage storage(dir.path());
+  Repository::Init(storage, "pass", kFastKdf);
+  auto repo = Repository::Open(storage, "pass");
+  std::string old_rows, new_rows;
+  for (int i = 0; i < 20000; ++i) {
+    std::string row = std::to_string(i) + "\tinvoice " + std::to_string(i * 7919 % 10007) + "\tdue\n";
+    old_rows += row;
+    new_rows += i % 100 == 7 ? std::to_string(i) + "\tinvoice paid\n" : row;
+  }
+  const std::string base_id = repo->ChunkId(old_rows), id = repo->ChunkId(new_rows);
+  storage.Put(Repository::ChunkName(base_id), repo->SealChunk(base_id, old_rows));
+  const std::string delta = repo->SealDeltaChunk(id, new_rows, base_id, old_rows);
+  CHECK(delta.size() < repo->SealChunk(id, new_rows).size() / 4);
+  storage.Put(Repository::ChunkName(id, base_id), delta);
+  CHECK(repo->ReadChunk(id, base_id) == new_rows);
+  CHECK(repo->OpenSealed(Repository::ChunkName(id, base_id), delta) == new_rows);
+
+  // The base is bound into the delta's name: stored under another base's name it does not open.
+  const std::string other = repo->ChunkId("other\n");
+  storage.Put(Repository::ChunkName(other), repo->SealChunk(other, "other\n"));
+  storage.Put(Repository::ChunkName(id, other), delta);
+  CHECK(ErrorOf([&] { repo->ReadChunk(id, other); }).code() == ErrorCode::kCorruption);
+  // A delta is never opened as a whole chunk, nor a whole one as a delta.
+  CHECK(ErrorOf([&] { repo->OpenChunk(id, delta); }).code() == ErrorCode::kCorruption);
+  storage.Put(Repository::ChunkName(id, other), repo->SealChunk(id, new_rows));
+  CHECK(ErrorOf([&] { repo->ReadChunk(id, other); }).code() == ErrorCode::kCorruption);
+
+  // Its base gone: kCorruption naming both objects, and the base is reported damaged.
+  std::vector<std::string> reported;
+  repo->SetDamageSink([&](const std::string& chunk, const std::string&) { reported.push_back(chunk); });
+  storage.Remove(Repository::ChunkName(base_id));
+  Error lost = ErrorOf([&] { repo->ReadChunk(id, base_id); });
+  CHECK(lost.code() == ErrorCode::kCorruption);
+  CHECK(std::string(lost.what()).find(Repository::ChunkName(id, base_id)) != std::string::npos);
+  CHECK(std::string(lost.what()).find(Repository::ChunkName(base_id)) != std::string::npos);
+  CHECK(reported == std::vector<std::string>{base_id});
+  // A whole copy stored since (a backup that met the data again) stands in for the delta.
+  storage.Put(Repository::ChunkName(id), repo->SealChunk(id, new_rows));
+  CHECK(repo->ReadChunk(id, base_id) == new_rows);
 }

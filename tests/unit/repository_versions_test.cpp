@@ -32,8 +32,8 @@ Manifest ManifestWithId(const std::string& id) {
   Manifest m;
   m.backup_id = id;
   m.database = "db";
-  m.schema = {0, std::string(64, 'a'), {}};
-  m.globals = {0, std::string(64, 'b'), {}};
+  m.schema = {0, std::string(64, 'a'), {}, {}, {}};
+  m.globals = {0, std::string(64, 'b'), {}, {}, {}};
   return m;
 }
 

@@ -90,3 +90,34 @@ TEST_CASE("zstd: max_output is enforced") {
   CHECK(CodeOf(frame, 0) == ErrorCode::kCorruption);
   CHECK(ZstdDecompress(ZstdCompress(""), 0).empty());
 }
+
+TEST_CASE("zstd: compression against a reference stores only the difference") {
+  using dhanbak::stream::ZstdCompressWithReference;
+  using dhanbak::stream::ZstdDecompressWithReference;
+  // Random bytes do not compress on their own, so what the frame saves comes from the reference.
+  const std::string reference = Random(3 << 20, 11);
+  std::string changed = reference;
+  for (size_t at = 1000; at < changed.size(); at += 100000) changed[at] ^= 0x5a;  // ~31 scattered bytes
+  changed.erase(2 << 20, 500);  // and a deleted run (a row gone)
+  const std::string frame = ZstdCompressWithReference(changed, reference);
+  CHECK(frame.size() < changed.size() / 100);
+  CHECK(ZstdDecompressWithReference(frame, reference, changed.size()) == changed);
+  CHECK(ZstdCompress(changed).size() > changed.size() / 2);
+
+  // Without its reference, or against another one, the frame does not give the data back.
+  auto decoded_or_error = [&](const std::string& ref) {
+    try {
+      return ZstdDecompressWithReference(frame, ref, changed.size());
+    } catch (const Error& e) {
+      CHECK(e.code() == ErrorCode::kCorruption);
+      return std::string();
+    }
+  };
+  CHECK(decoded_or_error(Random(3 << 20, 12)) != changed);
+  CHECK(decoded_or_error("") != changed);
+  CHECK_THROWS_AS(ZstdDecompress(frame, changed.size()), Error);
+  // The output bound holds for reference frames too.
+  CHECK_THROWS_AS(ZstdDecompressWithReference(frame, reference, changed.size() - 1), Error);
+  // A plain frame after a reference frame on the same thread: no reference lingers.
+  CHECK(ZstdDecompress(ZstdCompress("plain"), 100) == "plain");
+}

@@ -13,6 +13,16 @@ struct StreamRef {
   int64_t bytes = 0;                // plaintext length
   std::string sha256;               // of the exact plaintext stream
   std::vector<std::string> chunks;  // chunk ids, in stream order
+  // Parallel to `chunks`, or empty when every chunk is stored whole: the base chunk of each one
+  // stored as a delta ("" for a whole one). Readers need the base; prune keeps it.
+  std::vector<std::string> bases;
+  // Parallel to `chunks`, or empty: a short keyed hash of each chunk's first row, which the next
+  // backup uses to find the previous night's chunk of the same rows to store a delta against.
+  std::vector<std::string> anchors;
+
+  const std::string& BaseOf(size_t i) const;
+  // Every chunk id the stream needs stored: its chunks and their bases.
+  std::vector<std::string> NeededChunks() const;
 };
 
 struct TableEntry {
