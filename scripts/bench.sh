@@ -11,11 +11,15 @@
 #   dhanbak restore --jobs 2 --no-verify
 #   pg_dump -Fc        / pg_restore             (the script dhanbak replaces)
 #   pg_dump -Fd -j2    / pg_restore -j2
-# then the peak RSS of dhanbak backup for a database 4x smaller, to show that memory does not grow
-# with database size, and the second nights: the repository's growth after each churn mode
-# (random: UPDATE of 1% of the invoices chosen at random; newest: the newest 1%; append: 2% new
-# invoices), each against its own first backup. Prints Markdown tables and the verified
-# restore's phases. Nothing here runs in CI.
+#   COPY limit                                  (two connections: COPY ... TO STDOUT > /dev/null)
+# then the nightly job: all six databases (prod-dhanman-sales is the one above, the other five are
+# generated at the same scale) in one `dhanbak backup --jobs 2`, against the COPY limit over all
+# their tables; the peak RSS of dhanbak backup and restore of a database 4x larger, to show that
+# memory does not grow with database size; and the second nights: the repository's growth after
+# each churn mode (random: UPDATE of 1% of the invoices chosen at random; newest: the newest 1%;
+# append: 2% new invoices), each against its own first backup, with the time to restore the
+# second night's backup. Prints Markdown tables and the verified restore's phases. Nothing here
+# runs in CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -45,15 +49,39 @@ trap cleanup EXIT
   -o "-p $port -c listen_addresses=127.0.0.1 -k $pgdir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_wal_size=4GB -c maintenance_work_mem=256MB" start >/dev/null
 export PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres PATH="$pgbin:$PATH"
 
-gen() {  # db scale
+gen() {  # db scale [kind]
   createdb "$1"
-  psql -X -q -v ON_ERROR_STOP=1 -v db=sales -v scale="$2" -d "$1" -f scripts/gen-sample-data.sql >/dev/null
+  psql -X -q -v ON_ERROR_STOP=1 -v db="${3:-sales}" -v scale="$2" -d "$1" -f scripts/gen-sample-data.sql >/dev/null
 }
-echo "generating prod-dhanman-sales at scale $scale ..." >&2
+echo "generating prod-dhanman-sales at scale $scale, the other five databases, and sales at 4x ..." >&2
 gen bench "$scale"
-small_scale=$(awk "BEGIN { print $scale / 4 }")
-gen bench_small "$small_scale"
+six=(bench)
+for kind in common community inventory payroll purchase; do gen "six_$kind" "$scale" "$kind"; six+=("six_$kind"); done
+big_scale=$(awk "BEGIN { print $scale * 4 }")
+gen bench_big "$big_scale"
 copy_bytes() { psql -X -At -d "$1" -c "SELECT sum(pg_table_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = 'public'"; }
+
+# The COPY limit: every table of the given databases read with COPY ... TO STDOUT into /dev/null
+# by two connections per database at a time (largest tables first, each to the less loaded lane),
+# the server-side floor of any logical backup with two jobs.
+copy_limit() {  # db...
+  local db lane
+  for db in "$@"; do
+    local -a lanes=("" "") loads=(0 0)
+    while IFS='|' read -r table bytes; do
+      lane=0; (( loads[1] < loads[0] )) && lane=1
+      lanes[lane]+=" -c \"COPY $table TO STDOUT\""
+      loads[lane]=$(( loads[lane] + bytes ))
+    done < <(psql -X -At -d "$db" -c "SELECT format('%I.%I', n.nspname, c.relname), pg_table_size(c.oid) FROM pg_class c
+               JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+               ORDER BY 2 DESC")
+    for lane in 0 1; do
+      [[ -n ${lanes[lane]} ]] && eval "psql -X -q -d \"$db\" ${lanes[lane]}" >/dev/null &
+    done
+    wait
+  done
+}
+export -f copy_limit
 
 umask 077; echo "bench passphrase" > "$work/pass"; umask 022
 config() {  # name -> path of a config with its own repository and catalog
@@ -101,11 +129,23 @@ timed "pg_dump -Fd -j2" pg_dump -Fd -j2 -f "$work/bench.dir" bench
 createdb r_pg_fd
 timed "pg_restore -j2 (from -Fd)" pg_restore -j2 -d r_pg_fd "$work/bench.dir"
 
-cfg_small=$(config small)
-sed -i 's/databases = \["bench"\]/databases = ["bench_small"]/' "$cfg_small"
-"$dhanbak_bin" -c "$cfg_small" "${root_flag[@]}" --no-progress -q init >/dev/null
-timed "dhanbak backup --jobs 2, database 4x smaller" "$dhanbak_bin" -c "$cfg_small" "${root_flag[@]}" --no-progress -q backup --jobs 2
-timed "dhanbak restore --jobs 2, database 4x smaller" "$dhanbak_bin" -c "$cfg_small" "${root_flag[@]}" --no-progress -q restore bench_small --target-db r_small --jobs 2
+timed "COPY limit, prod-dhanman-sales (2 connections)" bash -c 'copy_limit "$@"' _ bench
+
+# The nightly job: all six databases in one run.
+cfg_six=$(config six)
+six_list=$(printf '"%s", ' "${six[@]}"); six_list="[${six_list%, }]"
+sed -i "s/databases = \\[\"bench\"\\]/databases = $six_list/" "$cfg_six"
+"$dhanbak_bin" -c "$cfg_six" "${root_flag[@]}" --no-progress -q init >/dev/null
+timed "dhanbak backup --jobs 2, all six databases" "$dhanbak_bin" -c "$cfg_six" "${root_flag[@]}" --no-progress -q backup --jobs 2
+timed "COPY limit, all six databases (2 connections)" bash -c 'copy_limit "$@"' _ "${six[@]}"
+rm -rf "$work/repo-six"
+
+cfg_big=$(config big)
+sed -i 's/databases = \["bench"\]/databases = ["bench_big"]/' "$cfg_big"
+"$dhanbak_bin" -c "$cfg_big" "${root_flag[@]}" --no-progress -q init >/dev/null
+timed "dhanbak backup --jobs 2, sales at 4x the scale" "$dhanbak_bin" -c "$cfg_big" "${root_flag[@]}" --no-progress -q backup --jobs 2
+timed "dhanbak restore --jobs 2, sales at 4x the scale" "$dhanbak_bin" -c "$cfg_big" "${root_flag[@]}" --no-progress -q restore bench_big --target-db r_big --jobs 2
+dropdb r_big; rm -rf "$work/repo-big"
 
 # Second nights: a fresh repository per churn mode, a first backup, the change, a second backup;
 # growth is the second backup's new bytes against the first backup's.
@@ -131,12 +171,15 @@ for mode in random newest append; do
   timed "dhanbak backup --jobs 2, second night after churn $mode" "$dhanbak_bin" -c "$cfg_n" "${root_flag[@]}" --no-progress -q backup --jobs 2
   second=$(du -sb "$work/repo-night-$mode/chunks" | cut -f1)
   pct=$(awk "BEGIN { printf \"%.1f\", 100 * ($second - $first) / $first }")
+  [[ $mode == random ]] && timed "dhanbak restore --jobs 2 (verified) of the second night after churn random" \
+    "$dhanbak_bin" -c "$cfg_n" "${root_flag[@]}" --no-progress -q restore bench --target-db r_night --jobs 2 && dropdb r_night
   second_nights+=("$mode|$(( (second - first) / 1048576 ))|$pct")
   rm -rf "$work/repo-night-$mode"
 done
 
 echo
-echo "prod-dhanman-sales at scale $scale: $(( $(copy_bytes bench) / 1048576 )) MiB of table data; 4x smaller: $(( $(copy_bytes bench_small) / 1048576 )) MiB"
+six_bytes=0; for db in "${six[@]}"; do six_bytes=$(( six_bytes + $(copy_bytes "$db") )); done
+echo "prod-dhanman-sales at scale $scale: $(( $(copy_bytes bench) / 1048576 )) MiB of table data; all six: $((six_bytes / 1048576)) MiB; 4x: $(( $(copy_bytes bench_big) / 1048576 )) MiB"
 echo "repository after one backup: $((repo_bytes / 1048576)) MiB; pg_dump -Fc file: $((dump_bytes / 1048576)) MiB"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB"
 echo
@@ -149,3 +192,12 @@ echo
 echo "| second night after churn | repository growth (MiB) | growth (% of the first backup) |"
 echo "|---|---:|---:|"
 for r in "${second_nights[@]}"; do IFS='|' read -r m b p <<<"$r"; echo "| $m | $b | $p |"; done
+echo
+secs_of() { for r in "${results[@]}"; do IFS='|' read -r l s m <<<"$r"; [[ $l == "$1" ]] && echo "$s"; done; }
+ratio() { awk "BEGIN { printf \"%.2f\", $(secs_of "$1") / $(secs_of "$2") }"; }
+echo "| ratio | measured | target (issue 12) |"
+echo "|---|---:|---:|"
+echo "| backup --jobs 2 / COPY limit, one database | $(ratio "dhanbak backup --jobs 2" "COPY limit, prod-dhanman-sales (2 connections)") | ~2 (keep) |"
+echo "| backup --jobs 2 / COPY limit, all six databases | $(ratio "dhanbak backup --jobs 2, all six databases" "COPY limit, all six databases (2 connections)") | <= 1.9 |"
+echo "| verified restore --jobs 2 / pg_restore -j2 | $(ratio "dhanbak restore --jobs 2 (verified)" "pg_restore -j2 (from -Fd)") | <= 0.9 |"
+echo "| unverified restore --jobs 2 / pg_restore -j2 | $(ratio "dhanbak restore --jobs 2 --no-verify" "pg_restore -j2 (from -Fd)") | |"
