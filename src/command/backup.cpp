@@ -697,7 +697,7 @@ int RunBackup(Context& ctx, const BackupOptions& options) {
       return;
     }
     UnixMicros start = NowMicros();
-    stream::ChunkUploader uploader(ctx.repository(), threads, threads * 2 / lanes);
+    stream::ChunkUploader uploader(ctx.repository(), threads, threads * 2);
     {
       std::lock_guard<std::mutex> lock(run_mu);
       uploader.KnowFrom(run_uploader);
