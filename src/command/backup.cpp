@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -90,44 +88,12 @@ struct Registered {
   ~Registered() { watch.Remove(conn); }
 };
 
-// The COPY streams of the whole run, across the databases backed up side by side: at most `jobs`
-// at once, which is what the production server sees, however many databases are in flight.
-class CopySlots {
- public:
-  explicit CopySlots(int n) : free_(n) {}
-  void Acquire() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return free_ > 0; })) ThrowIfInterrupted();
-    --free_;
-  }
-  void Release() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++free_;
-    }
-    cv_.notify_one();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int free_;
-};
-
-struct CopySlot {
-  explicit CopySlot(CopySlots& s) : slots(s) { slots.Acquire(); }
-  ~CopySlot() { slots.Release(); }
-  CopySlot(const CopySlot&) = delete;
-  CopySlot& operator=(const CopySlot&) = delete;
-  CopySlots& slots;
-};
-
 class DatabaseBackup {
  public:
   DatabaseBackup(Context& ctx, stream::ChunkUploader& uploader, format::RunLock& run_lock,
-                 const format::StreamRef& globals, std::string database, int jobs, CopySlots& slots)
+                 const format::StreamRef& globals, std::string database, int jobs)
       : ctx_(ctx), uploader_(uploader), run_lock_(run_lock), globals_(globals), database_(std::move(database)),
-        jobs_(jobs), slots_(slots) {}
+        jobs_(jobs) {}
 
   catalog::BackupRecord Run();
 
@@ -149,7 +115,6 @@ class DatabaseBackup {
   const format::StreamRef& globals_;
   std::string database_;
   int jobs_;
-  CopySlots& slots_;
   format::Manifest manifest_;
   std::map<std::string, std::vector<std::string>> layouts_;  // table oid → column layout
   std::map<std::string, std::string> definitions_;           // table oid → own definition
@@ -466,7 +431,6 @@ void DatabaseBackup::CopyTables(const std::string& snapshot, const std::vector<p
         begin();
       }
       ++in_transaction;
-      CopySlot slot(slots_);
       LockForCopy(conn, t);
       auto previous = previous_tables_.find({t.schema, t.name});
       stream::StreamWriter writer(uploader_, ctx_.repository().chunker_params(), true,
@@ -672,38 +636,27 @@ int RunBackup(Context& ctx, const BackupOptions& options) {
     if (ctx.options().json) PrintJson(ctx, results, run_started);
     throw;
   }
-  stream::ChunkUploader& run_uploader = *uploader_holder;
+  stream::ChunkUploader& uploader = *uploader_holder;
 
-  // Two databases at a time (with jobs >= 2): one database's start-up, schema dump and last table
-  // overlap the next one's COPY streams, which share the run's `jobs` COPY slots. Each database
-  // has its own uploader (its upload errors are its own) that starts from what the run knows.
-  const size_t lanes = std::min<size_t>(databases.size(), jobs >= 2 ? 2 : 1);
-  const size_t threads = static_cast<size_t>(std::max({2, jobs, config.b2.connections}));
-  CopySlots slots(jobs);
-  std::mutex run_mu;  // run_uploader, ClearRestoredChunks
-  results.assign(databases.size(), DatabaseResult{});
-  std::vector<notify::DatabaseOutcome> outcomes(databases.size());
-  std::vector<ErrorCode> failure_codes(databases.size(), ErrorCode::kInternal);
-  auto back_up = [&](size_t i) {
-    const std::string& db = databases[i];
-    DatabaseResult& result = results[i];
-    notify::DatabaseOutcome& outcome = outcomes[i];
+  int exit_code = 0;
+  std::vector<std::string> failed, not_attempted;
+  for (const auto& db : databases) {
+    DatabaseResult result;
     result.database = db;
+    notify::DatabaseOutcome outcome;
     outcome.database = db;
     if (Interrupted()) {
       // Never started: not a failure of this database, and not counted as one.
+      not_attempted.push_back(db);
       outcome.error = "not attempted: the run was interrupted before it";
       result.error = outcome.error;
-      return;
+      summary.databases.push_back(outcome);
+      results.push_back(result);
+      continue;
     }
     UnixMicros start = NowMicros();
-    stream::ChunkUploader uploader(ctx.repository(), threads, threads * 2);
-    {
-      std::lock_guard<std::mutex> lock(run_mu);
-      uploader.KnowFrom(run_uploader);
-    }
     try {
-      catalog::BackupRecord rec = DatabaseBackup(ctx, uploader, *run_lock, globals, db, jobs, slots).Run();
+      catalog::BackupRecord rec = DatabaseBackup(ctx, uploader, *run_lock, globals, db, jobs).Run();
       outcome.ok = true;
       outcome.backup_id = rec.backup_id;
       outcome.rows = rec.rows;
@@ -713,49 +666,24 @@ int RunBackup(Context& ctx, const BackupOptions& options) {
       result.record = std::move(rec);
     } catch (const std::exception& e) {
       // Any failure, dhanbak's own or not (std::bad_alloc, a library's exception), fails this
-      // database only: it is recorded and notified, and the other databases are backed up.
+      // database only: it is recorded and notified, and the next database is backed up.
       const auto* own = dynamic_cast<const Error*>(&e);
       log::Error("backup of " + db + " failed: " + e.what());
+      failed.push_back(db);
       outcome.error = e.what();
       result.status = "failed";
       result.error = e.what();
-      failure_codes[i] = own ? own->code() : ErrorCode::kInternal;
+      if (exit_code == 0) exit_code = ExitCodeFor(own ? own->code() : ErrorCode::kInternal);
+      uploader.Recover();  // an upload that failed for this database must not fail the next
     }
-    uploader.Recover();  // settles its uploads: what it stored is known to the next databases
     outcome.duration_seconds = static_cast<double>(NowMicros() - start) / 1e6;
     result.duration_seconds = outcome.duration_seconds;
-    try {
-      if (auto last = ctx.catalog().FindBackupAt(ctx.repository_url(), db, std::nullopt)) {
-        outcome.last_good_unix_seconds = last->snapshot_time / 1000000;
-      }
-      std::lock_guard<std::mutex> lock(run_mu);
-      run_uploader.KnowFrom(uploader);
-      ClearRestoredChunks(ctx, uploader);
-    } catch (const std::exception& e) {
-      log::Error("backup of " + db + ": cannot update the catalog: " + e.what());
+    if (auto last = ctx.catalog().FindBackupAt(ctx.repository_url(), db, std::nullopt)) {
+      outcome.last_good_unix_seconds = last->snapshot_time / 1000000;
     }
-  };
-  std::atomic<size_t> next{0};
-  auto lane = [&] {
-    for (size_t i = next++; i < databases.size(); i = next++) back_up(i);
-  };
-  {
-    std::vector<std::thread> others;
-    for (size_t l = 1; l < lanes; ++l) others.emplace_back(lane);
-    lane();
-    for (auto& t : others) t.join();
-  }
-
-  int exit_code = 0;
-  std::vector<std::string> failed, not_attempted;
-  for (size_t i = 0; i < databases.size(); ++i) {
-    if (results[i].status == "failed") {
-      failed.push_back(databases[i]);
-      if (exit_code == 0) exit_code = ExitCodeFor(failure_codes[i]);
-    } else if (results[i].status == "not_attempted") {
-      not_attempted.push_back(databases[i]);
-    }
-    summary.databases.push_back(outcomes[i]);
+    summary.databases.push_back(outcome);
+    ClearRestoredChunks(ctx, uploader);
+    results.push_back(std::move(result));
   }
   if (distrusted > 0) {
     size_t left = ctx.catalog().DamagedChunks(ctx.repository_url()).size();

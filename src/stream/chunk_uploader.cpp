@@ -44,19 +44,6 @@ void ChunkUploader::LoadExisting() {
   }
 }
 
-void ChunkUploader::KnowFrom(const ChunkUploader& other) {
-  std::scoped_lock lock(mu_, other.mu_);
-  // A distrusted chunk is never known (Distrust), until some uploader stores it again.
-  for (const auto& [id, base] : other.known_) {
-    auto [it, inserted] = known_.emplace(id, base);
-    if (!inserted && base.empty()) it->second.clear();
-    distrusted_.erase(id);
-  }
-  for (const auto& id : other.distrusted_) {
-    if (!known_.count(id)) distrusted_.insert(id);
-  }
-}
-
 std::vector<std::string> ChunkUploader::Resync(const std::vector<std::string>& needed) {
   {
     std::lock_guard<std::mutex> lock(mu_);

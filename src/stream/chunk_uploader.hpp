@@ -38,9 +38,6 @@ class ChunkUploader {
 
   // Lists chunks/ once so that chunks stored by earlier runs are not uploaded again.
   void LoadExisting();
-  // Starts from what `other` knows (its listing, what it stored, what it distrusts) instead of
-  // listing again: one uploader per database of a run, each with its own upload errors.
-  void KnowFrom(const ChunkUploader& other);
   // After the run's repository lock was lost (a prune may have swept chunks meanwhile): forgets
   // what it knew, lists chunks/ again, and returns those of `needed` that are no longer stored.
   // Call between databases or before a manifest, with no upload in flight.

@@ -167,10 +167,9 @@ TEST_CASE("SIGINT exits 130 and SIGTERM 143 after clean-up; databases never reac
   MakeSmallDatabase(cluster, "mo-sig-b");
   DhanbakEnv env({big, "mo-sig-a", "mo-sig-b"});
   env.InitFast();
-  // --jobs 1: one database at a time, so the two small ones are never reached.
   for (int sig : {SIGINT, SIGTERM}) {
     CAPTURE(sig);
-    BackgroundProcess p(env.Argv({"--json", "backup", "--jobs", "1"}), env.Options());
+    BackgroundProcess p(env.Argv({"--json", "backup"}), env.Options());
     REQUIRE(p.WaitForOutput("backing up " + big + " as ", 60s));
     std::this_thread::sleep_for(200ms);
     REQUIRE_MESSAGE(p.Running(), "the backup finished before it could be interrupted");
@@ -195,26 +194,6 @@ TEST_CASE("SIGINT exits 130 and SIGTERM 143 after clean-up; databases never reac
     for (const auto& row : rows) CHECK(row["status"] == "failed");
     CHECK(env.ListJson("mo-sig-a").empty());
   }
-
-  // --jobs 2: two databases at a time; the small ones are backed up beside the big one, which
-  // alone is interrupted.
-  BackgroundProcess p(env.Argv({"--json", "backup", "--jobs", "2"}), env.Options());
-  REQUIRE(p.WaitForOutput("backed up mo-sig-b: ", 120s));
-  REQUIRE_MESSAGE(p.Running(), "the big database was backed up before the small ones");
-  p.Signal(SIGTERM);
-  ProcessResult r = p.Wait(60s);
-  INFO("stderr:\n" << r.err);
-  CHECK(r.exit_code == 128 + SIGTERM);
-  nlohmann::json j = ParseStdout(r);
-  CHECK(j["counts"]["ok"] == 2);
-  CHECK(j["counts"]["failed"] == 1);
-  CHECK(j["counts"]["not_attempted"] == 0);
-  REQUIRE(j["databases"].size() == 3);
-  CHECK(j["databases"][0]["status"] == "failed");
-  CHECK(j["databases"][1]["status"] == "ok");
-  CHECK(j["databases"][2]["status"] == "ok");
-  CHECK(env.ListJson("mo-sig-a").size() == 1);
-  CHECK(env.ListJson("mo-sig-b").size() == 1);
 }
 
 TEST_CASE("export -o FILE is 0600 under umask 022 and never overwrites without --force") {
