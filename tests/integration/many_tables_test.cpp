@@ -11,6 +11,8 @@
 #include "support/dhanbak_env.hpp"
 #include "support/pg_cluster.hpp"
 
+namespace many_tables_test {  // this file's names, apart from its unity batch's
+
 using namespace dhanbak::test;
 
 namespace {
@@ -76,3 +78,5 @@ TEST_CASE("20,000 tables: too small a lock table fails early and clearly; a big 
   cluster.DropDatabase("many_db");
   cluster.DropDatabase("few_db");
 }
+
+}  // namespace many_tables_test

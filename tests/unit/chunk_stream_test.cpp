@@ -22,6 +22,8 @@
 #include "stream/chunk_uploader.hpp"
 #include "stream/stream_writer.hpp"
 
+namespace chunk_stream_test {  // this file's names, apart from its unity batch's
+
 using dhanbak::Error;
 using dhanbak::ErrorCode;
 using dhanbak::format::Repository;
@@ -283,3 +285,5 @@ TEST_CASE("chunk stream: after an upload failure, Recover lets the next stream (
   CHECK(Fetch(fetcher, ref) == second);
   CHECK(Fetch(fetcher, again) == first);
 }
+
+}  // namespace chunk_stream_test

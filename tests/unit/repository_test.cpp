@@ -21,6 +21,8 @@
 #include "format/repository.hpp"
 #include "storage/local/local_storage.hpp"
 
+namespace repository_test {  // this file's names, apart from its unity batch's
+
 using dhanbak::Error;
 using dhanbak::ErrorCode;
 using dhanbak::format::KdfParams;
@@ -327,3 +329,5 @@ TEST_CASE("repository: key files bind their scrypt parameters; format-1 keys sti
   auto reopened = Repository::Open(storage, "correct horse battery staple");
   CHECK(reopened->repository_id() == repo_bytes->repository_id());
 }
+
+}  // namespace repository_test

@@ -8,6 +8,8 @@
 #include "dhanbak/error.hpp"
 #include "stream/zstd_codec.hpp"
 
+namespace zstd_test {  // this file's names, apart from its unity batch's
+
 using dhanbak::Error;
 using dhanbak::ErrorCode;
 using dhanbak::stream::ZstdCompress;
@@ -90,3 +92,5 @@ TEST_CASE("zstd: max_output is enforced") {
   CHECK(CodeOf(frame, 0) == ErrorCode::kCorruption);
   CHECK(ZstdDecompress(ZstdCompress(""), 0).empty());
 }
+
+}  // namespace zstd_test
