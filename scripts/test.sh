@@ -42,7 +42,8 @@ configure_and_build() {  # configure_and_build NAME [nice]
     *) echo "test.sh: unknown build '$build'" >&2; exit 2 ;;
   esac
   echo "=== $build build ($root/build/$build)"
-  cmake -S "$root" -B "$root/build/$build" -G Ninja "${flags[@]}" >/dev/null
+  # Built once from scratch: each target as one unity translation unit (least compile time).
+  cmake -S "$root" -B "$root/build/$build" -G Ninja "${flags[@]}" -DDHANBAK_UNITY_BATCH_SIZE=0 >/dev/null
   ${2:+nice -n 10} cmake --build "$root/build/$build" -j "$jobs"
 }
 
