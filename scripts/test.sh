@@ -7,8 +7,9 @@
 #   DHANBAK_TEST_BUILDS=release scripts/test.sh      only the release build
 #
 # The tests wait on PostgreSQL servers and processes far more than they compute, so the
-# release tests run while the sanitizer build compiles, and ctest runs one more test than
-# there are cores.
+# release tests run while the sanitizer build compiles (ctest running one more test than there
+# are cores, the build taking the CPU they leave), and the last build's tests, which have the
+# machine to themselves, run two more tests than there are cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -30,7 +31,6 @@ scripts/install-deps.sh
 phase "install dependencies" "$t"
 
 jobs=$(nproc)
-test_jobs=$((jobs + 1))
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 builds=${DHANBAK_TEST_BUILDS:-"release sanitize"}
 
@@ -42,12 +42,13 @@ configure_and_build() {  # configure_and_build NAME [nice]
     *) echo "test.sh: unknown build '$build'" >&2; exit 2 ;;
   esac
   echo "=== $build build ($root/build/$build)"
-  cmake -S "$root" -B "$root/build/$build" -G Ninja "${flags[@]}" >/dev/null
+  # Built once from scratch: each target as one unity translation unit (least compile time).
+  cmake -S "$root" -B "$root/build/$build" -G Ninja "${flags[@]}" -DDHANBAK_UNITY_BATCH_SIZE=0 >/dev/null
   ${2:+nice -n 10} cmake --build "$root/build/$build" -j "$jobs"
 }
 
-run_tests() {  # run_tests NAME: ctest in that build
-  (cd "$root/build/$1" && ctest --output-on-failure -j "$test_jobs" --timeout 900)
+run_tests() {  # run_tests NAME JOBS: ctest in that build
+  (cd "$root/build/$1" && ctest --output-on-failure -j "$2" --timeout 900)
 }
 
 failed=()
@@ -72,13 +73,13 @@ for build in $builds; do
     echo "=== $build tests: started, output follows the next build"
     background_build=$build
     background_started=$SECONDS
-    (run_tests "$build"; rc=$?; echo $((SECONDS - background_started)) > "$root/build/$build-tests.seconds"; exit $rc) \
+    (run_tests "$build" $((jobs + 1)); rc=$?; echo $((SECONDS - background_started)) > "$root/build/$build-tests.seconds"; exit $rc) \
       > "$root/build/$build-tests.log" 2>&1 &
     background_pid=$!
   else
     t=$SECONDS
     echo "=== $build tests"
-    run_tests "$build" || failed+=("$build")
+    run_tests "$build" $((jobs + 2)) || failed+=("$build")
     phase "$build tests" "$t"
   fi
 done

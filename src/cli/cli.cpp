@@ -165,7 +165,7 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
     return 0;
   }
   if (r.count("version")) {
-    std::cout << "dhanbak " << DHANBAK_VERSION << "\n";
+    std::cout << "dhanbak " << Version() << "\n";
     return 0;
   }
   ApplyGlobals(r, globals);
@@ -298,7 +298,7 @@ int RunMain(int argc, char** argv) {
       AddGlobalOptions(o);
       auto r = o.parse(argc, argv);
       if (r.count("version") && !r.count("help")) {
-        std::cout << "dhanbak " << DHANBAK_VERSION << "\n";
+        std::cout << "dhanbak " << Version() << "\n";
         return 0;
       }
       std::cout << Usage();

@@ -4,4 +4,6 @@
 
 namespace dhanbak::cli {
 int Main(int argc, char** argv);
+// dhanbak's version (the project's version in CMake), as `dhanbak --version` prints it.
+const char* Version();
 }

@@ -14,6 +14,8 @@
 #include "storage/b2/b2_storage.hpp"
 #include "dhanbak/storage/storage.hpp"
 
+namespace b2_conformance_test {  // this file's names, apart from its unity batch's
+
 using dhanbak::test::EmulatorProcess;
 using dhanbak::test::EmulatorSetup;
 using dhanbak::test::kEmulatorServesEmptyBodies;
@@ -210,3 +212,5 @@ TEST_CASE("b2: hidden names and older versions are listed by ListVersions and re
   storage.Remove("v/secret");
   CHECK(Versions(storage, "v/secret").empty());
 }
+
+}  // namespace b2_conformance_test

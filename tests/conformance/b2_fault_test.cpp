@@ -14,6 +14,8 @@
 #include "dhanbak/error.hpp"
 #include "storage/b2/b2_storage.hpp"
 
+namespace b2_fault_test {  // this file's names, apart from its unity batch's
+
 using dhanbak::Error;
 using dhanbak::ErrorCode;
 using dhanbak::test::EmulatorProcess;
@@ -198,3 +200,5 @@ TEST_CASE("b2: no thrown message shows a credential") {
     }
   }
 }
+
+}  // namespace b2_fault_test

@@ -10,6 +10,8 @@
 #include "storage/local/local_storage.hpp"
 #include "support/versioned_memory_storage.hpp"
 
+namespace local_conformance_test {  // this file's names, apart from its unity batch's
+
 TEST_CASE("conformance: local directory") {
   char dir_template[] = "/tmp/dhanbak-conf-local-XXXXXX";
   REQUIRE(mkdtemp(dir_template) != nullptr);
@@ -24,3 +26,5 @@ TEST_CASE("conformance: versioned memory storage (the unit tests' stand-in for B
   dhanbak::test::RunStorageConformance([] { return std::make_unique<dhanbak::test::VersionedMemoryStorage>(); },
                                        {.label = "memory", .keeps_versions = true});
 }
+
+}  // namespace local_conformance_test

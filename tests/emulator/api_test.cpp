@@ -7,7 +7,7 @@
 
 #include "emulator/emulator_fixture.hpp"
 
-namespace dhanbak::emulator::test {
+namespace dhanbak::emulator::test::api_test {  // this file's names, apart from its unity batch's
 
 using nlohmann::json;
 
@@ -334,4 +334,4 @@ TEST_CASE("data persists across a restart; old tokens expire; SIGTERM stops clea
   CHECK(unfinished.json["files"].size() == 1);
 }
 
-}  // namespace dhanbak::emulator::test
+}  // namespace dhanbak::emulator::test::api_test

@@ -8,7 +8,7 @@
 
 #include "emulator/emulator_fixture.hpp"
 
-namespace dhanbak::emulator::test {
+namespace dhanbak::emulator::test::fault_test {  // this file's names, apart from its unity batch's
 
 using nlohmann::json;
 
@@ -178,4 +178,4 @@ TEST_CASE("X-Bz-Test-Mode header modes") {
   CHECK(expired == 1);
 }
 
-}  // namespace dhanbak::emulator::test
+}  // namespace dhanbak::emulator::test::fault_test

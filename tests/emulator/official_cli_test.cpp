@@ -8,7 +8,7 @@
 
 #include "emulator/emulator_fixture.hpp"
 
-namespace dhanbak::emulator::test {
+namespace dhanbak::emulator::test::official_cli_test {  // this file's names, apart from its unity batch's
 namespace {
 
 struct CliResult {
@@ -126,4 +126,4 @@ TEST_CASE("official b2 CLI 1.3.8 works against the emulator") {
   CHECK(versions.output.find(small_id) == std::string::npos);
 }
 
-}  // namespace dhanbak::emulator::test
+}  // namespace dhanbak::emulator::test::official_cli_test

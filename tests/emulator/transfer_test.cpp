@@ -11,7 +11,7 @@
 
 #include "emulator/emulator_fixture.hpp"
 
-namespace dhanbak::emulator::test {
+namespace dhanbak::emulator::test::transfer_test {  // this file's names, apart from its unity batch's
 
 using nlohmann::json;
 
@@ -271,4 +271,4 @@ TEST_CASE("large files: parts, minimum part size, finish, list, cancel") {
   CHECK(b2.Call("b2_get_upload_part_url", {{"fileId", id2}}).status == 400);
 }
 
-}  // namespace dhanbak::emulator::test
+}  // namespace dhanbak::emulator::test::transfer_test

@@ -9,6 +9,8 @@
 // Faults are in b2_faults_test.cpp, attacks and Object Lock in b2_protection_test.cpp.
 #include "b2_test_env.hpp"
 
+namespace b2_end_to_end_test {  // this file's names, apart from its unity batch's
+
 TEST_CASE("an append-only application key (no deleteFiles) backs up, restores and verifies") {
   PgCluster& cluster = SharedCluster();
   const std::string db = "prod-dhanman-purchase";
@@ -102,3 +104,5 @@ TEST_CASE("B2: a chunk found corrupted is uploaded again as a new version, and r
   CHECK(offline.out.find("backup " + newest + " lost") != std::string::npos);
   cluster.DropDatabase(db);
 }
+
+}  // namespace b2_end_to_end_test

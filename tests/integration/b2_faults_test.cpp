@@ -8,6 +8,8 @@
 // A binary of its own so that ctest runs it beside the other B2 end-to-end tests.
 #include "b2_test_env.hpp"
 
+namespace b2_faults_test {  // this file's names, apart from its unity batch's
+
 TEST_CASE("backup, restore and verify through B2 with 10% 503s and tokens expiring every 50 requests") {
   PgCluster& cluster = SharedCluster();
   const std::vector<std::pair<std::string, std::string>> databases = {
@@ -175,3 +177,5 @@ TEST_CASE("a backup cut off by a permanent outage is failed, leaves no manifest,
   CHECK(emulator.ListNames(manifests).size() == 1);
   RestoreAndCompare(dhanbak, cluster, db);
 }
+
+}  // namespace b2_faults_test

@@ -3,6 +3,8 @@
 // ctest runs it beside the other B2 end-to-end tests.
 #include "b2_test_env.hpp"
 
+namespace b2_protection_test {  // this file's names, apart from its unity batch's
+
 TEST_CASE("B2 Object Lock: prune keeps what locked manifests need, run locks are never retained, a retained lock does not stop prune") {
   PgCluster& cluster = SharedCluster();
   const std::string db = "olock-b2";
@@ -259,3 +261,5 @@ TEST_CASE("B2: a deletion that fails does not stop prune: the rest is done, the 
   RestoreAndCompare(dhanbak, cluster, db);
   cluster.DropDatabase(db);
 }
+
+}  // namespace b2_protection_test

@@ -10,6 +10,8 @@
 #include "support/dhanbak_env.hpp"
 #include "support/pg_cluster.hpp"
 
+namespace backup_restore_test {  // this file's names, apart from its unity batch's
+
 using namespace dhanbak::test;
 
 namespace {
@@ -137,3 +139,5 @@ TEST_CASE("backup, list and restore sample Dhanman databases; a second backup de
   CHECK(std::stoll(cluster.Psql(target1, "SELECT count(*) FROM audit_log")) + 50 ==
         std::stoll(cluster.Psql(sales, "SELECT count(*) FROM audit_log")));
 }
+
+}  // namespace backup_restore_test

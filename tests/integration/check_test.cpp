@@ -9,6 +9,8 @@
 #include "support/dhanbak_env.hpp"
 #include "support/pg_cluster.hpp"
 
+namespace check_test {  // this file's names, apart from its unity batch's
+
 using namespace dhanbak::test;
 namespace fs = std::filesystem;
 
@@ -72,3 +74,5 @@ TEST_CASE("check finds missing and damaged chunks; --read-data reads every byte"
   CHECK(env.Run({"check", "--read-data"}).exit_code == 0);
   cluster.DropDatabase("check_db");
 }
+
+}  // namespace check_test

@@ -11,6 +11,8 @@
 #include "support/pg_cluster.hpp"
 #include "support/process.hpp"
 
+namespace compare_test {  // this file's names, apart from its unity batch's
+
 using namespace dhanbak::test;
 using namespace std::chrono_literals;
 
@@ -330,3 +332,5 @@ TEST_CASE("a LATIN1 database loads and compares equal to a copy; a changed accen
   cluster.DropDatabase("l1_copy");
   cluster.DropDatabase("l1_src");
 }
+
+}  // namespace compare_test

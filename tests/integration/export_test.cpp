@@ -17,6 +17,8 @@
 #include "support/pg_cluster.hpp"
 #include "support/process.hpp"
 
+namespace export_test {  // this file's names, apart from its unity batch's
+
 using namespace dhanbak::test;
 
 namespace {
@@ -128,3 +130,5 @@ TEST_CASE("export errors: unknown database, missing -o; no partial file is left"
   CHECK_MESSAGE(bad_time.exit_code == 2, Describe(bad_time));
   CHECK_FALSE(std::filesystem::exists(path));
 }
+
+}  // namespace export_test

@@ -21,6 +21,8 @@
 #include "support/pg_cluster.hpp"
 #include "support/process.hpp"
 
+namespace failure_test {  // this file's names, apart from its unity batch's
+
 using namespace dhanbak::test;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -401,3 +403,5 @@ TEST_CASE("a database that does not exist fails the run (exit 1) but the others 
   CHECK(cluster.Psql("fail-missing-b-restored", "SELECT version FROM marker") == "2");
   cluster.DropDatabase("fail-missing-b-restored");
 }
+
+}  // namespace failure_test

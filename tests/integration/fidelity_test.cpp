@@ -15,6 +15,8 @@
 #include "support/pg_cluster.hpp"
 #include "support/process.hpp"
 
+namespace fidelity_test {  // this file's names, apart from its unity batch's
+
 using namespace dhanbak::test;
 
 namespace {
@@ -164,3 +166,5 @@ TEST_CASE("the checker catches damage to a real restore: a missing row, a change
   CHECK_MESSAGE(Mentions(reset_sequence, "sequence ks_app.seq_called"), reset_sequence.Summary());
   f.cluster.DropDatabase(target);
 }
+
+}  // namespace fidelity_test

@@ -17,6 +17,8 @@
 #include "support/dhanbak_env.hpp"
 #include "support/pg_cluster.hpp"
 
+namespace heal_test {  // this file's names, apart from its unity batch's
+
 using namespace dhanbak::test;
 namespace fs = std::filesystem;
 
@@ -264,3 +266,5 @@ TEST_CASE("a manifest missing from storage: check and status name the lost backu
   cluster.DropDatabase(target);
   cluster.DropDatabase(db);
 }
+
+}  // namespace heal_test

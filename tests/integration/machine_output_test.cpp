@@ -18,6 +18,8 @@
 #include "support/pg_cluster.hpp"
 #include "support/process.hpp"
 
+namespace machine_output_test {  // this file's names, apart from its unity batch's
+
 using namespace dhanbak::test;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -313,3 +315,5 @@ TEST_CASE("init, key add/list/remove, catalog rebuild and export print one JSON 
   CHECK(to_stdout.out.empty());
   cluster.DropDatabase("mo-json-admin");
 }
+
+}  // namespace machine_output_test

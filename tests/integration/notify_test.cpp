@@ -12,6 +12,8 @@
 #include "support/dhanbak_env.hpp"
 #include "support/pg_cluster.hpp"
 
+namespace notify_test {  // this file's names, apart from its unity batch's
+
 using namespace dhanbak::test;
 
 namespace {
@@ -97,3 +99,5 @@ TEST_CASE("notify: webhook on failure, ping on success, metrics file after each 
   CHECK(r.err.find("/hook") == std::string::npos);
   cluster.DropDatabase("notify_db");
 }
+
+}  // namespace notify_test

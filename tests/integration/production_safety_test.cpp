@@ -15,6 +15,8 @@
 #include "support/pg_cluster.hpp"
 #include "support/process.hpp"
 
+namespace production_safety_test {  // this file's names, apart from its unity batch's
+
 using namespace dhanbak::test;
 using namespace std::chrono_literals;
 
@@ -73,3 +75,5 @@ TEST_CASE("a DDL queued behind the backup's locks fails that database at once; t
   cluster.DropDatabase("busy");
   cluster.DropDatabase("after_busy");
 }
+
+}  // namespace production_safety_test

@@ -16,6 +16,8 @@
 #include "support/dhanbak_env.hpp"
 #include "support/pg_cluster.hpp"
 
+namespace prune_protocol_test {  // this file's names, apart from its unity batch's
+
 using namespace dhanbak::test;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -250,3 +252,5 @@ TEST_CASE("backups pruned by another host are forgotten by this host's status an
   hosts.b.RunOk({"check"});
   CHECK(hosts.b.ListJson().size() == 1);
 }
+
+}  // namespace prune_protocol_test

@@ -10,6 +10,8 @@
 #include "support/dhanbak_env.hpp"
 #include "support/pg_cluster.hpp"
 
+namespace prune_test {  // this file's names, apart from its unity batch's
+
 using namespace dhanbak::test;
 namespace fs = std::filesystem;
 
@@ -110,3 +112,5 @@ TEST_CASE("prune stops when a backup retention keeps has lost its manifest, and 
   CHECK(env.ListJson().size() == 2);
   cluster.DropDatabase("prune_gone");
 }
+
+}  // namespace prune_test

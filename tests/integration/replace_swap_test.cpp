@@ -21,6 +21,8 @@
 #include "support/pg_cluster.hpp"
 #include "support/process.hpp"
 
+namespace replace_swap_test {  // this file's names, apart from its unity batch's
+
 using namespace dhanbak::test;
 using namespace std::chrono_literals;
 
@@ -287,3 +289,5 @@ TEST_CASE("SIGTERM between the two renames: the swap is finished, then the run e
   cluster.DropDatabase(aside);
   cluster.DropDatabase(live);
 }
+
+}  // namespace replace_swap_test

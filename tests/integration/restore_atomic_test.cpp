@@ -22,6 +22,8 @@
 #include "support/pg_cluster.hpp"
 #include "support/process.hpp"
 
+namespace restore_atomic_test {  // this file's names, apart from its unity batch's
+
 using namespace dhanbak::test;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -198,3 +200,5 @@ TEST_CASE("restore --json prints one JSON document") {
   CHECK(r.err.find("restore phases: fetch schema archive") != std::string::npos);
   f.cluster.DropDatabase("atomic_json");
 }
+
+}  // namespace restore_atomic_test

@@ -16,6 +16,8 @@
 #include "support/pg_cluster.hpp"
 #include "support/process.hpp"
 
+namespace restore_modes_test {  // this file's names, apart from its unity batch's
+
 using namespace dhanbak::test;
 using namespace std::chrono_literals;
 
@@ -228,3 +230,5 @@ TEST_CASE("--at before the first backup names the earliest backup; a future or m
   CHECK_MESSAGE(latest.exit_code == 0, Describe(latest));
   f.cluster.DropDatabase("shop_latest");
 }
+
+}  // namespace restore_modes_test

@@ -15,6 +15,8 @@
 #include "support/dhanbak_env.hpp"
 #include "support/pg_cluster.hpp"
 
+namespace second_night_test {  // this file's names, apart from its unity batch's
+
 using namespace dhanbak::test;
 using dhanbak::format::Repository;
 namespace fs = std::filesystem;
@@ -123,3 +125,5 @@ TEST_CASE("a second night after 1% random updates stores deltas; restore, prune,
   CHECK_MESSAGE(check.exit_code == 0, check.out << check.err);
   cluster.DropDatabase(db);
 }
+
+}  // namespace second_night_test

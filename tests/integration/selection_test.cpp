@@ -13,6 +13,8 @@
 #include "support/dhanbak_env.hpp"
 #include "support/pg_cluster.hpp"
 
+namespace selection_test {  // this file's names, apart from its unity batch's
+
 using namespace dhanbak::test;
 using dhanbak::FormatUtcIso;
 using dhanbak::ParseUtcIso;
@@ -187,3 +189,4 @@ TEST_CASE("selection: a backup of another database is not picked by --backup") {
   CHECK_FALSE(cluster.DatabaseExists("sel_other"));
 }
 
+}  // namespace selection_test

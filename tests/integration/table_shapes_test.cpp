@@ -14,6 +14,8 @@
 #include "support/pg_cluster.hpp"
 #include "support/process.hpp"
 
+namespace table_shapes_test {  // this file's names, apart from its unity batch's
+
 using namespace dhanbak::test;
 
 namespace {
@@ -108,3 +110,5 @@ TEST_CASE("table shapes: export loaded with psql alone keeps column order and lo
   CHECK(f.cluster.Psql(target, "SELECT x, y, a, b, c FROM ONLY child_attached") == "10|y|11|12|ca");
   f.cluster.DropDatabase(target);
 }
+
+}  // namespace table_shapes_test

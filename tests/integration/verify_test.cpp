@@ -18,6 +18,8 @@
 #include "support/pg_cluster.hpp"
 #include "support/process.hpp"
 
+namespace verify_test {  // this file's names, apart from its unity batch's
+
 using namespace dhanbak::test;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -230,3 +232,5 @@ TEST_CASE("verify: SIGTERM mid-run exits non-zero and drops the scratch database
   CHECK(DatabasesWithPrefix(cluster, kScratchPrefix).empty());
   cluster.DropDatabase("big");
 }
+
+}  // namespace verify_test

@@ -13,6 +13,8 @@
 #include "storage/b2/b2_url.hpp"
 #include "storage/open_storage.hpp"
 
+namespace b2_config_test {  // this file's names, apart from its unity batch's
+
 using dhanbak::Error;
 using dhanbak::ErrorCode;
 using namespace dhanbak::storage::b2;
@@ -111,3 +113,5 @@ TEST_CASE("b2 configuration errors never show the secrets") {
   unsetenv("DHANBAK_TEST_B2_UNIT_MISSING");
   CHECK(CodeOf([&] { dhanbak::storage::B2Storage("b2://dhanman-backups/x", config); }) == ErrorCode::kConfig);
 }
+
+}  // namespace b2_config_test

@@ -8,6 +8,8 @@
 
 #include "storage/b2/name_encoding.hpp"
 
+namespace b2_name_encoding_test {  // this file's names, apart from its unity batch's
+
 using dhanbak::storage::b2::InvalidNameReason;
 using dhanbak::storage::b2::PercentDecode;
 using dhanbak::storage::b2::PercentEncodeName;
@@ -62,3 +64,5 @@ TEST_CASE("b2 name rules refuse what B2 refuses") {
   CHECK_FALSE(InvalidNameReason("a/" + std::string(251, 'x')).empty());
   CHECK(InvalidNameReason("a/" + std::string(250, 'x')).empty());
 }
+
+}  // namespace b2_name_encoding_test

@@ -7,6 +7,8 @@
 #include "dhanbak/error.hpp"
 #include "storage/b2/retry_policy.hpp"
 
+namespace b2_retry_policy_test {  // this file's names, apart from its unity batch's
+
 using dhanbak::Error;
 using dhanbak::ErrorCode;
 using namespace dhanbak::storage::b2;
@@ -111,3 +113,5 @@ TEST_CASE("b2 retry: a persistent checksum mismatch ends as corruption, network 
     CHECK(e.code() == ErrorCode::kCorruption);
   }
 }
+
+}  // namespace b2_retry_policy_test

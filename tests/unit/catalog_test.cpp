@@ -13,7 +13,7 @@
 
 #include "dhanbak/error.hpp"
 
-namespace dhanbak::catalog {
+namespace dhanbak::catalog::catalog_test {  // this file's names, apart from its unity batch's
 namespace {
 
 namespace fs = std::filesystem;
@@ -451,4 +451,4 @@ TEST_CASE("catalog: a version 1 catalog is migrated, keeping its backups") {
   CHECK(c->DamagedChunks(kRepo).size() == 1);
 }
 
-}  // namespace dhanbak::catalog
+}  // namespace dhanbak::catalog::catalog_test

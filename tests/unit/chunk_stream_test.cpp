@@ -23,6 +23,8 @@
 #include "stream/chunk_uploader.hpp"
 #include "stream/stream_writer.hpp"
 
+namespace chunk_stream_test {  // this file's names, apart from its unity batch's
+
 using dhanbak::Error;
 using dhanbak::ErrorCode;
 using dhanbak::format::Repository;
@@ -390,3 +392,4 @@ TEST_CASE("chunk stream: a base that cannot be read only costs the saving: the c
   }
   CHECK(fresh == static_cast<size_t>(second_night.new_chunks()));
 }
+}  // namespace chunk_stream_test

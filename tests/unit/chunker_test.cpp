@@ -14,6 +14,8 @@
 #include "dhanbak/error.hpp"
 #include "stream/chunker.hpp"
 
+namespace chunker_test {  // this file's names, apart from its unity batch's
+
 using dhanbak::Error;
 using dhanbak::ErrorCode;
 using dhanbak::stream::Chunker;
@@ -268,3 +270,5 @@ TEST_CASE("chunker: invalid parameters are refused") {
   CHECK(code(p) == ErrorCode::kInvalidArgument);
   CHECK(code(ChunkerParams{}) == ErrorCode::kInternal);  // the defaults are valid
 }
+
+}  // namespace chunker_test

@@ -18,6 +18,8 @@
 #include "common/temp_dir.hpp"
 #include "support/process.hpp"
 
+namespace cli_inputs_test {  // this file's names, apart from its unity batch's
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -221,3 +223,5 @@ TEST_CASE("cli inputs: key add applies the same passphrase rules as init") {
   CHECK_MESSAGE(ok.exit_code == 0, ok.err);
   CHECK(ok.out.find("added key") != std::string::npos);
 }
+
+}  // namespace cli_inputs_test

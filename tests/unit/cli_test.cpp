@@ -17,6 +17,8 @@
 #include <sstream>
 #include <string>
 
+namespace cli_test {  // this file's names, apart from its unity batch's
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -204,3 +206,5 @@ TEST_CASE("cli: init creates a repository once; a second init exits 2") {
   CHECK(second.exit_code == 2);
   CHECK(second.err.find("already exists") != std::string::npos);
 }
+
+}  // namespace cli_test

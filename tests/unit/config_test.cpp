@@ -12,7 +12,7 @@
 #include "dhanbak/error.hpp"
 #include "unit/config_errors.hpp"
 
-namespace dhanbak {
+namespace dhanbak::config_test {  // this file's names, apart from its unity batch's
 namespace {
 
 namespace fs = std::filesystem;
@@ -330,4 +330,4 @@ TEST_CASE("config: rates") {
   }
 }
 
-}  // namespace dhanbak
+}  // namespace dhanbak::config_test

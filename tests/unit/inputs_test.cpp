@@ -16,7 +16,7 @@
 #include "dhanbak/error.hpp"
 #include "unit/config_errors.hpp"
 
-namespace dhanbak {
+namespace dhanbak::inputs_test {  // this file's names, apart from its unity batch's
 namespace {
 
 namespace fs = std::filesystem;
@@ -177,4 +177,4 @@ TEST_CASE("inputs: catalog files are 0600 and their new directories 0700 whateve
   ::umask(old);
 }
 
-}  // namespace dhanbak
+}  // namespace dhanbak::inputs_test

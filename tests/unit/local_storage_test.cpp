@@ -13,6 +13,8 @@
 #include "dhanbak/error.hpp"
 #include "storage/local/local_storage.hpp"
 
+namespace local_storage_test {  // this file's names, apart from its unity batch's
+
 using dhanbak::Error;
 using dhanbak::ErrorCode;
 using dhanbak::storage::ByteRange;
@@ -154,3 +156,5 @@ TEST_CASE("local storage: file-system failures are kIo naming the path") {
   // A disk-full failure (ENOSPC) would need a size-limited file system (a tmpfs mount); the
   // message's "(the disk is full)" hint is not exercised here.
 }
+
+}  // namespace local_storage_test

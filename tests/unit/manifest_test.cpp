@@ -9,6 +9,8 @@
 #include "dhanbak/error.hpp"
 #include "dhanbak/format/manifest.hpp"
 
+namespace manifest_test {  // this file's names, apart from its unity batch's
+
 using dhanbak::Error;
 using dhanbak::ErrorCode;
 using namespace dhanbak::format;
@@ -163,3 +165,5 @@ TEST_CASE("manifest: malformed documents are kCorruption") {
   // The unmodified document still parses (the helpers above did not break it by themselves).
   CHECK(ManifestFromJson(with(P("/database"), "prod-dhanman-payroll")).database == "prod-dhanman-payroll");
 }
+
+}  // namespace manifest_test

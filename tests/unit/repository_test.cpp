@@ -21,6 +21,8 @@
 #include "format/repository.hpp"
 #include "storage/local/local_storage.hpp"
 
+namespace repository_test {  // this file's names, apart from its unity batch's
+
 using dhanbak::Error;
 using dhanbak::ErrorCode;
 using dhanbak::format::KdfParams;
@@ -389,3 +391,4 @@ TEST_CASE("repository: a chunk stored as a delta reads back through its base, an
   storage.Put(Repository::ChunkName(id), repo->SealChunk(id, new_rows));
   CHECK(repo->ReadChunk(id, base_id) == new_rows);
 }
+}  // namespace repository_test

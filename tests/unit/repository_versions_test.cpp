@@ -14,6 +14,8 @@
 #include "format/repository.hpp"
 #include "support/versioned_memory_storage.hpp"
 
+namespace repository_versions_test {  // this file's names, apart from its unity batch's
+
 using dhanbak::Error;
 using dhanbak::ErrorCode;
 using dhanbak::format::KdfParams;
@@ -169,3 +171,5 @@ TEST_CASE("versions: a repository with every config version hidden and foreign i
   storage.Hide("config");
   CHECK(CodeOf([&] { Repository::Open(storage, kPassphrase); }) == ErrorCode::kNotFound);
 }
+
+}  // namespace repository_versions_test

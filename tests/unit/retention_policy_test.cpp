@@ -2,6 +2,8 @@
 
 #include "retention/policy.hpp"
 
+namespace retention_policy_test {  // this file's names, apart from its unity batch's
+
 using dhanbak::retention::BackupRef;
 using dhanbak::retention::Expired;
 
@@ -45,3 +47,5 @@ TEST_CASE("retention: databases are independent") {
   auto e = Expired(b, Days(30), 1);
   CHECK(e == std::set<std::string>{"s2"});
 }
+
+}  // namespace retention_policy_test

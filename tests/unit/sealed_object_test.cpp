@@ -12,6 +12,8 @@
 #include "format/sealed_object.hpp"
 #include "stream/zstd_codec.hpp"
 
+namespace sealed_object_test {  // this file's names, apart from its unity batch's
+
 using dhanbak::Error;
 using dhanbak::ErrorCode;
 using dhanbak::format::kSealedHeaderSize;
@@ -181,3 +183,5 @@ TEST_CASE("GCM primitives: wrong nonce, AAD or tag fail with kCorruption") {
   bad_tag.back() = static_cast<char>(bad_tag.back() ^ 1);
   CHECK(code(nonce, "aad", bad_tag) == ErrorCode::kCorruption);
 }
+
+}  // namespace sealed_object_test

@@ -14,6 +14,8 @@
 #include "pg/pg_tools.hpp"
 #include "pg/source_catalog.hpp"
 
+namespace server_version_test {  // this file's names, apart from its unity batch's
+
 using namespace dhanbak;
 
 namespace {
@@ -120,3 +122,5 @@ TEST_CASE("tools get conninfo options without a PG* variable: plain ones in -d, 
   pg::ToolTarget with_service{"service=prod sslpassword=keypass", "d", 150000};
   CHECK_THROWS_AS(pg::ToolEnvironment(with_service), Error);
 }
+
+}  // namespace server_version_test

@@ -8,6 +8,8 @@
 #include "pg/rebuilt_tables.hpp"
 #include "pg/table_layout.hpp"
 
+namespace table_layout_test {  // this file's names, apart from its unity batch's
+
 using namespace dhanbak::pg;
 
 TEST_CASE("InheritsColumnOrder: parents' columns merged in order, then the child's own") {
@@ -75,3 +77,5 @@ TEST_CASE("ExtractTableDefinition keeps the definition and drops binary-upgrade-
   CHECK(ExtractTableDefinition(script, "public", "c3") == "CREATE TABLE public.c3 (m integer);\n");
   CHECK(ExtractTableDefinition(script, "other", "c2").empty());
 }
+
+}  // namespace table_layout_test

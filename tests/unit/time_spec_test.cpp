@@ -11,7 +11,7 @@
 
 #include "dhanbak/error.hpp"
 
-namespace dhanbak {
+namespace dhanbak::time_spec_test {  // this file's names, apart from its unity batch's
 namespace {
 
 // Sets TZ for the lifetime of the object and restores the previous value.
@@ -194,4 +194,4 @@ TEST_CASE("time: NowMicros is the wall clock") {
   CHECK(now / 1000000 <= seconds + 2);
 }
 
-}  // namespace dhanbak
+}  // namespace dhanbak::time_spec_test

@@ -8,6 +8,8 @@
 #include "dhanbak/error.hpp"
 #include "stream/zstd_codec.hpp"
 
+namespace zstd_test {  // this file's names, apart from its unity batch's
+
 using dhanbak::Error;
 using dhanbak::ErrorCode;
 using dhanbak::stream::ZstdCompress;
@@ -121,3 +123,4 @@ TEST_CASE("zstd: compression against a reference stores only the difference") {
   // A plain frame after a reference frame on the same thread: no reference lingers.
   CHECK(ZstdDecompress(ZstdCompress("plain"), 100) == "plain");
 }
+}  // namespace zstd_test
