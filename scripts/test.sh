@@ -73,7 +73,7 @@ for build in $builds; do
     echo "=== $build tests: started, output follows the next build"
     background_build=$build
     background_started=$SECONDS
-    (run_tests "$build" $((jobs + 1)); rc=$?; echo $((SECONDS - background_started)) > "$root/build/$build-tests.seconds"; exit $rc) \
+    (rc=0; run_tests "$build" $((jobs + 1)) || rc=$?; echo $((SECONDS - background_started)) > "$root/build/$build-tests.seconds"; exit $rc) \
       > "$root/build/$build-tests.log" 2>&1 &
     background_pid=$!
   else

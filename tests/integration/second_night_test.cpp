@@ -81,8 +81,11 @@ TEST_CASE("a second night after 1% random updates stores deltas; restore, prune,
   MESSAGE("second night stored " << growth << " bytes; the first " << first_bytes);
   CHECK_MESSAGE(second.err.find(" of them as deltas") != std::string::npos, second.err);
   CHECK_MESSAGE(second.err.find(" 0 of them as deltas") == std::string::npos, second.err);
-  // Stored whole, the changed chunks would be nearly all of the first backup (~95%).
-  CHECK(growth * 20 < first_bytes);
+  // Stored whole, the changed chunks would be nearly all of the first backup (~95%). Deltas make
+  // it 1-3%, but a deleted row that held a chunk boundary makes two old chunks one new one, which
+  // is stored whole (its delta against one of them is half its size): with ~10 chunks here each
+  // such event costs ~20%, so the bound leaves room for two.
+  CHECK(growth * 2 < first_bytes);
   const auto deltas = Deltas(env);
   REQUIRE(!deltas.empty());
   RequireRestoresEqual(cluster, env, db, target);
