@@ -160,11 +160,12 @@ void DatabaseBackup::SecureChunks() {
   log::Warning("backup of " + database_ + ": the repository lock was lost while the backup ran; taking it again "
                "and checking that every chunk it needs is still stored");
   run_lock_.Reacquire();
-  std::vector<std::string> needed = manifest_.schema.NeededChunks();
+  std::vector<std::string> needed;
   auto add = [&](const format::StreamRef& ref) {
     auto ids = ref.NeededChunks();
     needed.insert(needed.end(), ids.begin(), ids.end());
   };
+  add(manifest_.schema);
   add(manifest_.globals);
   for (const auto& t : manifest_.tables) add(t.data);
   auto missing = uploader_.Resync(needed);

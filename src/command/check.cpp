@@ -33,18 +33,6 @@ int RunCheck(Context& ctx, bool read_data) {
   // hidden version); it is reported as hidden, not as missing.
   VersionScan scan = ScanVersions(ctx.storage());
   const std::unordered_set<std::string>& stored = scan.chunk_objects;
-  // What is wrong with how chunk `id` (a delta against `base` when not empty) is stored, or "".
-  // A whole copy of a chunk stands in for a delta of it (a backup stores one after damage).
-  auto missing = [&](const std::string& id, const std::string& base) -> std::string {
-    const std::string name = format::Repository::ChunkName(id, base);
-    if (stored.count(format::Repository::ChunkName(id))) return "";
-    if (!stored.count(name)) return "object '" + name + "' is missing";
-    if (!stored.count(format::Repository::ChunkName(base))) {
-      return "object '" + name + "' cannot be read: its base object '" + format::Repository::ChunkName(base) +
-             "' is missing";
-    }
-    return "";
-  };
   const std::vector<std::string>& ids = scan.manifest_ids;
   const std::set<std::string> present(ids.begin(), ids.end());
 
@@ -113,7 +101,7 @@ int RunCheck(Context& ctx, bool read_data) {
         referenced.insert(c);
         all_chunks.insert(c);
         if (!base.empty()) referenced.insert(base);
-        if (std::string problem = missing(c, base); !problem.empty()) {
+        if (std::string problem = format::Repository::ChunkStorageProblem(c, base, stored); !problem.empty()) {
           if (!bad.count(c)) repo.ReportDamagedChunk(c, problem + " from the repository");
           bad.emplace(c, problem);
           problems.push_back(label + ": " + problem);

@@ -321,10 +321,10 @@ format::Manifest FetchManifest(Context& ctx, const catalog::BackupRecord& backup
       for (size_t i = 0; i < ref.chunks.size(); ++i) {
         const std::string& c = ref.chunks[i];
         const std::string& base = ref.BaseOf(i);
-        bool readable = stored.count(format::Repository::ChunkName(c)) ||
-                        (stored.count(format::Repository::ChunkName(c, base)) &&
-                         stored.count(format::Repository::ChunkName(base)) && !damaged.count(base));
-        whole = whole && readable && !damaged.count(c);
+        // A delta reads through its base, unless a whole copy stands in for it.
+        const bool base_needed = !base.empty() && !stored.count(format::Repository::ChunkName(c));
+        whole = whole && format::Repository::ChunkStorageProblem(c, base, stored).empty() && !damaged.count(c) &&
+                !(base_needed && damaged.count(base));
       }
     };
     needs(m.schema);

@@ -14,6 +14,10 @@ const std::string& StreamRef::BaseOf(size_t i) const {
   return i < bases.size() ? bases[i] : kWhole;
 }
 
+bool StreamRef::HasDeltas() const {
+  return std::any_of(bases.begin(), bases.end(), [](const std::string& b) { return !b.empty(); });
+}
+
 std::vector<std::string> StreamRef::NeededChunks() const {
   std::vector<std::string> ids = chunks;
   for (const auto& b : bases)
@@ -23,9 +27,7 @@ std::vector<std::string> StreamRef::NeededChunks() const {
 
 static void to_json(json& j, const StreamRef& s) {
   j = json{{"bytes", s.bytes}, {"sha256", s.sha256}, {"chunks", s.chunks}};
-  if (std::any_of(s.bases.begin(), s.bases.end(), [](const std::string& b) { return !b.empty(); })) {
-    j["bases"] = s.bases;
-  }
+  if (s.HasDeltas()) j["bases"] = s.bases;
   if (!s.anchors.empty()) j["anchors"] = s.anchors;
 }
 static void from_json(const json& j, StreamRef& s) {
@@ -106,11 +108,8 @@ namespace {
 constexpr int kFormatWithDeltas = 2;
 
 bool HasDeltas(const Manifest& m) {
-  auto has = [](const StreamRef& r) {
-    return std::any_of(r.bases.begin(), r.bases.end(), [](const std::string& b) { return !b.empty(); });
-  };
-  return has(m.schema) || has(m.globals) ||
-         std::any_of(m.tables.begin(), m.tables.end(), [&](const TableEntry& t) { return has(t.data); });
+  return m.schema.HasDeltas() || m.globals.HasDeltas() ||
+         std::any_of(m.tables.begin(), m.tables.end(), [](const TableEntry& t) { return t.data.HasDeltas(); });
 }
 
 }  // namespace

@@ -337,36 +337,53 @@ std::string Repository::OpenDeltaChunk(const ChunkObject& chunk, std::string_vie
                       OpenObject(enc_key_, ObjectKind::kChunk, name, sealed, base_plaintext));
 }
 
-std::string Repository::ReadChunk(const std::string& id, const std::string& base) const {
-  if (base.empty()) return ReadSealed(ChunkName(id));
-  const std::string name = ChunkName(id, base);
-  std::string base_plaintext;
+std::string Repository::ReadBase(const ChunkObject& delta) const {
   try {
-    base_plaintext = ReadSealed(ChunkName(base));
+    return ReadSealed(ChunkName(delta.base));
   } catch (const Error& e) {
     if (e.code() != ErrorCode::kCorruption && e.code() != ErrorCode::kNotFound) throw;
-    std::string why = e.code() == ErrorCode::kNotFound ? "object '" + ChunkName(base) + "' is missing" : e.what();
-    ReportDamagedChunk(base, why);
-    try {
-      return ReadSealed(ChunkName(id));  // a whole copy stored since
-    } catch (const Error& whole) {
-      if (whole.code() != ErrorCode::kCorruption && whole.code() != ErrorCode::kNotFound) throw;
-    }
-    throw Error(ErrorCode::kCorruption, "object '" + name + "' cannot be opened: it is a delta against chunk " +
-                                            base + ", and " + why);
+    std::string why = e.code() == ErrorCode::kNotFound ? "object '" + ChunkName(delta.base) + "' is missing" : e.what();
+    throw Error(ErrorCode::kCorruption, "object '" + ChunkName(delta.id, delta.base) +
+                                            "' cannot be opened: it is a delta against chunk " + delta.base +
+                                            ", and " + why);
   }
+}
+
+std::string Repository::ReadChunk(const std::string& id, const std::string& base) const {
+  if (base.empty()) return ReadSealed(ChunkName(id));
+  const ChunkObject delta{id, base};
   try {
-    return ReadSealedWith(name, [&](std::string_view sealed) {
-      return OpenDeltaChunk({id, base}, sealed, base_plaintext);
+    std::string base_plaintext;
+    try {
+      base_plaintext = ReadBase(delta);
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::kCorruption) ReportDamagedChunk(base, e.what());
+      throw;
+    }
+    return ReadSealedWith(ChunkName(id, base), [&](std::string_view sealed) {
+      return OpenDeltaChunk(delta, sealed, base_plaintext);
     });
   } catch (const Error& e) {
     if (e.code() != ErrorCode::kCorruption && e.code() != ErrorCode::kNotFound) throw;
+    // A whole copy, stored by a backup after the delta or its base was reported damaged.
     try {
-      return ReadSealed(ChunkName(id));  // a whole copy stored since the delta was reported damaged
-    } catch (const Error&) {
+      return ReadSealed(ChunkName(id));
+    } catch (const Error& whole) {
+      if (whole.code() != ErrorCode::kCorruption && whole.code() != ErrorCode::kNotFound) throw;
     }
     throw;
   }
+}
+
+std::string Repository::ChunkStorageProblem(const std::string& id, const std::string& base,
+                                            const std::unordered_set<std::string>& stored_names) {
+  const std::string name = ChunkName(id, base);
+  if (stored_names.count(ChunkName(id))) return "";
+  if (!stored_names.count(name)) return "object '" + name + "' is missing";
+  if (!stored_names.count(ChunkName(base))) {
+    return "object '" + name + "' cannot be read: its base object '" + ChunkName(base) + "' is missing";
+  }
+  return "";
 }
 
 std::string Repository::OpenSealed(const std::string& name, std::string_view sealed) const {
@@ -374,15 +391,7 @@ std::string Repository::OpenSealed(const std::string& name, std::string_view sea
     auto chunk = ParseChunkName(name);
     if (!chunk) throw Error(ErrorCode::kInvalidArgument, "object '" + name + "' is not a chunk object");
     if (chunk->base.empty()) return OpenChunk(chunk->id, sealed);
-    std::string base_plaintext;
-    try {
-      base_plaintext = ReadSealed(ChunkName(chunk->base));
-    } catch (const Error& e) {
-      if (e.code() != ErrorCode::kNotFound) throw;
-      throw Error(ErrorCode::kCorruption, "object '" + name + "' cannot be opened: its base object '" +
-                                              ChunkName(chunk->base) + "' is missing");
-    }
-    return OpenDeltaChunk(*chunk, sealed, base_plaintext);
+    return OpenDeltaChunk(*chunk, sealed, ReadBase(*chunk));
   }
   if (name.starts_with(kManifestsPrefix)) return OpenObject(enc_key_, ObjectKind::kManifest, name, sealed);
   if (name == kConfigName) return OpenObject(enc_key_, ObjectKind::kConfig, name, sealed);

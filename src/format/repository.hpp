@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "dhanbak/format/manifest.hpp"
@@ -68,6 +69,10 @@ class Repository {
   static std::string ChunkName(const std::string& id, const std::string& base = "");
   // nullopt for a name that is not a chunk object's (e.g. a temporary file).
   static std::optional<ChunkObject> ParseChunkName(std::string_view name);
+  // What keeps chunk `id` (stored as a delta against `base` when not empty) from being read, given
+  // the names of the stored objects; "" when nothing does. A whole copy stands in for a delta.
+  static std::string ChunkStorageProblem(const std::string& id, const std::string& base,
+                                         const std::unordered_set<std::string>& stored_names);
   std::string SealChunk(const std::string& id, std::string_view plaintext) const;
   std::string SealDeltaChunk(const std::string& id, std::string_view plaintext, const std::string& base,
                              std::string_view base_plaintext) const;
@@ -114,6 +119,8 @@ class Repository {
   std::string ReadSealedWith(const std::string& name,
                              const std::function<std::string(std::string_view)>& open) const;
   std::string OpenDeltaChunk(const ChunkObject& chunk, std::string_view sealed, std::string_view base_plaintext) const;
+  // The plaintext of a delta's base; a missing or damaged base is kCorruption about the delta.
+  std::string ReadBase(const ChunkObject& delta) const;
   static std::string WriteKey(storage::Storage& storage, const std::string& master_key,
                               const std::string& passphrase, const KdfParams& kdf);
 

@@ -26,22 +26,22 @@ constexpr size_t kDeltaMaxShareOfWhole = 2;  // at most 1/2
 // A delta this small against the plaintext is kept without compressing the chunk whole too.
 constexpr size_t kDeltaSurelySmaller = 16;  // at most 1/16 of the plaintext
 
+// Records that chunk `id` is stored (as a delta against `base` when not empty). A whole copy is
+// preferred: reading it takes one object.
+void NoteStored(std::unordered_map<std::string, std::string>& known, const std::string& id, const std::string& base) {
+  auto [it, inserted] = known.emplace(id, base);
+  if (!inserted && base.empty()) it->second.clear();
+}
+
 }  // namespace
 
 void ChunkUploader::LoadExisting() {
-  std::unordered_map<std::string, std::string> found;
+  std::unordered_map<std::string, std::string> found;  // listed without holding the lock
   repo_.storage().List("chunks/", [&](const storage::ObjectInfo& o) {
-    auto chunk = format::Repository::ParseChunkName(o.name);
-    if (!chunk) return;
-    // A whole copy is preferred: reading it takes one object.
-    auto [it, inserted] = found.emplace(chunk->id, chunk->base);
-    if (!inserted && chunk->base.empty()) it->second.clear();
+    if (auto chunk = format::Repository::ParseChunkName(o.name)) NoteStored(found, chunk->id, chunk->base);
   });
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [id, base] : found) {
-    auto [it, inserted] = known_.emplace(id, base);
-    if (!inserted && base.empty()) it->second.clear();
-  }
+  for (const auto& [id, base] : found) NoteStored(known_, id, base);
 }
 
 std::vector<std::string> ChunkUploader::Resync(const std::vector<std::string>& needed) {

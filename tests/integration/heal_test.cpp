@@ -56,16 +56,6 @@ std::string FlipChunk(const DhanbakEnv& env, const std::string& chunk_id) {
   return name;
 }
 
-void RequireRestoresEqual(PgCluster& cluster, const DhanbakEnv& env, const std::string& db,
-                          const std::string& backup_id, const std::string& target) {
-  cluster.DropDatabase(target);
-  ProcessResult r = env.Run({"restore", db, "--backup", backup_id, "--target-db", target});
-  REQUIRE_MESSAGE(r.exit_code == 0, "restore of " << backup_id << " failed:\n" << r.out << r.err);
-  CompareResult cmp = CompareDatabases(cluster, db, target);
-  CHECK_MESSAGE(cmp.equal, cmp.Summary());
-  cluster.DropDatabase(target);
-}
-
 }  // namespace
 
 TEST_CASE("a chunk found corrupted by restore, verify or export is stored again by the next backup, which restores and verifies") {

@@ -1,5 +1,7 @@
 #include "support/db_compare.hpp"
 
+#include <doctest/doctest.h>
+
 #include <libpq-fe.h>
 #include <unistd.h>
 
@@ -336,6 +338,18 @@ CompareResult CompareDatabases(PgCluster& cluster, const std::string& db_a, cons
   if (options.large_objects) CompareLargeObjects(conn_a, conn_b, db_a, db_b, result.differences);
   result.equal = result.differences.empty();
   return result;
+}
+
+void RequireRestoresEqual(PgCluster& cluster, const DhanbakEnv& env, const std::string& db,
+                          const std::string& backup_id, const std::string& target) {
+  cluster.DropDatabase(target);
+  ProcessResult r = backup_id.empty() ? env.Run({"restore", db, "--at", "latest", "--target-db", target})
+                                      : env.Run({"restore", db, "--backup", backup_id, "--target-db", target});
+  REQUIRE_MESSAGE(r.exit_code == 0, "restore of " << (backup_id.empty() ? "the newest backup" : backup_id)
+                                                  << " failed:\n" << r.out << r.err);
+  CompareResult cmp = CompareDatabases(cluster, db, target);
+  CHECK_MESSAGE(cmp.equal, cmp.Summary());
+  cluster.DropDatabase(target);
 }
 
 }  // namespace dhanbak::test

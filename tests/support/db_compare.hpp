@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "support/dhanbak_env.hpp"
 #include "support/pg_cluster.hpp"
 
 namespace dhanbak::test {
@@ -52,5 +53,10 @@ CompareResult CompareDatabases(PgCluster& cluster, const std::string& db_a, cons
 
 // The normalised `pg_dump --schema-only` text of a database (what the schema check compares).
 std::string NormalizedSchema(PgCluster& cluster, const std::string& conninfo);
+
+// Restores backup `backup_id` of `db` (the newest when empty) into `target`, requires it to
+// succeed, compares it with `db`, and drops it.
+void RequireRestoresEqual(PgCluster& cluster, const DhanbakEnv& env, const std::string& db,
+                          const std::string& backup_id, const std::string& target);
 
 }  // namespace dhanbak::test

@@ -21,6 +21,7 @@ struct StreamRef {
   std::vector<std::string> anchors;
 
   const std::string& BaseOf(size_t i) const;
+  bool HasDeltas() const;  // some chunk is stored as a delta
   // Every chunk id the stream needs stored: its chunks and their bases.
   std::vector<std::string> NeededChunks() const;
 };
