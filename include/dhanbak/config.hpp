@@ -55,6 +55,16 @@ struct VerifyConfig {
   std::string conninfo;  // empty = the [postgres] server
 };
 
+// [pitr]: the WAL archive and point-in-time restores (design §4).
+struct PitrConfig {
+  std::string spool_dir = "/var/lib/dhanbak/spool";      // async archiving state, on the database host
+  std::string scratch_dir = "/var/lib/dhanbak/scratch";  // where replays run
+  std::string pg_bin_dir;                                // server binaries for replays; "" = by version
+  bool archive_async = true;                             // wal-push: a worker pushes ready files ahead
+  std::chrono::seconds push_timeout{60};                 // wal-push: longest wait for its own file
+  int fetch_ahead = 8;                                   // wal-fetch: files downloaded ahead; 0 = none
+};
+
 struct Config {
   std::string source;  // path of the file the config came from
   std::string repository_url;
@@ -65,6 +75,7 @@ struct Config {
   std::string catalog_path = "/var/lib/dhanbak/catalog.sqlite";
   NotifyConfig notify;
   VerifyConfig verify;
+  PitrConfig pitr;
 };
 
 // Limits shared by the configuration file and the command line.

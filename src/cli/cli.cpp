@@ -16,6 +16,8 @@
 #include "command/maintenance.hpp"
 #include "command/restore.hpp"
 #include "command/verify.hpp"
+#include "command/wal_fetch.hpp"
+#include "command/wal_push.hpp"
 #include "common/interrupt.hpp"
 #include "common/log.hpp"
 #include "common/progress.hpp"
@@ -46,6 +48,8 @@ const CommandSpec kCommands[] = {
     {"prune", "[--dry-run]", "apply retention: delete expired backups and unreferenced chunks"},
     {"status", "[--max-age DURATION]", "last backup / last verification per database"},
     {"catalog", "rebuild", "recreate the local catalog from storage"},
+    {"wal-push", "PATH", "archive_command: archive_command = 'dhanbak -c FILE wal-push %p'"},
+    {"wal-fetch", "NAME PATH", "restore_command: restore_command = 'dhanbak -c FILE wal-fetch %f %p'"},
     {"key", "add --new-passphrase env:NAME|file:PATH [--allow-weak-passphrase] | list | remove ID",
      "passphrases that unlock the repository"},
 };
@@ -265,6 +269,16 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
     vo.jobs = Jobs(r);
     return command::RunVerify(ctx, vo);
   }
+  if (cmd == "wal-push") {
+    if (args.size() != 1) throw Error(ErrorCode::kInvalidArgument, "usage: dhanbak wal-push PATH (archive_command's %p)");
+    return command::RunWalPush(ctx, args[0]);
+  }
+  if (cmd == "wal-fetch") {
+    if (args.size() != 2) {
+      throw Error(ErrorCode::kInvalidArgument, "usage: dhanbak wal-fetch NAME PATH (restore_command's %f %p)");
+    }
+    return command::RunWalFetch(ctx, args[0], args[1]);
+  }
   throw Error(ErrorCode::kInvalidArgument, "unknown command '" + cmd + "'\n" + Usage());
 }
 
@@ -279,7 +293,16 @@ int ExitCode(int code) {
   return sig != 0 ? 128 + sig : code;
 }
 
-int RunMain(int argc, char** argv) {
+// PostgreSQL reads the exit codes of its archive and restore commands: above 125 kills the
+// archiver (so wal-push never exits that high), and anything but 0 or 1 from restore_command must
+// stop recovery rather than end it (wal-fetch maps every failure that is not "no such file" above 125).
+int CommandExitCode(const std::string& cmd, int code) {
+  if (cmd == "wal-push" && code > 125) return 1;
+  if (cmd == "wal-fetch") return command::WalFetchExitCode(code);
+  return code;
+}
+
+int RunMain(int argc, char** argv, std::string& cmd_out) {
   // The command is the first argument that is neither an option nor an option's value.
   int cmd_index = -1;
   for (int i = 1; i < argc; ++i) {
@@ -305,6 +328,7 @@ int RunMain(int argc, char** argv) {
       return r.count("help") ? 0 : 2;
     }
     std::string cmd = argv[cmd_index];
+    cmd_out = cmd;
     bool known = false;
     for (const auto& c : kCommands) known = known || cmd == c.name;
     if (!known) {
@@ -333,7 +357,9 @@ int RunMain(int argc, char** argv) {
 
 int Main(int argc, char** argv) {
   InstallInterruptHandlers();
-  return ExitCode(RunMain(argc, argv));
+  std::string cmd;
+  int code = RunMain(argc, argv, cmd);
+  return CommandExitCode(cmd, ExitCode(code));
 }
 
 }  // namespace dhanbak::cli

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
+#include "common/private_fs.hpp"
 #include "format/repository.hpp"
 
 namespace dhanbak::command {
@@ -52,6 +53,7 @@ int RunInit(Context& ctx, bool allow_weak_passphrase) {
     if (std::filesystem::exists(status) && !std::filesystem::is_directory(status)) {
       throw Error(ErrorCode::kInvalidArgument, "cannot create a repository at " + url.substr(7) + ": it is not a directory");
     }
+    CreatePrivateDirectories(url.substr(7), ErrorCode::kIo, "repository directory");
   }
   storage::Storage& storage = ctx.storage();
   if (LocationHasContent(ctx, storage)) {

@@ -18,7 +18,8 @@ constexpr char kAuditManifestsPrefix[] = "manifests/";
 constexpr char kAuditKeysPrefix[] = "keys/";
 
 bool IsSealedName(const std::string& name) {
-  return name.starts_with(kAuditChunksPrefix) || name.starts_with(kAuditManifestsPrefix) || name == "config";
+  return name.starts_with(kAuditChunksPrefix) || name.starts_with(kAuditManifestsPrefix) || name == "config" ||
+         name.starts_with("wal/");
 }
 
 // The B2 command line that deletes version `id` of object `name`. The bucket's name of the

@@ -103,6 +103,17 @@ std::map<std::string, Section> Sections(Config& c) {
   s["verify"] = {
       {"conninfo", [&c](const TomlField& f) { c.verify.conninfo = f.String(); }},
   };
+  s["pitr"] = {
+      {"spool_dir", [&c](const TomlField& f) { c.pitr.spool_dir = f.AbsolutePath(); }},
+      {"scratch_dir", [&c](const TomlField& f) { c.pitr.scratch_dir = f.AbsolutePath(); }},
+      {"pg_bin_dir", [&c](const TomlField& f) { c.pitr.pg_bin_dir = f.AbsolutePath(); }},
+      {"archive_async", [&c](const TomlField& f) { c.pitr.archive_async = f.Bool(); }},
+      {"push_timeout", [&c](const TomlField& f) { c.pitr.push_timeout = f.Duration(false); }},
+      {"fetch_ahead",
+       [&c](const TomlField& f) {
+         c.pitr.fetch_ahead = static_cast<int>(f.Integer(0, 64, "an integer from 0 (off) to 64"));
+       }},
+  };
   return s;
 }
 

@@ -35,6 +35,18 @@ std::string TomlField::Url(const std::vector<std::string>& schemes, bool allow_e
   Fail("must be a " + list + " url");
 }
 
+bool TomlField::Bool() const {
+  const auto* value = node_.as_boolean();
+  if (value == nullptr) Fail("must be true or false");
+  return value->get();
+}
+
+std::string TomlField::AbsolutePath() const {
+  std::string path = String();
+  if (path.empty() || path[0] != '/') Fail("must be an absolute path");
+  return path;
+}
+
 int64_t TomlField::Integer(int64_t min, int64_t max, const std::string& what) const {
   const auto* value = node_.as_integer();
   if (value == nullptr || value->get() < min || value->get() > max) Fail("must be " + what);

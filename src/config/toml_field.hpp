@@ -32,6 +32,9 @@ class TomlField {
   // An integer in [min, max]; `what` names the accepted range in the message.
   int64_t Integer(int64_t min, int64_t max, const std::string& what) const;
   std::vector<std::string> StringList() const;
+  bool Bool() const;
+  // A non-empty string starting with '/'.
+  std::string AbsolutePath() const;
   SecretRef Secret() const;
   // Duration string such as "30d"; zero is refused unless allow_zero.
   std::chrono::seconds Duration(bool allow_zero) const;

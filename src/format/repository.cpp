@@ -25,6 +25,7 @@ constexpr char kConfigName[] = "config";
 constexpr char kKeysPrefix[] = "keys/";
 constexpr char kManifestsPrefix[] = "manifests/";
 constexpr char kChunksPrefix[] = "chunks/";
+constexpr char kWalPrefix[] = "wal/";
 
 // HKDF info strings: separate keys for encryption and chunk ids (repository-format.md §Keys).
 constexpr char kEncryptionInfo[] = "dhanbak/v1/encryption";
@@ -308,6 +309,10 @@ std::string Repository::SealChunk(const std::string& id, std::string_view plaint
   return SealObject(enc_key_, ObjectKind::kChunk, ChunkName(id), plaintext);
 }
 
+std::string Repository::SealWalObject(const std::string& name, std::string_view plaintext) const {
+  return SealObject(enc_key_, ObjectKind::kWal, name, plaintext);
+}
+
 std::string Repository::SealDeltaChunk(const std::string& id, std::string_view plaintext, const std::string& base,
                                        std::string_view base_plaintext) const {
   return SealObjectAgainst(enc_key_, ObjectKind::kChunk, ChunkName(id, base), plaintext, base_plaintext);
@@ -395,6 +400,7 @@ std::string Repository::OpenSealed(const std::string& name, std::string_view sea
   }
   if (name.starts_with(kManifestsPrefix)) return OpenObject(enc_key_, ObjectKind::kManifest, name, sealed);
   if (name == kConfigName) return OpenObject(enc_key_, ObjectKind::kConfig, name, sealed);
+  if (name.starts_with(kWalPrefix)) return OpenObject(enc_key_, ObjectKind::kWal, name, sealed);
   throw Error(ErrorCode::kInvalidArgument, "object '" + name + "' is not a sealed object");
 }
 

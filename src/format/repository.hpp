@@ -7,6 +7,7 @@
 //   chunks/<id[0:2]>/<id>         sealed (kind chunk): one chunk, id = HMAC-SHA-256 of plaintext
 //   chunks/<id[0:2]>/<id>.<base>  the same chunk stored as a delta against whole chunk <base>
 //   manifests/<backup-id>         sealed (kind manifest): one finished backup
+//   wal/...                       sealed (kind wal): the WAL archive (wal/wal_file.hpp)
 // Every sealed object is read through ReadSealed: the newest version, or when that one fails
 // authentication or the name is hidden, the newest other version that authenticates (someone
 // with a write-only key can add versions and hide names, but cannot forge a sealed object).
@@ -99,6 +100,10 @@ class Repository {
   using DamageSink = std::function<void(const std::string& chunk_id, const std::string& detail)>;
   void SetDamageSink(DamageSink sink) { damage_sink_ = std::move(sink); }
   void ReportDamagedChunk(const std::string& chunk_id, const std::string& detail) const;
+
+  // Sealed objects of the WAL archive (wal/..., kind wal): archived files and the archive's
+  // cluster identity. Read back with ReadSealed.
+  std::string SealWalObject(const std::string& name, std::string_view plaintext) const;
 
   static std::string ManifestName(const std::string& backup_id);
   void PutManifest(const Manifest& manifest) const;

@@ -26,6 +26,7 @@ enum class ObjectKind : uint8_t {
   kChunk = 1,
   kManifest = 2,
   kConfig = 3,
+  kWal = 4,  // an archived WAL file, or the archive's cluster identity (wal/...)
 };
 
 constexpr size_t kSealedHeaderSize = 20;

@@ -17,7 +17,10 @@ TEST_CASE("conformance: local directory") {
   REQUIRE(mkdtemp(dir_template) != nullptr);
   std::string root = dir_template;
   dhanbak::test::RunStorageConformance(
-      [&] { return std::make_unique<dhanbak::storage::LocalStorage>(root + "/repo"); },
+      [&] {
+        std::filesystem::create_directories(root + "/repo");
+        return std::make_unique<dhanbak::storage::LocalStorage>(root + "/repo");
+      },
       {.label = "local"});
   std::filesystem::remove_all(root);
 }

@@ -72,6 +72,7 @@ void DhanbakEnv::InitFast() const {
   std::ifstream in(passphrase_path());
   std::string passphrase;
   std::getline(in, passphrase);
+  std::filesystem::create_directories(repo_dir());  // as `dhanbak init` does
   storage::LocalStorage storage(repo_dir());
   format::Repository::Init(storage, passphrase, format::KdfParams{1u << 10, 8, 1});
 }

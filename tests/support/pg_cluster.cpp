@@ -155,11 +155,20 @@ PgCluster::~PgCluster() {
   }
 }
 
-std::vector<std::string> PgCluster::AsServerUser(std::vector<std::string> argv) const {
-  if (!as_postgres_user_) return argv;
+bool ServersRunAsPostgresUser() { return geteuid() == 0; }
+
+std::vector<std::string> AsServerUser(std::vector<std::string> argv) {
+  if (!ServersRunAsPostgresUser()) return argv;
   argv.insert(argv.begin(), {"runuser", "-u", "postgres", "--"});
   return argv;
 }
+
+void GiveToServerUser(const std::string& path) {
+  if (!ServersRunAsPostgresUser()) return;
+  RunOrThrow({"chown", "-R", "postgres:", path});
+}
+
+int FreeTcpPort() { return FreePort(); }
 
 void PgCluster::Start() {
   ProcessOptions options;

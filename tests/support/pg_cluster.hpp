@@ -67,7 +67,6 @@ class PgCluster {
   void Launch();  // pg_ctl start on a free port
   void Stop() noexcept;
   void StartWatchdog();
-  std::vector<std::string> AsServerUser(std::vector<std::string> argv) const;
 
   std::string bindir_;
   std::string base_dir_;
@@ -81,6 +80,16 @@ class PgCluster {
 
 // The one cluster of this test binary, started on first use and stopped at exit.
 PgCluster& SharedCluster();
+
+// True when the tests run as root, so servers (and anything their archive_command runs) run as
+// the `postgres` OS user.
+bool ServersRunAsPostgresUser();
+// `argv` prefixed with `runuser -u postgres --` when ServersRunAsPostgresUser().
+std::vector<std::string> AsServerUser(std::vector<std::string> argv);
+// Gives `path` (recursively) to the `postgres` OS user when ServersRunAsPostgresUser().
+void GiveToServerUser(const std::string& path);
+// A TCP port on 127.0.0.1 that nothing listens on right now.
+int FreeTcpPort();
 
 // SQL identifier quoting: "name" with embedded quotes doubled.
 std::string QuoteIdent(const std::string& name);

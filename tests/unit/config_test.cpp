@@ -85,6 +85,14 @@ metrics_file = "/var/lib/node_exporter/dhanbak.prom"
 
 [verify]
 conninfo = "host=verify-db"
+
+[pitr]
+spool_dir = "/srv/dhanbak/spool"
+scratch_dir = "/srv/dhanbak/scratch"
+pg_bin_dir = "/usr/lib/postgresql/15/bin"
+archive_async = false
+push_timeout = "2m"
+fetch_ahead = 16
 )";
 
 }  // namespace
@@ -114,6 +122,20 @@ TEST_CASE("config: a full file is parsed into every field") {
   CHECK(c.notify.ping_url == "https://ping.example.com/y");
   CHECK(c.notify.metrics_file == "/var/lib/node_exporter/dhanbak.prom");
   CHECK(c.verify.conninfo == "host=verify-db");
+  CHECK(c.pitr.spool_dir == "/srv/dhanbak/spool");
+  CHECK(c.pitr.scratch_dir == "/srv/dhanbak/scratch");
+  CHECK(c.pitr.pg_bin_dir == "/usr/lib/postgresql/15/bin");
+  CHECK_FALSE(c.pitr.archive_async);
+  CHECK(c.pitr.push_timeout == std::chrono::minutes(2));
+  CHECK(c.pitr.fetch_ahead == 16);
+}
+
+TEST_CASE("config: [pitr] values are checked") {
+  CHECK(ParseError("[pitr]\nspool_dir = \"var/spool\"\n") == "/etc/dhanbak/dhanbak.toml:2: key 'pitr.spool_dir' must be an absolute path");
+  CHECK(ParseError("[pitr]\narchive_async = \"yes\"\n") == "/etc/dhanbak/dhanbak.toml:2: key 'pitr.archive_async' must be true or false");
+  CHECK(ParseError("[pitr]\nfetch_ahead = 65\n") ==
+        "/etc/dhanbak/dhanbak.toml:2: key 'pitr.fetch_ahead' must be an integer from 0 (off) to 64");
+  CHECK(ParseError("[pitr]\npush_timout = \"1m\"\n") == "/etc/dhanbak/dhanbak.toml:2: unknown key 'pitr.push_timout'");
 }
 
 TEST_CASE("config: an empty file gives the documented defaults") {
@@ -128,6 +150,10 @@ TEST_CASE("config: an empty file gives the documented defaults") {
   CHECK(c.postgres.jobs == 2);
   CHECK(c.retention.keep_within == std::chrono::hours(24 * 30));
   CHECK(c.retention.keep_last == 3);
+  CHECK(c.pitr.spool_dir == "/var/lib/dhanbak/spool");
+  CHECK(c.pitr.archive_async);
+  CHECK(c.pitr.push_timeout == std::chrono::seconds(60));
+  CHECK(c.pitr.fetch_ahead == 8);
   CHECK(c.catalog_path == "/var/lib/dhanbak/catalog.sqlite");
 }
 

@@ -63,9 +63,6 @@ bool ValidName(const std::string& name) {
 
 LocalStorage::LocalStorage(std::string root_dir) : root_(std::move(root_dir)) {
   while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
-  std::error_code ec;
-  fs::create_directories(root_, ec);
-  if (ec) throw Error(ErrorCode::kIo, "cannot create repository directory '" + root_ + "': " + ec.message());
 }
 
 std::string LocalStorage::PathOf(const std::string& name) const {
@@ -73,12 +70,34 @@ std::string LocalStorage::PathOf(const std::string& name) const {
   return root_ + "/" + name;
 }
 
+// Creates the missing directories between the root and `name`'s parent, fsyncing each parent so
+// that the new entry survives a crash. The root itself is never created here: a repository whose
+// directory vanished mid-run (an unmounted disk, an operator's mv) must fail loudly, not fill a new
+// empty directory that nobody can restore from.
+void LocalStorage::MakeParents(const std::string& name) const {
+  struct stat st {};
+  if (::stat(root_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    throw Error(ErrorCode::kIo, "the repository directory '" + root_ +
+                                    "' is gone (removed, moved or unmounted); nothing was written");
+  }
+  std::string dir = root_;
+  size_t start = 0;
+  for (size_t slash = name.find('/'); slash != std::string::npos; slash = name.find('/', start)) {
+    std::string parent = dir;
+    dir = root_ + "/" + name.substr(0, slash);
+    start = slash + 1;
+    if (::mkdir(dir.c_str(), 0700) == 0) {
+      FsyncDir(parent);
+    } else if (errno != EEXIST) {
+      ThrowErrno("cannot create directory", dir);
+    }
+  }
+}
+
 void LocalStorage::Put(const std::string& name, std::string_view data) {
   std::string path = PathOf(name);
   std::string dir = fs::path(path).parent_path().string();
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw Error(ErrorCode::kIo, "cannot create directory '" + dir + "': " + ec.message());
+  MakeParents(name);
   std::string tmp = dir + "/" + kTempPrefix + HexEncode(crypto::RandomBytes(8));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) ThrowErrno("cannot create", tmp);

@@ -4,7 +4,8 @@
 // directory, so a crash never leaves a partial object under a real name; stale temp files are
 // invisible to List and Stat. Object names map to relative paths; names that would escape the
 // root ("..", absolute, empty segments) are refused. A directory keeps no versions: every
-// object has exactly one, whose id is kCurrentVersion.
+// object has exactly one, whose id is kCurrentVersion. The root directory must exist (init creates
+// it): Put never recreates a root that vanished.
 #pragma once
 
 #include <string>
@@ -30,6 +31,7 @@ class LocalStorage : public Storage {
   std::string Describe() const override { return "file://" + root_; }
 
  private:
+  void MakeParents(const std::string& name) const;
   std::string PathOf(const std::string& name) const;
   std::string root_;
 };

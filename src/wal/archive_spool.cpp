@@ -1,0 +1,75 @@
+#include "wal/archive_spool.hpp"
+
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "common/file_io.hpp"
+#include "common/private_fs.hpp"
+#include "format/crypto.hpp"
+
+namespace dhanbak::wal {
+namespace {
+
+constexpr char kAckSuffix[] = ".ok";
+constexpr char kErrorSuffix[] = ".error";
+
+}  // namespace
+
+ArchiveSpool::ArchiveSpool(const std::string& spool_dir, std::string repository_url)
+    : dir_(spool_dir + "/archive"), repository_url_(std::move(repository_url)) {}
+
+void ArchiveSpool::Prepare() const { CreatePrivateDirectories(dir_, ErrorCode::kIo, "[pitr] spool_dir " + dir_); }
+
+std::string ArchiveSpool::AckText(std::string_view content) const {
+  return "dhanbak-ack 1\n" + repository_url_ + "\n" + crypto::Sha256Hex(content) + "\n" +
+         std::to_string(content.size()) + "\n";
+}
+
+void ArchiveSpool::WriteAck(const std::string& file, std::string_view content) const {
+  WriteFileAtomically(dir_ + "/" + file + kAckSuffix, AckText(content), 0600, false);
+}
+
+bool ArchiveSpool::HasAck(const std::string& file) const {
+  return ::access((dir_ + "/" + file + kAckSuffix).c_str(), F_OK) == 0;
+}
+
+bool ArchiveSpool::ConsumeAck(const std::string& file, std::string_view content) const {
+  const std::string path = dir_ + "/" + file + kAckSuffix;
+  auto ack = ReadFileIfExists(path);
+  if (!ack) return false;
+  ::unlink(path.c_str());
+  return *ack == AckText(content);
+}
+
+void ArchiveSpool::WriteError(const std::string& file, const std::string& message) const {
+  WriteFileAtomically(dir_ + "/" + file + kErrorSuffix, message, 0600, false);
+}
+
+std::optional<std::string> ArchiveSpool::ConsumeError(const std::string& file) const {
+  const std::string path = dir_ + "/" + file + kErrorSuffix;
+  auto message = ReadFileIfExists(path);
+  if (message) ::unlink(path.c_str());
+  return message;
+}
+
+std::string ArchiveSpool::LastLogLine() const {
+  std::string log = ReadFileIfExists(log_path()).value_or("");
+  while (!log.empty() && log.back() == '\n') log.pop_back();
+  return log.substr(log.rfind('\n') == std::string::npos ? 0 : log.rfind('\n') + 1);
+}
+
+void ArchiveSpool::RemoveSettled(const std::set<std::string>& ready) const {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    std::string name = entry.path().filename().string();
+    for (const char* suffix : {kAckSuffix, kErrorSuffix}) {
+      if (name.ends_with(suffix) && ready.count(name.substr(0, name.size() - std::strlen(suffix))) == 0) {
+        std::filesystem::remove(entry.path(), ec);
+      }
+    }
+  }
+}
+
+}  // namespace dhanbak::wal

@@ -1,0 +1,55 @@
+// ArchiveSpool — what the wal-push worker leaves for later wal-push calls ([pitr] spool_dir,
+// `archive/` below it; docs/decisions.md "The WAL archive").
+//
+//   archive/<file>.ok      the worker stored <file>: "dhanbak-ack 1", repository URL, SHA-256 and
+//                          size of the content it stored
+//   archive/<file>.error   the worker could not store <file>: the message
+//   archive/worker.lock    flock(2) held by the one running worker
+//   archive/worker.log     the worker's log lines
+// A wal-push call for <file> believes an acknowledgement only when it names the configured
+// repository and the file's current content, and consumes it either way. Losing the whole
+// directory is harmless: the next call pushes again, and pushes are idempotent.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+
+namespace dhanbak::wal {
+
+class ArchiveSpool {
+ public:
+  ArchiveSpool(const std::string& spool_dir, std::string repository_url);
+
+  // Creates the directories (0700). Throws Error(kIo).
+  void Prepare() const;
+  const std::string& dir() const { return dir_; }
+  std::string lock_path() const { return dir_ + "/worker.lock"; }
+  std::string log_path() const { return dir_ + "/worker.log"; }
+
+  void WriteAck(const std::string& file, std::string_view content) const;
+  bool HasAck(const std::string& file) const;
+  // True when an acknowledgement for `file` matches `content`; removes it in any case.
+  bool ConsumeAck(const std::string& file, std::string_view content) const;
+
+  void WriteError(const std::string& file, const std::string& message) const;
+  // The worker's message about `file`, removed once read; nullopt when there is none.
+  std::optional<std::string> ConsumeError(const std::string& file) const;
+
+  // The worker log's last line (what made the last worker stop), "" when there is none.
+  std::string LastLogLine() const;
+
+  // Removes acknowledgements and errors of files that are no longer waiting in `ready` (PostgreSQL
+  // has marked them done, so no call will ever ask).
+  void RemoveSettled(const std::set<std::string>& ready) const;
+
+ private:
+  std::string AckText(std::string_view content) const;
+
+  std::string dir_;
+  std::string repository_url_;
+};
+
+}  // namespace dhanbak::wal

@@ -1,0 +1,147 @@
+// The WAL archive on B2 (issue 9), through the bundled emulator speaking the native API: the
+// wal-push worker pushing ready files ahead over several connections, 503s and dropped uploads,
+// an outage in the middle (wal-push fails in bounded time, nothing is skipped when B2 is back),
+// and wal-fetch returning every byte, with exit 1 only for what is not there. The files are
+// synthetic segments in a pg_wal-shaped directory (the archiver's own behaviour is covered by
+// tests/integration/wal_archive_test.cpp against a file:// repository).
+#include "b2_test_env.hpp"
+
+#include <cstring>
+#include <random>
+
+namespace b2_wal_test {  // this file's names, apart from its unity batch's
+
+using namespace dhanbak::test::b2env;
+
+namespace {
+
+constexpr size_t kSegmentBytes = 1 << 20;
+
+std::string SegmentName(int n) {
+  char name[25];
+  std::snprintf(name, sizeof name, "00000001%08X%08X", n / 256, n % 256);
+  return name;
+}
+
+// A segment of cluster 4242 with a long page header and incompressible content.
+std::string SegmentContent(int n) {
+  std::string s(kSegmentBytes, '\0');
+  std::mt19937_64 rng(static_cast<uint64_t>(n));
+  for (size_t i = 0; i < s.size(); i += 8) {
+    uint64_t v = rng();
+    std::memcpy(s.data() + i, &v, 8);
+  }
+  uint16_t magic = 0xD110, info = 0x0002;
+  uint32_t tli = 1, seg_size = kSegmentBytes;
+  uint64_t sysid = 4242;
+  std::memcpy(s.data(), &magic, 2);
+  std::memcpy(s.data() + 2, &info, 2);
+  std::memcpy(s.data() + 4, &tli, 4);
+  std::memcpy(s.data() + 24, &sysid, 8);
+  std::memcpy(s.data() + 32, &seg_size, 4);
+  return s;
+}
+
+// What PostgreSQL does: the segment in pg_wal, `.ready` in archive_status.
+void MakeReady(const std::string& pg_wal, int n) {
+  std::ofstream(pg_wal + "/" + SegmentName(n), std::ios::binary) << SegmentContent(n);
+  std::ofstream(pg_wal + "/archive_status/" + SegmentName(n) + ".ready").close();
+}
+
+// What PostgreSQL does after archive_command exited 0.
+void MarkDone(const std::string& pg_wal, int n) {
+  fs::rename(pg_wal + "/archive_status/" + SegmentName(n) + ".ready",
+             pg_wal + "/archive_status/" + SegmentName(n) + ".done");
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+size_t ArchivedSegments(const Emulator& emulator) {
+  size_t n = 0;
+  for (const std::string& name : emulator.ListNames(std::string(kPrefix) + "/wal/0")) n += name.ends_with("/cluster") ? 0 : 1;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("b2: wal-push archives ahead, rides out faults and an outage; wal-fetch returns every byte") {
+  Emulator emulator({std::string(kKeyId) + ":" + kKey});
+  const std::string work = MakeTempDir("dhanbak-b2-wal");
+  const std::string pg_wal = work + "/pg_wal";
+  fs::create_directories(pg_wal + "/archive_status");
+  B2Settings settings;
+  settings.retry_max_time = "4s";
+  settings.extra_toml = "\n[pitr]\nspool_dir = " + Quote(work + "/spool") + "\npush_timeout = \"30s\"\n";
+  B2Dhanbak dhanbak(emulator, {}, settings);
+  dhanbak.RunOk({"init"});
+
+  int next = 1;
+  auto make_ready = [&](int count) {
+    for (int i = 0; i < count; ++i) MakeReady(pg_wal, next++);
+  };
+  // Twelve ready segments; PostgreSQL asks for them one by one, oldest first.
+  make_ready(12);
+  for (int n = 1; n <= 12; ++n) {
+    ProcessResult r = dhanbak.Run({"wal-push", pg_wal + "/" + SegmentName(n)});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    MarkDone(pg_wal, n);
+  }
+  CHECK(ArchivedSegments(emulator) == 12);
+  const std::string worker_log = ReadAll(work + "/spool/archive/worker.log");
+  CHECK(worker_log.find("WAL file " + SegmentName(12) + " archived") != std::string::npos);
+
+  SUBCASE("503s and dropped connections on a third of the uploads: every segment still arrives, once") {
+    emulator.SetFaults({{"rules", json::array({{{"status", 503}, {"api", "b2_upload_file"}, {"percent", 20}},
+                                               {{"kind", "drop"}, {"api", "b2_upload_file"}, {"percent", 15}}})}});
+    make_ready(8);
+    for (int n = 13; n <= 20; ++n) {
+      ProcessResult r = dhanbak.Run({"wal-push", pg_wal + "/" + SegmentName(n)});
+      INFO(r.err);
+      REQUIRE(r.exit_code == 0);
+      MarkDone(pg_wal, n);
+    }
+    emulator.ClearFaults();
+    CHECK(ArchivedSegments(emulator) == 20);
+  }
+  SUBCASE("B2 gone: wal-push fails in bounded time with exit 1; once B2 is back nothing is skipped") {
+    const int port = emulator.port();
+    emulator.Kill();
+    make_ready(3);
+    auto t0 = std::chrono::steady_clock::now();
+    ProcessResult failed = dhanbak.Run({"wal-push", pg_wal + "/" + SegmentName(13)});
+    auto seconds = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0).count();
+    MESSAGE("wal-push with B2 gone exited " << failed.exit_code << " after " << seconds << " s");
+    CHECK(failed.exit_code == 1);
+    CHECK(seconds <= 45);
+    CHECK(failed.err.find(SegmentName(13)) != std::string::npos);
+    emulator.Start(port);
+    for (int n = 13; n <= 15; ++n) {
+      ProcessResult r = dhanbak.Run({"wal-push", pg_wal + "/" + SegmentName(n)});
+      INFO(r.err);
+      REQUIRE(r.exit_code == 0);
+      MarkDone(pg_wal, n);
+    }
+    CHECK(ArchivedSegments(emulator) == 15);
+  }
+
+  // Every archived segment comes back byte for byte (through the prefetching spool).
+  const std::string restored = work + "/restored";
+  fs::create_directories(restored);
+  for (int n = 1; n < next; ++n) {
+    ProcessResult r = dhanbak.Run({"wal-fetch", SegmentName(n), restored + "/RECOVERYXLOG"});
+    INFO(SegmentName(n) << ": " << r.err);
+    REQUIRE(r.exit_code == 0);
+    REQUIRE(ReadAll(restored + "/RECOVERYXLOG") == SegmentContent(n));
+  }
+  CHECK(dhanbak.Run({"wal-fetch", SegmentName(next), restored + "/RECOVERYXLOG"}).exit_code == 1);
+  emulator.Kill();
+  ProcessResult gone = dhanbak.Run({"wal-fetch", SegmentName(next), restored + "/RECOVERYXLOG"});
+  CHECK(gone.exit_code == 126);
+  fs::remove_all(work);
+}
+
+}  // namespace b2_wal_test
