@@ -63,6 +63,7 @@ struct PitrConfig {
   bool archive_async = true;                             // wal-push: a worker pushes ready files ahead
   std::chrono::seconds push_timeout{60};                 // wal-push: longest wait for its own file
   int fetch_ahead = 8;                                   // wal-fetch: files downloaded ahead; 0 = none
+  uint64_t max_wal_backlog = 0;  // bytes waiting in pg_wal above which a failing wal-push gives its file up; 0 = never
 };
 
 struct Config {

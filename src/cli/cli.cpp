@@ -46,7 +46,7 @@ const CommandSpec kCommands[] = {
     {"export", "DB [--at TIME | --backup ID] -o FILE|- [--force]", "plain SQL, restorable with psql alone"},
     {"check", "[--read-data]", "repository integrity (with --read-data: every byte)"},
     {"prune", "[--dry-run]", "apply retention: delete expired backups and unreferenced chunks"},
-    {"status", "[--max-age DURATION]", "last backup / last verification per database"},
+    {"status", "[--max-age DURATION] [--max-wal-age DURATION]", "last backup / verification per database, WAL archive age"},
     {"catalog", "rebuild", "recreate the local catalog from storage"},
     {"wal-push", "PATH", "archive_command: archive_command = 'dhanbak -c FILE wal-push %p'"},
     {"wal-fetch", "NAME PATH", "restore_command: restore_command = 'dhanbak -c FILE wal-fetch %f %p'"},
@@ -144,7 +144,8 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
   if (cmd == "prune") o.add_options("command")("dry-run", "show what would be deleted, delete nothing");
   if (cmd == "status") {
     o.add_options("command")("max-age", "alert (exit 5) when the last good backup is older, e.g. 26h",
-                              cxxopts::value<std::string>());
+                              cxxopts::value<std::string>())
+        ("max-wal-age", "alert (exit 5) when the newest archived WAL is older, e.g. 15m", cxxopts::value<std::string>());
   }
   if (cmd == "key") {
     o.add_options("command")("new-passphrase", "key add: env:NAME or file:PATH holding the new passphrase",
@@ -225,14 +226,16 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
   if (cmd == "status") {
     if (!args.empty()) throw Error(ErrorCode::kInvalidArgument, "status takes no arguments");
     auto max_age = Opt(r, "max-age");
-    if (max_age) {
+    auto max_wal_age = Opt(r, "max-wal-age");
+    for (const auto& [flag, value] : {std::pair{"--max-age", max_age}, std::pair{"--max-wal-age", max_wal_age}}) {
+      if (!value) continue;
       try {
-        (void)ParseDuration(*max_age);
+        (void)ParseDuration(*value);
       } catch (const Error& e) {
-        throw Error(ErrorCode::kInvalidArgument, "--max-age '" + *max_age + "': " + e.what());
+        throw Error(ErrorCode::kInvalidArgument, std::string(flag) + " '" + *value + "': " + e.what());
       }
     }
-    return command::RunStatus(ctx, max_age);
+    return command::RunStatus(ctx, max_age, max_wal_age);
   }
   if (cmd == "catalog") {
     if (args.size() != 1 || args[0] != "rebuild") throw Error(ErrorCode::kInvalidArgument, "usage: dhanbak catalog rebuild");

@@ -8,6 +8,7 @@
 
 #include "command/missing_backups.hpp"
 #include "command/version_audit.hpp"
+#include "command/wal_check.hpp"
 #include "common/log.hpp"
 #include "dhanbak/error.hpp"
 #include "stream/chunk_fetcher.hpp"
@@ -163,6 +164,8 @@ int RunCheck(Context& ctx, bool read_data) {
 
   VersionFindings versions = AuditVersions(repo, scan, url, read_data);
   problems.insert(problems.end(), versions.problems.begin(), versions.problems.end());
+  WalCheckResult wal_check = CheckWalArchive(ctx, read_data);
+  problems.insert(problems.end(), wal_check.problems.begin(), wal_check.problems.end());
 
   // Recorded damage that this run disproved (read intact: stored again by another host, or a
   // false alarm) or that nothing needs any more (pruned) is forgotten.
@@ -210,7 +213,8 @@ int RunCheck(Context& ctx, bool read_data) {
                                 {"bytes_read", bytes_read}, {"ok", problems.empty()}, {"problems", problems},
                                 {"lost_backups", lost}, {"damaged_backups", damaged_json},
                                 {"hidden_objects", versions.hidden}, {"foreign_versions", versions.foreign},
-                                {"superseded_versions", versions.superseded}, {"notes", versions.notes}}
+                                {"superseded_versions", versions.superseded}, {"notes", versions.notes},
+                                {"wal", wal_check.json}, {"wal_notes", wal_check.notes}}
                      .dump(2)
               << "\n";
   } else {
@@ -226,6 +230,7 @@ int RunCheck(Context& ctx, bool read_data) {
                    "(see the runbook)\n";
     }
     for (const auto& n : versions.notes) std::cout << "NOTE     " << n << "\n";
+    for (const auto& n : wal_check.notes) std::cout << "NOTE     " << n << "\n";
     if (uncataloged > 0) {
       std::cout << "NOTE     " << uncataloged
                 << " backup(s) in the repository are not in this catalog (written by another host, or the catalog "

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "command/wal_report.hpp"
 #include "common/log.hpp"
 #include "common/time_spec.hpp"
 
@@ -36,6 +37,7 @@ void HintCatalogRebuild(Context& ctx) {
 
 int RunList(Context& ctx, const std::optional<std::string>& database) {
   auto backups = ctx.catalog().ListBackups(ctx.repository_url(), database);
+  const wal::ArchiveSummary wal_summary = QuickWalSummary(ctx);
   if (backups.empty()) HintCatalogRebuild(ctx);
   // Backups found lost (manifest missing from storage) by check, status or restore.
   auto lost_ids = ctx.catalog().LostBackups(ctx.repository_url());
@@ -55,11 +57,15 @@ int RunList(Context& ctx, const std::optional<std::string>& database) {
                      {"stored_bytes", b.stored_bytes},
                      {"error", b.error}});
     }
-    std::cout << nlohmann::json{{"repository", ctx.repository_url()}, {"backups", out}}.dump(2) << "\n";
+    std::cout << nlohmann::json{{"repository", ctx.repository_url()}, {"backups", out},
+                                {"wal", WalSummaryJson(wal_summary, NowMicros())}}
+                     .dump(2)
+              << "\n";
     return 0;
   }
   if (backups.empty()) {
     std::cout << "no backups" << (database ? " of " + *database : std::string()) << " in " << ctx.repository_url() << "\n";
+    for (const auto& line : WalSummaryLines(wal_summary, NowMicros())) std::cout << line << "\n";
     return 0;
   }
   std::printf("%-26s %-28s %-25s %-7s %12s %11s %11s\n", "ID", "DATABASE", "TIME", "STATUS", "ROWS", "LOGICAL",
@@ -73,6 +79,7 @@ int RunList(Context& ctx, const std::optional<std::string>& database) {
     if (b.status == "failed" && !b.error.empty()) std::printf("    error: %s\n", b.error.c_str());
     if (lost.count(b.backup_id)) std::printf("    lost: its manifest is missing from storage (runbook: a backup is lost)\n");
   }
+  for (const auto& line : WalSummaryLines(wal_summary, NowMicros())) std::printf("%s\n", line.c_str());
   return 0;
 }
 

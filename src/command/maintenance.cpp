@@ -12,6 +12,7 @@
 #include "command/manifest_record.hpp"
 #include "command/missing_backups.hpp"
 #include "command/init.hpp"
+#include "command/wal_report.hpp"
 #include "common/log.hpp"
 #include "common/time_spec.hpp"
 #include "dhanbak/error.hpp"
@@ -64,10 +65,12 @@ int RunCatalogRebuild(Context& ctx) {
   return failed ? 3 : 0;
 }
 
-int RunStatus(Context& ctx, const std::optional<std::string>& max_age) {
+int RunStatus(Context& ctx, const std::optional<std::string>& max_age, const std::optional<std::string>& max_wal_age) {
   const Config& config = ctx.config();
   std::optional<std::chrono::seconds> limit;
   if (max_age) limit = ParseDuration(*max_age);
+  std::optional<std::chrono::seconds> wal_limit;
+  if (max_wal_age) wal_limit = ParseDuration(*max_wal_age);
   UnixMicros now = NowMicros();
   std::string url = ctx.repository_url();
   std::set<std::string> databases(config.postgres.databases.begin(), config.postgres.databases.end());
@@ -81,10 +84,7 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age) {
   try {
     // Bounded: an outage of the repository must not hold an hourly `status` for the full retry
     // budget of a backup (10 minutes by default on B2).
-    Config quick = config;
-    quick.b2.retry_max_time = std::min(quick.b2.retry_max_time, std::chrono::seconds(30));
-    quick.b2.stall_timeout = std::min(quick.b2.stall_timeout, std::chrono::seconds(30));
-    auto storage = storage::OpenStorage(url, quick);
+    auto storage = storage::OpenStorageForReports(url, config);
     std::set<std::string> present;
     storage->List("manifests/", [&](const storage::ObjectInfo& o) { present.insert(o.name.substr(10)); });
     std::vector<std::string> recorded = cat.LostBackups(url);
@@ -170,9 +170,32 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age) {
   } catch (const std::exception& e) {
     log::Warning("could not look for databases left by interrupted restores: " + std::string(e.what()));
   }
+  // The WAL archive: its newest segment's age is the real RPO; a gap loses every moment inside it.
+  const wal::ArchiveSummary wal_summary = QuickWalSummary(ctx);
+  std::vector<std::string> wal_problems;
+  if (!wal_summary.empty()) {
+    size_t gaps = 0;
+    for (const auto& t : wal_summary.timelines) gaps += t.gaps.size();
+    if (gaps > 0) wal_problems.push_back(std::to_string(gaps) + " gap(s) in the WAL archive");
+    int64_t age = NewestWalAgeSeconds(wal_summary, now);
+    if (wal_limit && age > wal_limit->count()) {
+      wal_problems.push_back("newest archived WAL is " + std::to_string(age / 60) + " min old (limit " +
+                             *max_wal_age + "): archiving is stale");
+    }
+  } else if (wal_limit) {
+    wal_problems.push_back("no WAL archived in this repository (--max-wal-age given)");
+  }
+  alert = alert || !wal_problems.empty();
+  if (!ctx.options().json) {
+    for (const auto& line : WalSummaryLines(wal_summary, now)) std::printf("%s\n", line.c_str());
+    for (const auto& p : wal_problems) std::printf("alert: %s\n", p.c_str());
+  }
   if (ctx.options().json) {
-    std::cout << nlohmann::json{{"repository", url}, {"databases", out}, {"damaged_chunks", damaged_chunks},
-                                {"leftovers", leftovers}, {"ok", !alert}}
+    nlohmann::json wal_json = WalSummaryJson(wal_summary, now);
+    std::cout << nlohmann::json{{"repository", url},          {"databases", out},
+                                {"damaged_chunks", damaged_chunks}, {"leftovers", leftovers},
+                                {"wal", wal_json},            {"wal_problems", wal_problems},
+                                {"ok", !alert}}
                      .dump(2)
               << "\n";
   }

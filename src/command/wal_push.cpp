@@ -49,7 +49,7 @@ WalFile ParseArchivedPath(const std::string& path) {
   return *file;
 }
 
-std::string Describe(WalArchive::PushOutcome outcome) {
+std::string DescribeOutcome(WalArchive::PushOutcome outcome) {
   return outcome == WalArchive::PushOutcome::kStored ? "archived" : "was already archived with the same content";
 }
 
@@ -58,7 +58,7 @@ void PushOne(WalArchive& archive, const WalFile& file, const std::string& conten
   auto started = Clock::now();
   auto outcome = archive.Push(file, content);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
-  log::Info("WAL file " + file.name + " " + Describe(outcome) + " (" + log::FormatBytes(static_cast<double>(content.size())) +
+  log::Info("WAL file " + file.name + " " + DescribeOutcome(outcome) + " (" + log::FormatBytes(static_cast<double>(content.size())) +
             ", " + std::to_string(ms) + " ms)");
 }
 
@@ -82,12 +82,21 @@ std::vector<WalFile> ReadyFiles(const std::string& pg_wal) {
 // The worker: pushes every ready file that has no acknowledgement yet, `connections` at a time,
 // until nothing new turned up for kWorkerLinger or a push failed (the failure is left in the spool
 // for the call that waits on that file; PostgreSQL's retry starts a new worker).
-int RunWorker(Context& ctx, const ArchiveSpool& spool, const std::string& pg_wal) {
+int RunPushWorker(Context& ctx, const ArchiveSpool& spool, const std::string& pg_wal) {
   WalArchive archive(ctx.repository());
   const size_t connections = static_cast<size_t>(std::max(1, ctx.config().b2.connections));
   ThreadPool pool(connections);
   auto last_work = Clock::now();
   while (!Interrupted()) {
+    // Files given up under max_wal_backlog become markers in the repository, for status and check.
+    for (const std::string& name : spool.TakeGivenUp()) {
+      try {
+        archive.RecordGivenUp(name);
+      } catch (const std::exception& e) {
+        spool.RecordGivenUp(name);
+        throw;
+      }
+    }
     auto ready = ReadyFiles(pg_wal);
     std::set<std::string> ready_names;
     for (const WalFile& f : ready) ready_names.insert(f.name);
@@ -119,7 +128,8 @@ int RunWorker(Context& ctx, const ArchiveSpool& spool, const std::string& pg_wal
         } catch (const std::exception& e) {
           log::Error("WAL file " + f.name + " was not archived: " + e.what());
           try {
-            spool.WriteError(f.name, e.what());
+            const auto* error = dynamic_cast<const Error*>(&e);
+            spool.WriteError(f.name, error ? error->code() : ErrorCode::kInternal, e.what());
           } catch (const std::exception&) {
             // The waiting call times out instead; PostgreSQL calls again.
           }
@@ -142,10 +152,9 @@ int PushSynchronously(Context& ctx, const WalFile& file, const std::string& path
   return 0;
 }
 
-}  // namespace
-
-int RunWalPush(Context& ctx, const std::string& path) {
-  const WalFile file = ParseArchivedPath(path);
+// Pushes `file` (through the worker unless [pitr] archive_async is off); throws when it is not
+// stored.
+int PushOrWait(Context& ctx, const WalFile& file, const std::string& path) {
   const Config& config = ctx.config();
   if (!config.pitr.archive_async) return PushSynchronously(ctx, file, path);
 
@@ -169,13 +178,13 @@ int RunWalPush(Context& ctx, const std::string& path) {
       log::Debug("WAL file " + file.name + " archived by the wal-push worker");
       return 0;
     }
-    if (auto message = spool.ConsumeError(file.name)) {
-      throw Error(ErrorCode::kIo, "WAL file " + file.name + " was not archived: " + *message);
+    if (auto failure = spool.ConsumeError(file.name)) {
+      throw Error(failure->first, "WAL file " + file.name + " was not archived: " + failure->second);
     }
     // The worker outlives this call and PostgreSQL's archiver does not wait for it. A worker this
     // call started that ended without a word about the file failed before it got to it (the
     // repository cannot be opened): say why instead of starting workers until the timeout.
-    if (StartDetachedWorker(spool.lock_path(), spool.log_path(), [&] { return RunWorker(ctx, spool, pg_wal); })) {
+    if (StartDetachedWorker(spool.lock_path(), spool.log_path(), [&] { return RunPushWorker(ctx, spool, pg_wal); })) {
       if (started_worker && !spool.HasAck(file.name)) {
         throw Error(ErrorCode::kIo, "WAL file " + file.name + " was not archived: the wal-push worker stopped: " +
                                         spool.LastLogLine() + " (log: " + spool.log_path() + ")");
@@ -192,6 +201,43 @@ int RunWalPush(Context& ctx, const std::string& path) {
     }
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::milliseconds(100));
+  }
+}
+
+// Bytes of the segments waiting for the archiver in `pg_wal`.
+uint64_t ReadyBytes(const std::string& pg_wal) {
+  uint64_t bytes = 0;
+  for (const WalFile& f : ReadyFiles(pg_wal)) {
+    std::error_code ec;
+    uint64_t size = fs::file_size(pg_wal + "/" + f.name, ec);
+    bytes += ec ? 0 : size;
+  }
+  return bytes;
+}
+
+}  // namespace
+
+int RunWalPush(Context& ctx, const std::string& path) {
+  const WalFile file = ParseArchivedPath(path);
+  try {
+    return PushOrWait(ctx, file, path);
+  } catch (const Error& e) {
+    // [pitr] max_wal_backlog: the operator prefers losing archive continuity to a full pg_wal.
+    // Never for split brain or another cluster's WAL (kCorruption): that is not an outage.
+    const uint64_t limit = ctx.config().pitr.max_wal_backlog;
+    if (limit == 0 || e.code() == ErrorCode::kCorruption || e.code() == ErrorCode::kInterrupted) throw;
+    const std::string pg_wal = fs::absolute(fs::path(path)).parent_path().string();
+    const uint64_t backlog = ReadyBytes(pg_wal);
+    if (backlog <= limit) throw;
+    log::Error(std::string(e.what()));
+    log::Error("WAL file " + file.name + " is GIVEN UP, not archived: " +
+               log::FormatBytes(static_cast<double>(backlog)) +
+               " of WAL waits in pg_wal, more than [pitr] max_wal_backlog (" +
+               log::FormatBytes(static_cast<double>(limit)) +
+               "). The archive now has a gap: no point in time inside it can be restored, and `status` and `check` "
+               "alert until a base backup taken after it makes it irrelevant");
+    ArchiveSpool(ctx.config().pitr.spool_dir, ctx.repository_url()).RecordGivenUp(file.name);  // never throws
+    return 0;
   }
 }
 

@@ -12,14 +12,14 @@
 namespace dhanbak {
 namespace {
 
-[[noreturn]] void ThrowIo(const std::string& what, const std::string& path, int err) {
+[[noreturn]] void ThrowFileIo(const std::string& what, const std::string& path, int err) {
   throw Error(err == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo, what + " '" + path + "': " + ErrnoMessage(err));
 }
 
-class Fd {
+class OwnedFd {
  public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
+  explicit OwnedFd(int fd) : fd_(fd) {}
+  ~OwnedFd() {
     if (fd_ >= 0) ::close(fd_);
   }
   int get() const { return fd_; }
@@ -32,17 +32,17 @@ class Fd {
 }  // namespace
 
 std::string ReadFileBytes(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) ThrowIo("cannot open", path, errno);
+  OwnedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) ThrowFileIo("cannot open", path, errno);
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) ThrowIo("cannot stat", path, errno);
+  if (::fstat(fd.get(), &st) != 0) ThrowFileIo("cannot stat", path, errno);
   std::string data;
   data.reserve(static_cast<size_t>(st.st_size));
   char buf[1 << 16];
   for (;;) {
     ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) ThrowIo("cannot read", path, errno);
+    if (n < 0) ThrowFileIo("cannot read", path, errno);
     if (n == 0) break;
     data.append(buf, static_cast<size_t>(n));
   }
@@ -60,12 +60,12 @@ std::optional<std::string> ReadFileIfExists(const std::string& path) {
 
 void WriteFileAtomically(const std::string& path, std::string_view data, unsigned mode, bool durable) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (fd.get() < 0) ThrowIo("cannot create", tmp, errno);
+  OwnedFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (fd.get() < 0) ThrowFileIo("cannot create", tmp, errno);
   auto fail = [&](const std::string& what) {
     int err = errno;
     ::unlink(tmp.c_str());
-    ThrowIo(what, tmp, err);
+    ThrowFileIo(what, tmp, err);
   };
   size_t done = 0;
   while (done < data.size()) {
@@ -80,8 +80,8 @@ void WriteFileAtomically(const std::string& path, std::string_view data, unsigne
   if (::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot rename into place");
   if (durable) {
     std::string dir = std::filesystem::path(path).parent_path().string();
-    Fd dfd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (dfd.get() < 0 || ::fsync(dfd.get()) != 0) ThrowIo("cannot fsync directory", dir, errno);
+    OwnedFd dfd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dfd.get() < 0 || ::fsync(dfd.get()) != 0) ThrowFileIo("cannot fsync directory", dir, errno);
   }
 }
 

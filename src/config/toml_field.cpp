@@ -92,18 +92,22 @@ std::chrono::seconds TomlField::Duration(bool allow_zero) const {
   return result;
 }
 
-uint64_t TomlField::Rate() const {
+uint64_t TomlField::Bytes(const std::string& example) const {
   if (const auto* integer = node_.as_integer()) {
     if (integer->get() < 0) Fail("must not be negative");
     return static_cast<uint64_t>(integer->get());
   }
   const auto* value = node_.as_string();
-  if (value == nullptr) Fail("must be a rate such as \"20MiB/s\" or a number of bytes per second");
+  if (value == nullptr) Fail("must be " + example);
   try {
     return ParseRate(value->get());
   } catch (const Error& e) {
     Fail("is an " + std::string(e.what()));
   }
 }
+
+uint64_t TomlField::Rate() const { return Bytes("a rate such as \"20MiB/s\" or a number of bytes per second"); }
+
+uint64_t TomlField::Size() const { return Bytes("a size such as \"8GiB\" or a number of bytes"); }
 
 }  // namespace dhanbak::config_detail

@@ -40,8 +40,13 @@ class TomlField {
   std::chrono::seconds Duration(bool allow_zero) const;
   // Rate: bytes per second as an integer, or a string such as "20MiB/s".
   uint64_t Rate() const;
+  // Size: bytes as an integer, or a string such as "8GiB".
+  uint64_t Size() const;
 
  private:
+  // An integer, or a string ParseRate accepts; `example` goes into the message.
+  uint64_t Bytes(const std::string& example) const;
+
   const std::string& source_;
   std::string key_;
   const toml::node& node_;

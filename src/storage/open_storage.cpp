@@ -1,5 +1,7 @@
 #include "storage/open_storage.hpp"
 
+#include <algorithm>
+
 #include "dhanbak/error.hpp"
 #include "storage/b2/b2_storage.hpp"
 #include "storage/local/local_storage.hpp"
@@ -19,6 +21,13 @@ std::unique_ptr<Storage> OpenStorage(const std::string& url, const Config& confi
   }
   if (url.starts_with(kB2)) return std::make_unique<B2Storage>(url, config.b2);
   throw Error(ErrorCode::kConfig, "the repository url has an unknown scheme (use file:// or b2://)");
+}
+
+std::unique_ptr<Storage> OpenStorageForReports(const std::string& url, const Config& config) {
+  Config quick = config;
+  quick.b2.retry_max_time = std::min(quick.b2.retry_max_time, std::chrono::seconds(30));
+  quick.b2.stall_timeout = std::min(quick.b2.stall_timeout, std::chrono::seconds(30));
+  return OpenStorage(url, quick);
 }
 
 }  // namespace dhanbak::storage

@@ -15,4 +15,8 @@ namespace dhanbak::storage {
 
 std::unique_ptr<Storage> OpenStorage(const std::string& url, const Config& config);
 
+// OpenStorage with every retry budget cut to 30 s: for commands that report (`status`, `list`)
+// and must answer during an outage instead of waiting out a backup's budget (10 minutes on B2).
+std::unique_ptr<Storage> OpenStorageForReports(const std::string& url, const Config& config);
+
 }  // namespace dhanbak::storage

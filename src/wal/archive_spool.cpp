@@ -2,10 +2,13 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include <cstring>
 #include <filesystem>
 
 #include "common/file_io.hpp"
+#include "common/log.hpp"
 #include "common/private_fs.hpp"
 #include "format/crypto.hpp"
 
@@ -43,15 +46,44 @@ bool ArchiveSpool::ConsumeAck(const std::string& file, std::string_view content)
   return *ack == AckText(content);
 }
 
-void ArchiveSpool::WriteError(const std::string& file, const std::string& message) const {
-  WriteFileAtomically(dir_ + "/" + file + kErrorSuffix, message, 0600, false);
+void ArchiveSpool::WriteError(const std::string& file, ErrorCode code, const std::string& message) const {
+  WriteFileAtomically(dir_ + "/" + file + kErrorSuffix, std::to_string(static_cast<int>(code)) + "\n" + message, 0600,
+                      false);
 }
 
-std::optional<std::string> ArchiveSpool::ConsumeError(const std::string& file) const {
+std::optional<std::pair<ErrorCode, std::string>> ArchiveSpool::ConsumeError(const std::string& file) const {
   const std::string path = dir_ + "/" + file + kErrorSuffix;
-  auto message = ReadFileIfExists(path);
-  if (message) ::unlink(path.c_str());
-  return message;
+  auto text = ReadFileIfExists(path);
+  if (!text) return std::nullopt;
+  ::unlink(path.c_str());
+  size_t nl = text->find('\n');
+  int code = nl == std::string::npos ? 0 : std::atoi(text->substr(0, nl).c_str());
+  if (code <= 0) return std::pair{ErrorCode::kIo, *text};
+  return std::pair{static_cast<ErrorCode>(code), text->substr(nl + 1)};
+}
+
+void ArchiveSpool::RecordGivenUp(const std::string& file) const {
+  try {
+    Prepare();
+    std::string list = ReadFileIfExists(dir_ + "/given-up").value_or("");
+    WriteFileAtomically(dir_ + "/given-up", list + file + "\n", 0600, true);
+  } catch (const std::exception& e) {
+    log::Error("cannot record in the spool that WAL file " + file + " was given up: " + e.what());
+  }
+}
+
+std::vector<std::string> ArchiveSpool::TakeGivenUp() const {
+  const std::string path = dir_ + "/given-up";
+  const std::string taken = path + ".taking";
+  std::vector<std::string> files;
+  if (::rename(path.c_str(), taken.c_str()) != 0) return files;
+  std::string text = ReadFileIfExists(taken).value_or("");
+  ::unlink(taken.c_str());
+  size_t start = 0;
+  for (size_t nl = text.find('\n'); nl != std::string::npos; start = nl + 1, nl = text.find('\n', start)) {
+    if (nl > start) files.push_back(text.substr(start, nl - start));
+  }
+  return files;
 }
 
 std::string ArchiveSpool::LastLogLine() const {

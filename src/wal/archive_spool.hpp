@@ -3,7 +3,9 @@
 //
 //   archive/<file>.ok      the worker stored <file>: "dhanbak-ack 1", repository URL, SHA-256 and
 //                          size of the content it stored
-//   archive/<file>.error   the worker could not store <file>: the message
+//   archive/<file>.error   the worker could not store <file>: the error code, then the message
+//   archive/given-up       files wal-push gave up under [pitr] max_wal_backlog, one per line,
+//                          until the worker records them in the repository (wal/skipped/<file>)
 //   archive/worker.lock    flock(2) held by the one running worker
 //   archive/worker.log     the worker's log lines
 // A wal-push call for <file> believes an acknowledgement only when it names the configured
@@ -16,6 +18,10 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
+
+#include "dhanbak/error.hpp"
 
 namespace dhanbak::wal {
 
@@ -34,9 +40,14 @@ class ArchiveSpool {
   // True when an acknowledgement for `file` matches `content`; removes it in any case.
   bool ConsumeAck(const std::string& file, std::string_view content) const;
 
-  void WriteError(const std::string& file, const std::string& message) const;
-  // The worker's message about `file`, removed once read; nullopt when there is none.
-  std::optional<std::string> ConsumeError(const std::string& file) const;
+  void WriteError(const std::string& file, ErrorCode code, const std::string& message) const;
+  // The worker's error about `file`, removed once read; nullopt when there is none.
+  std::optional<std::pair<ErrorCode, std::string>> ConsumeError(const std::string& file) const;
+
+  // Never throws: giving a file up must not fail because the spool cannot be written.
+  void RecordGivenUp(const std::string& file) const;
+  // The files recorded as given up, and the record emptied.
+  std::vector<std::string> TakeGivenUp() const;
 
   // The worker log's last line (what made the last worker stop), "" when there is none.
   std::string LastLogLine() const;

@@ -47,6 +47,12 @@ std::vector<std::string> WalArchive::StoredHashes(const WalFile& file) const {
   return {hashes.begin(), hashes.end()};
 }
 
+void WalArchive::RecordGivenUp(const std::string& file) const {
+  const std::string name = std::string(kGivenUpPrefix) + file;
+  nlohmann::json j = {{"file", file}, {"recorded_by", HostName()}};
+  repository_.storage().Put(name, repository_.SealWalObject(name, j.dump()));
+}
+
 std::optional<ArchiveIdentity> WalArchive::Identity() const {
   try {
     return ParseIdentity(repository_.ReadSealed(kIdentityName));

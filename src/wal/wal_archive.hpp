@@ -49,6 +49,9 @@ class WalArchive {
   // Up to `max` files archived after `file` in its directory (same timeline and log), in order.
   std::vector<WalFile> ArchivedAfter(const WalFile& file, size_t max) const;
 
+  // Records that wal-push gave `file` up under [pitr] max_wal_backlog (wal/skipped/<file>).
+  void RecordGivenUp(const std::string& file) const;
+
   // The archive's cluster, or nullopt before its first segment was pushed.
   std::optional<ArchiveIdentity> Identity() const;
 

@@ -40,6 +40,8 @@ struct WalFile {
 };
 
 inline constexpr char kWalPrefix[] = "wal/";
+// wal/skipped/<file>: wal-push gave <file> up under [pitr] max_wal_backlog (it is not archived).
+inline constexpr char kGivenUpPrefix[] = "wal/skipped/";
 
 // The file and content hash of a WAL object name; nullopt for any other name.
 struct WalObject {

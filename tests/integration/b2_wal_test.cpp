@@ -82,14 +82,18 @@ TEST_CASE("b2: wal-push archives ahead, rides out faults and an outage; wal-fetc
   auto make_ready = [&](int count) {
     for (int i = 0; i < count; ++i) MakeReady(pg_wal, next++);
   };
+  // PostgreSQL's calls for segments first..last, one by one, oldest first, each marked done.
+  auto archive = [&](int first, int last) {
+    for (int n = first; n <= last; ++n) {
+      ProcessResult r = dhanbak.Run({"wal-push", pg_wal + "/" + SegmentName(n)});
+      INFO(SegmentName(n) << ": " << r.err);
+      REQUIRE(r.exit_code == 0);
+      MarkDone(pg_wal, n);
+    }
+  };
   // Twelve ready segments; PostgreSQL asks for them one by one, oldest first.
   make_ready(12);
-  for (int n = 1; n <= 12; ++n) {
-    ProcessResult r = dhanbak.Run({"wal-push", pg_wal + "/" + SegmentName(n)});
-    INFO(r.err);
-    REQUIRE(r.exit_code == 0);
-    MarkDone(pg_wal, n);
-  }
+  archive(1, 12);
   CHECK(ArchivedSegments(emulator) == 12);
   const std::string worker_log = ReadAll(work + "/spool/archive/worker.log");
   CHECK(worker_log.find("WAL file " + SegmentName(12) + " archived") != std::string::npos);
@@ -98,12 +102,7 @@ TEST_CASE("b2: wal-push archives ahead, rides out faults and an outage; wal-fetc
     emulator.SetFaults({{"rules", json::array({{{"status", 503}, {"api", "b2_upload_file"}, {"percent", 20}},
                                                {{"kind", "drop"}, {"api", "b2_upload_file"}, {"percent", 15}}})}});
     make_ready(8);
-    for (int n = 13; n <= 20; ++n) {
-      ProcessResult r = dhanbak.Run({"wal-push", pg_wal + "/" + SegmentName(n)});
-      INFO(r.err);
-      REQUIRE(r.exit_code == 0);
-      MarkDone(pg_wal, n);
-    }
+    archive(13, 20);
     emulator.ClearFaults();
     CHECK(ArchivedSegments(emulator) == 20);
   }
@@ -119,12 +118,7 @@ TEST_CASE("b2: wal-push archives ahead, rides out faults and an outage; wal-fetc
     CHECK(seconds <= 45);
     CHECK(failed.err.find(SegmentName(13)) != std::string::npos);
     emulator.Start(port);
-    for (int n = 13; n <= 15; ++n) {
-      ProcessResult r = dhanbak.Run({"wal-push", pg_wal + "/" + SegmentName(n)});
-      INFO(r.err);
-      REQUIRE(r.exit_code == 0);
-      MarkDone(pg_wal, n);
-    }
+    archive(13, 15);
     CHECK(ArchivedSegments(emulator) == 15);
   }
 

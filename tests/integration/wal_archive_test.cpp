@@ -4,10 +4,12 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <thread>
@@ -240,6 +242,34 @@ TEST_CASE("a repository outage while the server writes: archiving fails, then ca
   RequireUnbrokenChainTo(env, last);
 }
 
+TEST_CASE("max_wal_backlog: in an outage wal-push gives files up instead of filling pg_wal; the gap is reported") {
+  PgCluster& cluster = SharedCluster();
+  WalArchiveEnv env("push_timeout = \"2s\"\nmax_wal_backlog = \"20MiB\"\n");
+  env.EnableArchiving(cluster);
+  env.SwitchAndWaitArchived(cluster);
+  fs::rename(env.repo_dir(), env.repo_dir() + ".away");
+  cluster.Psql("postgres", "CREATE TABLE IF NOT EXISTS backlog(x text)");
+  for (int i = 0; i < 4; ++i) {
+    cluster.Psql("postgres", "INSERT INTO backlog VALUES ('switch " + std::to_string(i) + "')");
+    cluster.Psql("postgres", "SELECT pg_switch_wal()");
+  }
+  // Four segments (64 MiB) wait; wal-push gives files up until no more than 20 MiB wait.
+  WaitForSql(cluster,
+             "SELECT count(*) <= 1 FROM pg_ls_dir('pg_wal/archive_status') AS f WHERE f LIKE '%.ready'", "t", 90s);
+  fs::rename(env.repo_dir() + ".away", env.repo_dir());
+  env.SwitchAndWaitArchived(cluster, 120s);
+
+  ProcessResult status = env.Run({"status"});
+  CHECK(status.exit_code == 5);
+  CHECK(status.out.find("given up by max_wal_backlog") != std::string::npos);
+  ProcessResult check = env.Run({"check"});
+  CHECK(check.exit_code == 3);
+  CHECK(check.out.find("given up by wal-push under [pitr] max_wal_backlog") != std::string::npos);
+  std::ifstream log(cluster.log_file());
+  std::string server_log((std::istreambuf_iterator<char>(log)), {});
+  CHECK(server_log.find("is GIVEN UP, not archived") != std::string::npos);
+}
+
 TEST_CASE("kill -9 of the wal-push worker during a bulk load loses nothing") {
   PgCluster& cluster = SharedCluster();
   WalArchiveEnv env;
@@ -272,6 +302,69 @@ TEST_CASE("kill -9 of the wal-push worker during a bulk load loses nothing") {
   CHECK(kills >= 1);
   const std::string last = env.SwitchAndWaitArchived(cluster, 180s);
   RequireUnbrokenChainTo(env, last);
+}
+
+TEST_CASE("check proves archiving end to end; list and status show the archive's range, gaps and age") {
+  PgCluster& cluster = SharedCluster();
+  WalArchiveEnv env;
+  env.EnableArchiving(cluster);
+  std::ofstream(env.config_path(), std::ios::app)
+      << "[postgres]\nconninfo = \"host=127.0.0.1 port=" << cluster.port() << " user=postgres\"\n";
+  env.SwitchAndWaitArchived(cluster);
+  env.SwitchAndWaitArchived(cluster);
+  const std::string last = env.SwitchAndWaitArchived(cluster);
+
+  ProcessResult check = env.Run({"check"});
+  INFO(check.out << check.err);
+  CHECK(check.exit_code == 0);
+  CHECK(check.out.find("archiving works end to end: segment") != std::string::npos);
+
+  ProcessResult listed = env.Run({"--json", "list"});
+  REQUIRE(listed.exit_code == 0);
+  auto wal = nlohmann::json::parse(listed.out).at("wal");
+  REQUIRE(wal.at("timelines").size() == 1);
+  CHECK(wal.at("timelines")[0].at("segments").get<int>() >= 3);
+  CHECK(wal.at("timelines")[0].at("gaps").empty());
+  CHECK(wal.at("newest_age_seconds").get<int>() < 600);
+  ProcessResult fresh = env.Run({"status", "--max-wal-age", "1h"});
+  CHECK_MESSAGE(fresh.exit_code == 0, fresh.out << fresh.err);
+  CHECK(fresh.out.find("newest archived WAL: ") != std::string::npos);
+
+  SUBCASE("a segment deleted from the repository is a gap: check exits 3, status 5") {
+    // The segment before `last`: the gap has archived segments on both sides.
+    const std::vector<std::string> files = env.ArchivedFiles();
+    auto at = std::find(files.begin(), files.end(), last);
+    REQUIRE(at != files.end());
+    REQUIRE(at != files.begin());
+    const std::string before_last = *(at - 1);
+    fs::remove(ObjectOf(env, before_last));
+    ProcessResult damaged = env.Run({"check"});
+    CHECK(damaged.exit_code == 3);
+    CHECK(damaged.out.find("1 segment(s) missing between") != std::string::npos);
+    ProcessResult status = env.Run({"status"});
+    CHECK(status.exit_code == 5);
+    CHECK(status.out.find("gap(s) in the WAL archive") != std::string::npos);
+    auto gaps = nlohmann::json::parse(env.Run({"--json", "list"}).out).at("wal").at("timelines")[0].at("gaps");
+    REQUIRE(gaps.size() == 1);
+    CHECK(gaps[0].at("missing") == 1);
+  }
+  SUBCASE("stale archiving is an alert") {
+    std::this_thread::sleep_for(2s);
+    ProcessResult stale = env.Run({"status", "--max-wal-age", "1s"});
+    CHECK(stale.exit_code == 5);
+    CHECK(stale.out.find("archiving is stale") != std::string::npos);
+  }
+  SUBCASE("check --read-data decrypts every archived file; a flipped byte is named") {
+    ProcessResult ok = env.Run({"check", "--read-data"});
+    CHECK_MESSAGE(ok.exit_code == 0, ok.out << ok.err);
+    const std::string object = ObjectOf(env, last);
+    std::string bytes = ReadBytes(object);
+    bytes[bytes.size() / 3] ^= 0x04;
+    WriteBytes(object, bytes);
+    ProcessResult bad = env.Run({"check", "--read-data"});
+    CHECK(bad.exit_code == 3);
+    CHECK(bad.out.find(fs::path(object).filename().string()) != std::string::npos);
+  }
 }
 
 }  // namespace wal_archive_test
