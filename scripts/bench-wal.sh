@@ -13,8 +13,10 @@
 # Every second the script counts the `.ready` files in pg_wal/archive_status (segments waiting
 # for the archiver) and reads pg_stat_archiver. It prints, per run: WAL written, segments
 # archived, the largest backlog, how long after the load ended the archive caught up, and the
-# archiving rate; then the time to fetch every archived segment back with `wal-fetch` (as a
-# recovery would, one call per segment, with read-ahead). Nothing here runs in CI.
+# archiving rate; then wal-push's own throughput (archiving paused while about 0.5 GB of WAL
+# piles up, then the time the backlog takes to drain); then the time to fetch every archived
+# segment back with `wal-fetch` (as a recovery would, one call per segment, with read-ahead).
+# Nothing here runs in CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -83,6 +85,7 @@ as_pg() { "${run_pg[@]}" "$@"; }
 
 rows=()
 fetch_rows=()
+drain_rows=()
 sample() {  # label pgdata -> samples every second until $work/stop exists
   local max=0 n
   : > "$work/samples-$1"
@@ -150,6 +153,22 @@ CONF
     rows+=("$label|$load_secs|${wal_mib%.*}|$archived|$(cat "$work/max-$target-$load")|$catchup|$rate|$failed")
     echo "$label: ${load_secs}s load, $archived segments, backlog max $(cat "$work/max-$target-$load"), caught up ${catchup}s after" >&2
   done
+  # Throughput: archiving paused (archive_command = false) while 0.5 GB of WAL piles up, then
+  # turned back on; the rate at which the backlog drains is wal-push's own segments per second.
+  sed -i "s|^archive_command = .*|archive_command = '/bin/false'|" "$pgdata/postgresql.conf"
+  psql -X -q -c "SELECT pg_reload_conf()" >/dev/null
+  createdb drain
+  psql -X -q -v ON_ERROR_STOP=1 -v db=sales -v scale=0.35 -d drain -f scripts/gen-sample-data.sql >/dev/null
+  psql -X -At -c "SELECT pg_switch_wal()" >/dev/null
+  backlog=$(find "$pgdata/pg_wal/archive_status" -name '*.ready' | wc -l)
+  sed -i "s|^archive_command = .*|archive_command = '$dh/dhanbak -c $dh/$target.toml wal-push %p'|" "$pgdata/postgresql.conf"
+  t0=$(date +%s.%N)
+  psql -X -q -c "SELECT pg_reload_conf()" >/dev/null
+  wait_archived "$pgdata" >/dev/null
+  t1=$(date +%s.%N)
+  drain_rows+=("$target|$backlog|$(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }")|$(awk "BEGIN { printf \"%.1f\", $backlog / ($t1 - $t0) }")|$(awk "BEGIN { printf \"%.0f\", 16 * $backlog / ($t1 - $t0) }")")
+  echo "$target drain: $backlog segments" >&2
+
   # Read every archived segment back, one wal-fetch per segment as a recovery does.
   mkdir -p "$work/fetch-$target"; chown postgres: "$work/fetch-$target" 2>/dev/null || true
   last=$(psql -X -At -c "SELECT last_archived_wal FROM pg_stat_archiver")
@@ -172,6 +191,10 @@ echo
 echo "| repository, load | load (s) | WAL (MiB) | segments archived | largest backlog (segments) | caught up after the load (s) | archived segments/s | archiver failures |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for r in "${rows[@]}"; do IFS='|' read -r a b c d e f g h <<<"$r"; echo "| $a | $b | $c | $d | $e | $f | $g | $h |"; done
+echo
+echo "| repository | backlog of ready segments | drained in (s) | wal-push segments/s | MiB/s |"
+echo "|---|---:|---:|---:|---:|"
+for r in "${drain_rows[@]}"; do IFS='|' read -r a b c d e <<<"$r"; echo "| $a | $b | $c | $d | $e |"; done
 echo
 echo "| repository | segments fetched back (one wal-fetch each) | seconds | segments/s |"
 echo "|---|---:|---:|---:|"
