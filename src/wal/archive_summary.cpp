@@ -55,14 +55,14 @@ ArchiveSummary SummarizeArchive(storage::Storage& storage, uint32_t segment_size
     }
   });
   for (auto& [timeline, names] : segments) {
+    // Without the recorded size: the last segment of a log followed by another tells it (a log
+    // is complete once the next one starts), else 16 MiB or what the names show.
     uint64_t per_log = SegmentsPerLog(segment_size);
     if (segment_size == 0) {
-      // A log that is followed by another one is complete: its last segment tells the size.
-      for (size_t i = 0; i + 1 < names.size(); ++i) {
-        auto a = PositionOf(names[i]), b = PositionOf(names[i + 1]);
-        if (b.log > a.log) per_log = std::max<uint64_t>(a.seg + 1, names.size() > 0 ? a.seg + 1 : per_log);
-      }
       for (const auto& n : names) per_log = std::max(per_log, PositionOf(n).seg + 1);
+      for (size_t i = 0; i + 1 < names.size(); ++i) {
+        if (PositionOf(names[i + 1]).log > PositionOf(names[i]).log) per_log = PositionOf(names[i]).seg + 1;
+      }
     }
     TimelineRange range{timeline, names.front(), names.back(), names.size(), {}};
     for (size_t i = 0; i + 1 < names.size(); ++i) {
