@@ -412,6 +412,78 @@ void Catalog::RecordRestore(const RestoreRecord& r) {
   s.Run();
 }
 
+void Catalog::RecordBaseBackup(const BaseBackupRecord& r) {
+  std::lock_guard lock(state_->mu);
+  sqlite::Database& db = *state_->db;
+  if (r.backup_id.empty()) Fail(db, "base backup id is empty");
+  if (r.status != "running" && r.status != "ok" && r.status != "failed") Fail(db, "invalid status " + r.status);
+  if (r.status == "ok" && r.manifest_name.empty()) Fail(db, "base backup " + r.backup_id + " is ok without a manifest");
+  sqlite::Transaction tx(db);
+  const int64_t repository_id = EnsureRepository(db, r.repository);
+  auto s = db.Prepare(
+      "INSERT OR REPLACE INTO base_backups (repository_id, backup_id, status, started_at, stopped_at, finished_at, "
+      "system_identifier, server_version, timeline, start_lsn, stop_lsn, start_wal, stop_wal, bytes, stored_bytes, "
+      "manifest_name, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)");
+  s.Bind(1, repository_id).Bind(2, r.backup_id).Bind(3, r.status).Bind(4, r.started_at).Bind(5, r.stopped_at);
+  s.Bind(6, r.finished_at).Bind(7, r.system_identifier).Bind(8, r.server_version).Bind(9, r.timeline);
+  s.Bind(10, r.start_lsn).Bind(11, r.stop_lsn).Bind(12, r.start_wal).Bind(13, r.stop_wal).Bind(14, r.bytes);
+  s.Bind(15, r.stored_bytes).Bind(16, r.manifest_name).Bind(17, r.error);
+  s.Run();
+  tx.Commit();
+}
+
+std::vector<BaseBackupRecord> Catalog::ListBaseBackups(const std::string& repository) {
+  std::lock_guard lock(state_->mu);
+  auto s = state_->db->Prepare(
+      "SELECT b.backup_id, b.status, b.started_at, b.stopped_at, b.finished_at, b.system_identifier, "
+      "b.server_version, b.timeline, b.start_lsn, b.stop_lsn, b.start_wal, b.stop_wal, b.bytes, b.stored_bytes, "
+      "b.manifest_name, b.error FROM base_backups b JOIN repositories r ON r.id = b.repository_id "
+      "WHERE r.url = ?1 ORDER BY b.started_at DESC, b.backup_id DESC");
+  s.Bind(1, repository);
+  std::vector<BaseBackupRecord> out;
+  while (s.Step()) {
+    BaseBackupRecord r;
+    r.repository = repository;
+    r.backup_id = s.Text(0);
+    r.status = s.Text(1);
+    r.started_at = s.Int(2);
+    r.stopped_at = s.Int(3);
+    r.finished_at = s.Int(4);
+    r.system_identifier = s.Text(5);
+    r.server_version = s.Text(6);
+    r.timeline = s.Int(7);
+    r.start_lsn = s.Text(8);
+    r.stop_lsn = s.Text(9);
+    r.start_wal = s.Text(10);
+    r.stop_wal = s.Text(11);
+    r.bytes = s.Int(12);
+    r.stored_bytes = s.Int(13);
+    r.manifest_name = s.Text(14);
+    r.error = s.Text(15);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+int Catalog::MarkBaseBackupsInterrupted(const std::string& repository) {
+  std::lock_guard lock(state_->mu);
+  sqlite::Database& db = *state_->db;
+  auto s = db.Prepare(
+      "UPDATE base_backups SET status = 'failed', error = 'interrupted' "
+      "WHERE status = 'running' AND repository_id = (SELECT id FROM repositories WHERE url = ?1)");
+  s.Bind(1, repository);
+  s.Run();
+  return static_cast<int>(db.Changes());
+}
+
+void Catalog::DeleteBaseBackup(const std::string& repository, const std::string& backup_id) {
+  std::lock_guard lock(state_->mu);
+  auto s = state_->db->Prepare(
+      "DELETE FROM base_backups WHERE backup_id = ?2 AND repository_id = (SELECT id FROM repositories WHERE url = ?1)");
+  s.Bind(1, repository).Bind(2, backup_id);
+  s.Run();
+}
+
 void Catalog::RecordPrune(UnixMicros at, int64_t manifests_deleted, int64_t chunks_deleted,
                           const std::string& detail) {
   std::lock_guard lock(state_->mu);

@@ -92,6 +92,29 @@ const std::vector<const char*>& Migrations() {
         PRIMARY KEY (repository_id, backup_id)
       ) WITHOUT ROWID;
       )sql",
+      // 3: base backups (physical copies of the whole cluster, for the WAL archive).
+      R"sql(
+      CREATE TABLE base_backups (
+        repository_id INTEGER NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+        backup_id TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('running', 'ok', 'failed')),
+        started_at INTEGER NOT NULL DEFAULT 0,
+        stopped_at INTEGER NOT NULL DEFAULT 0,
+        finished_at INTEGER NOT NULL DEFAULT 0,
+        system_identifier TEXT NOT NULL DEFAULT '',
+        server_version TEXT NOT NULL DEFAULT '',
+        timeline INTEGER NOT NULL DEFAULT 0,
+        start_lsn TEXT NOT NULL DEFAULT '',
+        stop_lsn TEXT NOT NULL DEFAULT '',
+        start_wal TEXT NOT NULL DEFAULT '',
+        stop_wal TEXT NOT NULL DEFAULT '',
+        bytes INTEGER NOT NULL DEFAULT 0,
+        stored_bytes INTEGER NOT NULL DEFAULT 0,
+        manifest_name TEXT NOT NULL DEFAULT '',
+        error TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (repository_id, backup_id)
+      ) WITHOUT ROWID;
+      )sql",
   };
   return migrations;
 }

@@ -17,6 +17,8 @@
 #include "command/restore.hpp"
 #include "command/verify.hpp"
 #include "command/wal_fetch.hpp"
+#include "command/base_backup.hpp"
+#include "command/restore_cluster.hpp"
 #include "command/wal_push.hpp"
 #include "common/interrupt.hpp"
 #include "common/log.hpp"
@@ -48,6 +50,9 @@ const CommandSpec kCommands[] = {
     {"prune", "[--dry-run]", "apply retention: delete expired backups and unreferenced chunks"},
     {"status", "[--max-age DURATION] [--max-wal-age DURATION]", "last backup / verification per database, WAL archive age"},
     {"catalog", "rebuild", "recreate the local catalog from storage"},
+    {"base-backup", "", "physical backup of the whole cluster (replication protocol), for point-in-time restores"},
+    {"restore-cluster", "--at TIME --pgdata DIR [--tablespace-map OLD=NEW ...] [--amcheck]",
+     "the whole cluster as it was at TIME, from a base backup and the WAL archive"},
     {"wal-push", "PATH", "archive_command: archive_command = 'dhanbak -c FILE wal-push %p'"},
     {"wal-fetch", "NAME PATH", "restore_command: restore_command = 'dhanbak -c FILE wal-fetch %f %p'"},
     {"key", "add --new-passphrase env:NAME|file:PATH [--allow-weak-passphrase] | list | remove ID",
@@ -139,6 +144,13 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
         ("at", "newest good backup at or before TIME", cxxopts::value<std::string>())
         ("backup", "verify this backup id", cxxopts::value<std::string>())
         ("j,jobs", "parallel connections", cxxopts::value<int>());
+  }
+  if (cmd == "restore-cluster") {
+    o.add_options("command")
+        ("at", "the point in time (latest, 2024-01-15 14:31:05, ...)", cxxopts::value<std::string>())
+        ("pgdata", "empty or absent directory for the cluster", cxxopts::value<std::string>())
+        ("tablespace-map", "restore tablespace OLD into NEW (repeatable)", cxxopts::value<std::vector<std::string>>())
+        ("amcheck", "after recovery, check every table and index with pg_amcheck");
   }
   if (cmd == "check") o.add_options("command")("read-data", "download and authenticate every chunk");
   if (cmd == "prune") o.add_options("command")("dry-run", "show what would be deleted, delete nothing");
@@ -271,6 +283,24 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
     vo.backup_id = Opt(r, "backup");
     vo.jobs = Jobs(r);
     return command::RunVerify(ctx, vo);
+  }
+  if (cmd == "base-backup") {
+    if (!args.empty()) throw Error(ErrorCode::kInvalidArgument, "base-backup takes no arguments");
+    return command::RunBaseBackup(ctx);
+  }
+  if (cmd == "restore-cluster") {
+    if (!args.empty()) throw Error(ErrorCode::kInvalidArgument, "restore-cluster takes no arguments");
+    command::RestoreClusterOptions rc;
+    auto at = Opt(r, "at");
+    auto pgdata = Opt(r, "pgdata");
+    if (!at || !pgdata) {
+      throw Error(ErrorCode::kInvalidArgument, "usage: dhanbak restore-cluster --at TIME|latest --pgdata DIR");
+    }
+    rc.at = *at;
+    rc.pgdata = *pgdata;
+    if (r.count("tablespace-map")) rc.tablespace_map = r["tablespace-map"].as<std::vector<std::string>>();
+    rc.amcheck = r.count("amcheck") > 0;
+    return command::RunRestoreCluster(ctx, rc);
   }
   if (cmd == "wal-push") {
     if (args.size() != 1) throw Error(ErrorCode::kInvalidArgument, "usage: dhanbak wal-push PATH (archive_command's %p)");

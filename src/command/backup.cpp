@@ -31,10 +31,6 @@
 #include "stream/stream_writer.hpp"
 
 namespace dhanbak::command {
-namespace {
-
-constexpr int kLeaderLockTimeoutSeconds = 60;
-constexpr size_t kTablesPerTransaction = 50;  // tables a COPY worker locks before it commits
 
 std::string NewBackupId(UnixMicros now) {
   std::string iso = FormatUtcIso(now);  // 2024-01-15T02:00:00.123456Z
@@ -44,6 +40,11 @@ std::string NewBackupId(UnixMicros now) {
   }
   return compact + "Z-" + HexEncode(crypto::RandomBytes(4));
 }
+
+namespace {
+
+constexpr int kLeaderLockTimeoutSeconds = 60;
+constexpr size_t kTablesPerTransaction = 50;  // tables a COPY worker locks before it commits
 
 // Cancels the running queries of registered connections when a signal arrives, so that a
 // worker blocked on the server (a lock wait, a slow COPY) unwinds promptly.

@@ -16,6 +16,9 @@ struct BackupOptions {
   std::optional<int> jobs;
 };
 
+// "20240115T020000Z-3f9a1c2b": the start time (UTC) and 4 random bytes.
+std::string NewBackupId(int64_t now_unix_micros);
+
 // Returns the process exit code: 0 when every database was backed up, else the first error's.
 int RunBackup(Context& ctx, const BackupOptions& options);
 

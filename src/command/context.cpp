@@ -103,6 +103,7 @@ std::vector<FileLock> Context::Lock(LockMode mode) {
   CreatePrivateDirectories(std::filesystem::path(base).parent_path().string(), ErrorCode::kIo, "catalog " + base);
   std::vector<FileLock> locks;
   if (mode == LockMode::kBackup) locks.push_back(TakeLock(base + ".backup.lock", LOCK_EX, "backup"));
+  if (mode == LockMode::kBaseBackup) locks.push_back(TakeLock(base + ".base-backup.lock", LOCK_EX, "base backup"));
   locks.push_back(TakeLock(base + ".repo.lock", mode == LockMode::kExclusive ? LOCK_EX : LOCK_SH, "repository"));
   return locks;
 }

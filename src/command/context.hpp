@@ -38,6 +38,7 @@ class FileLock {
 
 enum class LockMode {
   kBackup,    // one backup at a time; restores and verifications may run beside it
+  kBaseBackup, // one base backup at a time; anything but prune may run beside it
   kShared,    // restore, verify: anything but prune
   kExclusive, // prune: nothing else
 };

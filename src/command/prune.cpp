@@ -152,6 +152,12 @@ int RunPrune(Context& ctx, const PruneOptions& o) {
     }
   }
 
+  // Base backups are kept whole (their retention comes with the WAL archive's): every chunk they
+  // need stays. An unreadable one stops prune, like an unreadable manifest.
+  for (const auto& id : repo.ListBaseBackupIds()) {
+    for (auto& c : repo.GetBaseBackup(id).NeededChunks()) referenced.insert(std::move(c));
+  }
+
   int64_t now = std::time(nullptr);
   std::vector<storage::ObjectInfo> objects;
   storage.List("chunks/", [&](const storage::ObjectInfo& info) { objects.push_back(info); });

@@ -19,7 +19,7 @@ constexpr char kAuditKeysPrefix[] = "keys/";
 
 bool IsSealedName(const std::string& name) {
   return name.starts_with(kAuditChunksPrefix) || name.starts_with(kAuditManifestsPrefix) || name == "config" ||
-         name.starts_with("wal/");
+         name.starts_with("wal/") || name.starts_with("basebackups/");
 }
 
 // The B2 command line that deletes version `id` of object `name`. The bucket's name of the

@@ -109,6 +109,7 @@ std::map<std::string, Section> Sections(Config& c) {
       {"pg_bin_dir", [&c](const TomlField& f) { c.pitr.pg_bin_dir = f.AbsolutePath(); }},
       {"archive_async", [&c](const TomlField& f) { c.pitr.archive_async = f.Bool(); }},
       {"push_timeout", [&c](const TomlField& f) { c.pitr.push_timeout = f.Duration(false); }},
+      {"wal_wait_timeout", [&c](const TomlField& f) { c.pitr.wal_wait_timeout = f.Duration(false); }},
       {"max_wal_backlog", [&c](const TomlField& f) { c.pitr.max_wal_backlog = f.Size(); }},
       {"fetch_ahead",
        [&c](const TomlField& f) {

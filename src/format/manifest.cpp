@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dhanbak/error.hpp"
+#include "format/stream_ref_json.hpp"
 
 namespace dhanbak::format {
 
@@ -25,12 +26,12 @@ std::vector<std::string> StreamRef::NeededChunks() const {
   return ids;
 }
 
-static void to_json(json& j, const StreamRef& s) {
+void to_json(json& j, const StreamRef& s) {
   j = json{{"bytes", s.bytes}, {"sha256", s.sha256}, {"chunks", s.chunks}};
   if (s.HasDeltas()) j["bases"] = s.bases;
   if (!s.anchors.empty()) j["anchors"] = s.anchors;
 }
-static void from_json(const json& j, StreamRef& s) {
+void from_json(const json& j, StreamRef& s) {
   j.at("bytes").get_to(s.bytes);
   j.at("sha256").get_to(s.sha256);
   j.at("chunks").get_to(s.chunks);

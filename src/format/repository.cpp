@@ -401,6 +401,7 @@ std::string Repository::OpenSealed(const std::string& name, std::string_view sea
   if (name.starts_with(kManifestsPrefix)) return OpenObject(enc_key_, ObjectKind::kManifest, name, sealed);
   if (name == kConfigName) return OpenObject(enc_key_, ObjectKind::kConfig, name, sealed);
   if (name.starts_with(kWalPrefix)) return OpenObject(enc_key_, ObjectKind::kWal, name, sealed);
+  if (name.starts_with(kBaseBackupsPrefix)) return OpenObject(enc_key_, ObjectKind::kBaseBackup, name, sealed);
   throw Error(ErrorCode::kInvalidArgument, "object '" + name + "' is not a sealed object");
 }
 
@@ -448,6 +449,28 @@ std::vector<std::string> Repository::ListManifestIds() const {
   std::vector<std::string> ids;
   storage_.List(kManifestsPrefix, [&](const storage::ObjectInfo& o) {
     ids.push_back(o.name.substr(std::string(kManifestsPrefix).size()));
+  });
+  return ids;
+}
+
+void Repository::PutBaseBackup(const BaseBackupManifest& manifest) const {
+  std::string name = kBaseBackupsPrefix + manifest.backup_id;
+  storage_.Put(name, SealObject(enc_key_, ObjectKind::kBaseBackup, name, BaseBackupManifestToJson(manifest)));
+}
+
+BaseBackupManifest Repository::GetBaseBackup(const std::string& backup_id) const {
+  BaseBackupManifest m = BaseBackupManifestFromJson(ReadSealed(kBaseBackupsPrefix + backup_id));
+  if (m.backup_id != backup_id) {
+    throw Error(ErrorCode::kCorruption, "base backup manifest " + std::string(kBaseBackupsPrefix) + backup_id +
+                                            " records another backup (" + m.backup_id + ")");
+  }
+  return m;
+}
+
+std::vector<std::string> Repository::ListBaseBackupIds() const {
+  std::vector<std::string> ids;
+  storage_.List(kBaseBackupsPrefix, [&](const storage::ObjectInfo& o) {
+    ids.push_back(o.name.substr(std::string(kBaseBackupsPrefix).size()));
   });
   return ids;
 }

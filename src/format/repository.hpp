@@ -8,6 +8,7 @@
 //   chunks/<id[0:2]>/<id>.<base>  the same chunk stored as a delta against whole chunk <base>
 //   manifests/<backup-id>         sealed (kind manifest): one finished backup
 //   wal/...                       sealed (kind wal): the WAL archive (wal/wal_file.hpp)
+//   basebackups/<backup-id>       sealed (kind base backup): one usable base backup
 // Every sealed object is read through ReadSealed: the newest version, or when that one fails
 // authentication or the name is hidden, the newest other version that authenticates (someone
 // with a write-only key can add versions and hide names, but cannot forge a sealed object).
@@ -21,6 +22,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "dhanbak/format/base_backup_manifest.hpp"
 #include "dhanbak/format/manifest.hpp"
 #include "dhanbak/storage/storage.hpp"
 #include "stream/chunker.hpp"
@@ -112,6 +114,11 @@ class Repository {
   // Ids of manifests whose newest version is a hide marker (B2): absent from ListManifestIds, yet
   // still readable by GetManifest. dhanbak never hides anything; prune must not sweep their chunks.
   std::vector<std::string> HiddenManifestIds() const;
+
+  // Base backups (basebackups/<id>, kind base backup): written only once the backup is usable.
+  void PutBaseBackup(const BaseBackupManifest& manifest) const;
+  BaseBackupManifest GetBaseBackup(const std::string& backup_id) const;
+  std::vector<std::string> ListBaseBackupIds() const;
 
   std::string AddKey(const std::string& passphrase, const KdfParams& kdf = {}) const;
   std::vector<KeyInfo> ListKeys() const;

@@ -27,6 +27,7 @@ enum class ObjectKind : uint8_t {
   kManifest = 2,
   kConfig = 3,
   kWal = 4,  // an archived WAL file, or the archive's cluster identity (wal/...)
+  kBaseBackup = 5,  // a base backup's manifest (basebackups/...)
 };
 
 constexpr size_t kSealedHeaderSize = 20;

@@ -1,5 +1,6 @@
 #include "wal/wal_file.hpp"
 
+#include <cstdio>
 #include <cstring>
 
 namespace dhanbak::wal {
@@ -90,6 +91,14 @@ std::optional<WalPageIdentity> ReadPageIdentity(std::string_view segment) {
   id.system_identifier = LoadHostOrder<uint64_t>(segment, 24);
   id.segment_size = LoadHostOrder<uint32_t>(segment, 32);
   return id;
+}
+
+std::string SegmentFileName(uint32_t timeline, uint64_t segno, uint32_t segment_size) {
+  const uint64_t per_log = 0x100000000ull / segment_size;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%08X%08X%08X", timeline, static_cast<unsigned>(segno / per_log),
+                static_cast<unsigned>(segno % per_log));
+  return buf;
 }
 
 }  // namespace dhanbak::wal

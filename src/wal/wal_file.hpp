@@ -39,6 +39,9 @@ struct WalFile {
   bool HasPageHeader() const { return kind == WalFileKind::kSegment || kind == WalFileKind::kPartial; }
 };
 
+// The name of segment number `segno` (LSN / segment size) on `timeline`, as XLogFileName.
+std::string SegmentFileName(uint32_t timeline, uint64_t segno, uint32_t segment_size);
+
 inline constexpr char kWalPrefix[] = "wal/";
 // wal/skipped/<file>: wal-push gave <file> up under [pitr] max_wal_backlog (it is not archived).
 inline constexpr char kGivenUpPrefix[] = "wal/skipped/";

@@ -443,12 +443,44 @@ TEST_CASE("catalog: a version 1 catalog is migrated, keeping its backups") {
   AddBackup(*Catalog::Open(path), "b1", kSales, 1000, "ok");
   RawQuery(path, "DROP TABLE damaged_chunks");
   RawQuery(path, "DROP TABLE lost_backups");
+  RawQuery(path, "DROP TABLE base_backups");
   RawQuery(path, "PRAGMA user_version = 1");
   auto c = Catalog::Open(path);
   CHECK(c->SchemaVersion() == Catalog::LatestSchemaVersion());
   CHECK(c->ListBackups(kRepo, kSales).size() == 1);
   c->RecordDamagedChunk(kRepo, "aa", "x");
   CHECK(c->DamagedChunks(kRepo).size() == 1);
+}
+
+TEST_CASE("catalog: base backups are recorded, replaced by id, interrupted ones marked failed") {
+  TempDir dir;
+  const std::string path = dir.File("catalog.sqlite");
+  auto c = Catalog::Open(path);
+  BaseBackupRecord r;
+  r.backup_id = "20240115T020000Z-aa";
+  r.repository = kRepo;
+  r.status = "running";
+  r.started_at = 1000;
+  c->RecordBaseBackup(r);
+  r.backup_id = "20240116T020000Z-bb";
+  r.started_at = 2000;
+  c->RecordBaseBackup(r);
+  r.status = "ok";
+  CHECK_THROWS_AS(c->RecordBaseBackup(r), Error);  // ok needs a manifest
+  r.manifest_name = "basebackups/20240116T020000Z-bb";
+  r.stop_wal = "000000010000000000000007";
+  c->RecordBaseBackup(r);
+  CHECK(c->MarkBaseBackupsInterrupted(kRepo) == 1);
+  auto list = c->ListBaseBackups(kRepo);
+  REQUIRE(list.size() == 2);
+  CHECK(list[0].backup_id == "20240116T020000Z-bb");
+  CHECK(list[0].status == "ok");
+  CHECK(list[0].stop_wal == "000000010000000000000007");
+  CHECK(list[1].status == "failed");
+  CHECK(list[1].error == "interrupted");
+  CHECK(c->ListBaseBackups(kOtherRepo).empty());
+  c->DeleteBaseBackup(kRepo, "20240115T020000Z-aa");
+  CHECK(c->ListBaseBackups(kRepo).size() == 1);
 }
 
 }  // namespace dhanbak::catalog::catalog_test

@@ -92,6 +92,7 @@ scratch_dir = "/srv/dhanbak/scratch"
 pg_bin_dir = "/usr/lib/postgresql/15/bin"
 archive_async = false
 push_timeout = "2m"
+wal_wait_timeout = "90s"
 fetch_ahead = 16
 )";
 
@@ -127,6 +128,7 @@ TEST_CASE("config: a full file is parsed into every field") {
   CHECK(c.pitr.pg_bin_dir == "/usr/lib/postgresql/15/bin");
   CHECK_FALSE(c.pitr.archive_async);
   CHECK(c.pitr.push_timeout == std::chrono::minutes(2));
+  CHECK(c.pitr.wal_wait_timeout == std::chrono::seconds(90));
   CHECK(c.pitr.fetch_ahead == 16);
 }
 
@@ -153,6 +155,7 @@ TEST_CASE("config: an empty file gives the documented defaults") {
   CHECK(c.pitr.spool_dir == "/var/lib/dhanbak/spool");
   CHECK(c.pitr.archive_async);
   CHECK(c.pitr.push_timeout == std::chrono::seconds(60));
+  CHECK(c.pitr.wal_wait_timeout == std::chrono::minutes(10));
   CHECK(c.pitr.fetch_ahead == 8);
   CHECK(c.catalog_path == "/var/lib/dhanbak/catalog.sqlite");
 }

@@ -47,6 +47,18 @@ struct BackupRecord {
   std::vector<TableRecord> tables;  // filled by GetBackup, stored by FinishBackup/UpsertBackup
 };
 
+// A base backup (base-backup): "ok" only once its manifest is stored, i.e. once the WAL from its
+// start to its stop is archived.
+struct BaseBackupRecord {
+  std::string backup_id, repository, status /* running | ok | failed */;
+  UnixMicros started_at = 0, stopped_at = 0, finished_at = 0;
+  std::string system_identifier, server_version;
+  int64_t timeline = 0;
+  std::string start_lsn, stop_lsn, start_wal, stop_wal;
+  int64_t bytes = 0, stored_bytes = 0;
+  std::string manifest_name, error;
+};
+
 struct VerificationRecord {
   std::string backup_id, database, status /* ok | failed */, detail;
   UnixMicros at = 0;
@@ -92,6 +104,15 @@ class Catalog {
   std::optional<BackupRecord> EarliestGoodBackup(const std::string& repository, const std::string& database);
   // Removes the backup and its tables; deleting an unknown backup is not an error.
   void DeleteBackup(const std::string& repository, const std::string& backup_id);
+
+  // Inserts or replaces a base backup (by repository and backup id).
+  void RecordBaseBackup(const BaseBackupRecord& r);
+  // Newest first (by start time).
+  std::vector<BaseBackupRecord> ListBaseBackups(const std::string& repository);
+  // Marks the repository's "running" base backups failed ("interrupted"); returns how many.
+  // Call only while holding the base backup lock.
+  int MarkBaseBackupsInterrupted(const std::string& repository);
+  void DeleteBaseBackup(const std::string& repository, const std::string& backup_id);
 
   // Damage found in storage (design: "corruption heals, not spread").
   // A chunk some reader found corrupted or missing: the next backup stores it again when it
