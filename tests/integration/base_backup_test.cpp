@@ -1,0 +1,242 @@
+// Base backups and whole-cluster restores (issue 9): `dhanbak base-backup` over the replication
+// protocol, `dhanbak restore-cluster --at TIME` replaying the archive that PostgreSQL's own
+// archiver filled through `dhanbak wal-push`. Every restored cluster is started by the test and
+// its databases compared with what the source held at that point in time.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/pg_cluster.hpp"
+#include "support/process.hpp"
+#include "support/wal_archive_env.hpp"
+
+namespace base_backup_test {  // this file's names, apart from its unity batch's
+
+using namespace dhanbak::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A directory inside the env that the server's OS user (who runs dhanbak there) may write.
+std::string OwnedDir(const WalArchiveEnv& env, const std::string& name) {
+  std::string dir = env.dir() + "/" + name;
+  fs::create_directories(dir);
+  GiveToServerUser(dir);
+  return dir;
+}
+
+// A tablespace directory that lives as long as the cluster (an env's directory goes with its test).
+std::string TablespaceDir(const PgCluster& cluster, const std::string& name) {
+  std::string dir = cluster.base_dir() + "/" + name;
+  fs::create_directories(dir);
+  GiveToServerUser(dir);
+  return dir;
+}
+
+void PointAt(const WalArchiveEnv& env, const PgCluster& cluster) {
+  std::ofstream(env.config_path(), std::ios::app)
+      << "[postgres]\nconninfo = \"host=127.0.0.1 port=" << cluster.port() << " user=postgres\"\n";
+}
+
+// The contents of both test databases: a table in a tablespace, and one in another database.
+std::string Digest(const std::function<std::string(const std::string&, const std::string&)>& psql) {
+  return psql("ledger", "SELECT count(*) || ':' || md5(string_agg(id || '/' || amount || '/' || note, ',' ORDER BY id)) "
+                        "FROM entries") +
+         " " + psql("payroll", "SELECT count(*) || ':' || coalesce(sum(gross), 0) FROM slips");
+}
+std::string Digest(const PgCluster& c) {
+  return Digest([&](const std::string& db, const std::string& sql) { return c.Psql(db, sql); });
+}
+std::string Digest(const DataDirServer& s) {
+  return Digest([&](const std::string& db, const std::string& sql) { return s.Psql(db, sql); });
+}
+
+// The server's clock now, in UTC (after a pause, so that it lies strictly between two commits).
+std::string PointInTime(const PgCluster& c) {
+  std::this_thread::sleep_for(1100ms);
+  std::string t = c.Psql("postgres", "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', "
+                                     "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')");
+  std::this_thread::sleep_for(1100ms);
+  return t;
+}
+
+void CreateSchema(const PgCluster& cluster, const std::string& tablespace_dir) {
+  cluster.Psql("postgres", "DROP DATABASE IF EXISTS ledger WITH (FORCE); DROP DATABASE IF EXISTS payroll WITH (FORCE);"
+                           "DROP TABLESPACE IF EXISTS bb_space");
+  cluster.Psql("postgres", "CREATE TABLESPACE bb_space LOCATION '" + tablespace_dir + "'");
+  cluster.CreateDatabase("ledger");
+  cluster.CreateDatabase("payroll");
+  cluster.Psql("ledger",
+               "CREATE TABLE entries(id int PRIMARY KEY, amount numeric(12,2) NOT NULL, note text) TABLESPACE bb_space;"
+               "INSERT INTO entries SELECT g, g * 1.25, md5(g::text) FROM generate_series(1, 5000) g");
+  cluster.Psql("payroll", "CREATE TABLE slips(id serial PRIMARY KEY, gross numeric NOT NULL);"
+                          "INSERT INTO slips(gross) SELECT g FROM generate_series(1, 100) g");
+}
+
+// A restored data directory started for comparison (archiving off unless `settings` say otherwise).
+std::unique_ptr<DataDirServer> Start(const PgCluster& cluster, const std::string& pgdata,
+                                     const std::string& settings = "archive_mode = off\n") {
+  return std::make_unique<DataDirServer>(cluster.bindir(), pgdata, settings);
+}
+
+ProcessResult RestoreCluster(const WalArchiveEnv& env, const std::string& at, const std::string& pgdata,
+                             const std::vector<std::string>& more = {}) {
+  std::vector<std::string> args{"restore-cluster", "--at", at, "--pgdata", pgdata};
+  args.insert(args.end(), more.begin(), more.end());
+  return env.Run(args, 5min);
+}
+
+}  // namespace
+
+TEST_CASE("restore-cluster brings the whole cluster back at several points in time, tablespaces remapped") {
+  PgCluster& cluster = SharedCluster();
+  WalArchiveEnv env;
+  env.EnableArchiving(cluster);
+  PointAt(env, cluster);
+  const std::string space = TablespaceDir(cluster, "space1");
+  CreateSchema(cluster, space);
+
+  ProcessResult base = env.Run({"base-backup"}, 5min);
+  INFO(base.out << base.err);
+  REQUIRE(base.exit_code == 0);
+  CHECK(base.out.find("base backup ") != std::string::npos);
+  REQUIRE(fs::exists(env.repo_dir() + "/basebackups"));
+
+  // After the base backup: three states with recorded points in time between them.
+  cluster.Psql("ledger", "INSERT INTO entries VALUES (9001, 1.5, 'after base')");
+  cluster.Psql("payroll", "INSERT INTO slips(gross) VALUES (5000)");
+  const std::string state_a = Digest(cluster);
+  const std::string time_a = PointInTime(cluster);
+  cluster.Psql("ledger", "UPDATE entries SET amount = amount * 2 WHERE id % 3 = 0; DELETE FROM entries WHERE id < 100;"
+                         "INSERT INTO entries SELECT g, g, repeat('x', 200) FROM generate_series(20001, 120000) g");
+  const std::string state_b = Digest(cluster);
+  const std::string time_b = PointInTime(cluster);
+  cluster.Psql("ledger", "DELETE FROM entries");  // the incident
+  cluster.Psql("payroll", "UPDATE slips SET gross = 0");
+  const std::string state_c = Digest(cluster);
+  env.SwitchAndWaitArchived(cluster, 120s);
+  REQUIRE(state_a != state_b);
+  REQUIRE(state_b != state_c);
+
+  for (const auto& [at, expected] : {std::pair{time_a, state_a}, std::pair{time_b, state_b},
+                                     std::pair{std::string("latest"), state_c}}) {
+    CAPTURE(at);
+    const std::string pgdata = env.dir() + "/restored-" + std::to_string(std::hash<std::string>{}(at));
+    const std::string new_space = env.dir() + "/space-" + std::to_string(std::hash<std::string>{}(at));
+    OwnedDir(env, fs::path(new_space).filename().string());
+    ProcessResult r = RestoreCluster(env, at, pgdata, {"--tablespace-map", space + "=" + new_space});
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find("last transaction:") != std::string::npos);
+    CHECK(fs::read_symlink(fs::directory_iterator(pgdata + "/pg_tblspc")->path()) == new_space);
+    CHECK_FALSE(fs::exists(pgdata + "/recovery.signal"));
+    auto restored = Start(cluster, pgdata);
+    INFO(restored->Log());
+    CHECK(restored->Psql("postgres", "SELECT pg_is_in_recovery()") == "f");
+    CHECK(Digest(*restored) == expected);
+    CHECK(restored->Psql("ledger", "SELECT pg_tablespace_location(oid) FROM pg_tablespace WHERE spcname = 'bb_space'") ==
+          new_space);
+  }
+}
+
+TEST_CASE("restore-cluster refuses before writing anything: a gap in the WAL, a used directory, no base backup") {
+  PgCluster& cluster = SharedCluster();
+  WalArchiveEnv env;
+  env.EnableArchiving(cluster);
+  PointAt(env, cluster);
+  const std::string space = TablespaceDir(cluster, "space2");
+  CreateSchema(cluster, space);
+  const std::string before_base = PointInTime(cluster);
+
+  ProcessResult none = RestoreCluster(env, "latest", env.dir() + "/r0");
+  CHECK(none.exit_code == 1);
+  CHECK(none.err.find("no base backup") != std::string::npos);
+  CHECK_FALSE(fs::exists(env.dir() + "/r0"));
+
+  REQUIRE(env.Run({"base-backup"}, 5min).exit_code == 0);
+  ProcessResult too_early = RestoreCluster(env, before_base, env.dir() + "/r0");
+  CHECK(too_early.exit_code == 1);
+  CHECK(too_early.err.find("no base backup ended at or before") != std::string::npos);
+
+  cluster.Psql("ledger", "INSERT INTO entries VALUES (9001, 1, 'before the gap')");
+  const std::string state_a = Digest(cluster);
+  const std::string time_a = PointInTime(cluster);
+  env.SwitchAndWaitArchived(cluster);
+  cluster.Psql("ledger", "INSERT INTO entries VALUES (9002, 2, 'in the lost segment')");
+  const std::string lost = env.SwitchAndWaitArchived(cluster);
+  cluster.Psql("ledger", "INSERT INTO entries VALUES (9003, 3, 'after the gap')");
+  const std::string time_c = PointInTime(cluster);
+  env.SwitchAndWaitArchived(cluster);
+  for (const auto& entry : fs::recursive_directory_iterator(env.repo_dir() + "/wal")) {
+    if (entry.path().filename().string().starts_with(lost + "-")) fs::remove(entry.path());
+  }
+
+  for (const std::string& at : {time_c, std::string("latest")}) {
+    CAPTURE(at);
+    ProcessResult gap = RestoreCluster(env, at, env.dir() + "/r1");
+    CHECK(gap.exit_code == 1);
+    CHECK(gap.err.find("missing segment " + lost) != std::string::npos);
+    CHECK_FALSE(fs::exists(env.dir() + "/r1"));
+  }
+
+  const std::string used = OwnedDir(env, "used");
+  std::ofstream(used + "/PG_VERSION") << "15\n";
+  ProcessResult occupied = RestoreCluster(env, time_a, used);
+  CHECK(occupied.exit_code == 2);
+  CHECK(occupied.err.find("is not empty") != std::string::npos);
+  CHECK(fs::exists(used + "/PG_VERSION"));
+
+  ProcessResult bad_map = RestoreCluster(env, time_a, env.dir() + "/r2", {"--tablespace-map", "/nowhere=/tmp/x"});
+  CHECK(bad_map.exit_code == 2);
+  CHECK(bad_map.err.find("not a tablespace of base backup") != std::string::npos);
+  CHECK_FALSE(fs::exists(env.dir() + "/r2"));
+
+  // Before the gap everything is there.
+  const std::string empty_dir = OwnedDir(env, "r3");
+  ProcessResult ok = RestoreCluster(env, time_a, empty_dir,
+                                    {"--tablespace-map", space + "=" + OwnedDir(env, "space3"), "--amcheck"});
+  INFO(ok.out << ok.err);
+  REQUIRE(ok.exit_code == 0);
+  auto restored = Start(cluster, empty_dir);
+  CHECK(Digest(*restored) == state_a);
+}
+
+TEST_CASE("base-backup refuses a server that does not archive, and a repository holding another cluster's WAL") {
+  PgCluster& cluster = SharedCluster();
+  WalArchiveEnv env;
+  env.EnableArchiving(cluster);
+  env.SwitchAndWaitArchived(cluster);  // the archive now belongs to the shared cluster
+
+  PgCluster other;  // archive_mode off
+  PointAt(env, other);
+  ProcessResult off = env.Run({"base-backup"});
+  CHECK(off.exit_code == 2);
+  CHECK(off.err.find("archive_mode = off") != std::string::npos);
+
+  other.Reconfigure("wal_level = replica\narchive_mode = on\narchive_command = '/bin/true'\n");
+  // Its new port: the [postgres] table is rewritten (TOML refuses a repeated one).
+  std::string conf;
+  {
+    std::ifstream in(env.config_path());
+    conf.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  conf = conf.substr(0, conf.find("[postgres]")) + "[postgres]\nconninfo = \"host=127.0.0.1 port=" +
+         std::to_string(other.port()) + " user=postgres\"\n";
+  std::ofstream(env.config_path(), std::ios::trunc) << conf;
+  ProcessResult foreign = env.Run({"base-backup"});
+  CHECK(foreign.exit_code == 2);
+  CHECK(foreign.err.find("another cluster's WAL") != std::string::npos);
+  CHECK_FALSE(fs::exists(env.repo_dir() + "/basebackups"));
+}
+
+}  // namespace base_backup_test
