@@ -21,6 +21,7 @@ struct ArchivedSegment {
 struct ArchiveIndex {
   std::map<std::pair<uint32_t, uint64_t>, ArchivedSegment> segments;
   std::map<uint32_t, std::string> history_files;  // timeline → file name
+  std::map<uint32_t, int64_t> history_archived;   // timeline → when its history file was stored
 };
 
 ArchiveIndex IndexArchive(storage::Storage& storage, uint32_t segment_size) {
@@ -32,6 +33,7 @@ ArchiveIndex IndexArchive(storage::Storage& storage, uint32_t segment_size) {
     const auto& f = object->file;
     if (f.kind == wal::WalFileKind::kTimelineHistory) {
       index.history_files[f.timeline] = f.name;
+      index.history_archived[f.timeline] = info.modified_unix;
       return;
     }
     if (f.kind != wal::WalFileKind::kSegment) return;
@@ -53,11 +55,14 @@ std::string ReadHistory(const format::Repository& repo, const std::string& name)
   return *content;
 }
 
-// The newest timeline descending from `base_timeline`, with its path. Reads history files.
+// The timeline that was live at `at_unix` (0: the newest) among those descending from
+// `base_timeline`, with its path: the newest whose history file was archived by then, i.e. whose
+// promotion had happened. Reads history files.
 TimelinePath ChooseTimeline(const format::Repository& repo, const ArchiveIndex& index, uint32_t base_timeline,
-                            uint64_t base_start_lsn) {
+                            uint64_t base_start_lsn, int64_t at_unix) {
   for (auto it = index.history_files.rbegin(); it != index.history_files.rend(); ++it) {
     if (it->first <= base_timeline) break;
+    if (at_unix != 0 && index.history_archived.at(it->first) > at_unix) continue;
     auto history = ParseTimelineHistory(ReadHistory(repo, it->second));
     TimelinePath path;
     uint64_t begin = 0;
@@ -125,8 +130,9 @@ RecoveryPlan PlanClusterRecovery(const format::Repository& repo, const TimeSpec&
   plan.base = *chosen;
   const uint32_t segment_size = plan.base.segment_size;
   const ArchiveIndex index = IndexArchive(repo.storage(), segment_size);
+  const int64_t at_unix = at.latest ? 0 : (at.at + 999999) / 1000000;
   const TimelinePath path =
-      ChooseTimeline(repo, index, plan.base.stop_timeline, pg::ParseLsn(plan.base.start_lsn));
+      ChooseTimeline(repo, index, plan.base.stop_timeline, pg::ParseLsn(plan.base.start_lsn), at_unix);
   plan.target_timeline = path.back().first;
 
   const uint64_t first = pg::ParseLsn(plan.base.start_lsn) / segment_size;
@@ -136,7 +142,6 @@ RecoveryPlan PlanClusterRecovery(const format::Repository& repo, const TimeSpec&
   for (const auto& [key, seg] : index.segments) {
     if (key.second >= first && TimelineFor(path, key.second, segment_size) == key.first) newest = std::max(newest, key.second);
   }
-  const int64_t at_unix = at.latest ? 0 : (at.at + 999999) / 1000000;
   plan.first_segment = wal::SegmentFileName(TimelineFor(path, first, segment_size), first, segment_size);
   for (uint64_t segno = first;; ++segno) {
     const uint32_t tli = TimelineFor(path, segno, segment_size);

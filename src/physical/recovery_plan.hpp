@@ -1,8 +1,10 @@
 // RecoveryPlan — which base backup and which archived WAL bring the cluster to a point in time,
 // decided from the repository alone before anything is written (design §4, restore-cluster):
 //  - the newest base backup that stopped at or before TIME (`latest`: the newest one);
-//  - the timeline to follow: the newest archived timeline whose history descends from the base
-//    backup's (PostgreSQL's recovery_target_timeline = 'latest', made explicit);
+//  - the timeline to follow: the one live at TIME among those descending from the base backup's,
+//    i.e. the newest whose history file was archived by TIME (`latest`: the newest), given to
+//    PostgreSQL explicitly as recovery_target_timeline. A cluster restored to 14:00 and promoted
+//    at 15:00 was not live at 14:30: a restore to 14:30 follows the old timeline;
 //  - an unbroken chain of segments from the base backup's start up to the first segment archived
 //    at or after TIME (`latest`: to the end of the archive, with nothing archived beyond a gap).
 // A missing segment is an error naming it, before a single file is restored.

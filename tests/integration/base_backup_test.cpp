@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <iterator>
@@ -209,6 +210,62 @@ TEST_CASE("restore-cluster refuses before writing anything: a gap in the WAL, a 
   REQUIRE(ok.exit_code == 0);
   auto restored = Start(cluster, empty_dir);
   CHECK(Digest(*restored) == state_a);
+}
+
+TEST_CASE("after a promotion the restored cluster archives a second timeline; restores follow the timeline live at TIME") {
+  PgCluster& cluster = SharedCluster();
+  WalArchiveEnv env;
+  env.EnableArchiving(cluster);
+  PointAt(env, cluster);
+  const std::string space = TablespaceDir(cluster, "space4");
+  CreateSchema(cluster, space);
+  REQUIRE(env.Run({"base-backup"}, 5min).exit_code == 0);
+  cluster.Psql("ledger", "INSERT INTO entries VALUES (9001, 1, 'a')");
+  const std::string state_a = Digest(cluster);
+  const std::string time_a = PointInTime(cluster);
+  cluster.Psql("ledger", "INSERT INTO entries VALUES (9002, 2, 'b on timeline 1')");
+  const std::string state_b = Digest(cluster);
+  const std::string time_b = PointInTime(cluster);
+  env.SwitchAndWaitArchived(cluster);
+
+  // The incident response: the cluster back at A, promoted (timeline 2), run with its own
+  // archive settings: it archives its history file and its new WAL into the same repository.
+  const std::string first = env.dir() + "/first";
+  ProcessResult r = RestoreCluster(env, time_a, first, {"--tablespace-map", space + "=" + OwnedDir(env, "space-first")});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("new timeline:     2") != std::string::npos);
+  std::string state_d;
+  {
+    auto promoted = Start(cluster, first, "archive_timeout = 0\n");
+    INFO(promoted->Log());
+    REQUIRE(Digest(*promoted) == state_a);
+    promoted->Psql("ledger", "INSERT INTO entries VALUES (9003, 3, 'd on timeline 2')");
+    state_d = Digest(*promoted);
+    std::string segment = promoted->Psql("postgres", "SELECT pg_walfile_name(pg_switch_wal())");
+    CHECK(segment.starts_with("00000002"));
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (promoted->Psql("postgres", "SELECT coalesce(last_archived_wal >= '" + segment + "', false) FROM pg_stat_archiver") != "t") {
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+      std::this_thread::sleep_for(200ms);
+    }
+  }
+  auto files = env.ArchivedFiles();
+  REQUIRE(std::find(files.begin(), files.end(), "00000002.history") != files.end());
+
+  ProcessResult latest = RestoreCluster(env, "latest", env.dir() + "/second",
+                                        {"--tablespace-map", space + "=" + OwnedDir(env, "space-second")});
+  INFO(latest.out << latest.err);
+  REQUIRE(latest.exit_code == 0);
+  CHECK(latest.out.find("new timeline:     3") != std::string::npos);
+  CHECK(Digest(*Start(cluster, env.dir() + "/second")) == state_d);
+
+  // At B the old timeline was the live one (the promotion came later): B as it was.
+  ProcessResult at_b = RestoreCluster(env, time_b, env.dir() + "/third",
+                                      {"--tablespace-map", space + "=" + OwnedDir(env, "space-third")});
+  INFO(at_b.out << at_b.err);
+  REQUIRE(at_b.exit_code == 0);
+  CHECK(Digest(*Start(cluster, env.dir() + "/third")) == state_b);
 }
 
 TEST_CASE("base-backup refuses a server that does not archive, and a repository holding another cluster's WAL") {
