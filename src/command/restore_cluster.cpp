@@ -1,6 +1,7 @@
 #include "command/restore_cluster.hpp"
 
 #include <pwd.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,6 +38,24 @@ double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// Left in pg_wal (which pg_verifybackup and the server ignore) while a restore is under way, so
+// that after a kill -9 a rerun recognises the directory as its own unfinished work.
+constexpr char kIncompleteMarker[] = "pg_wal/.dhanbak-restore-incomplete";
+
+// Stops a postmaster left running on `pgdata` by a killed restore-cluster.
+void StopOrphanedServer(const std::string& pgdata) {
+  auto pidfile = ReadFileIfExists(pgdata + "/postmaster.pid");
+  if (!pidfile) return;
+  const pid_t pid = static_cast<pid_t>(std::atol(pidfile->c_str()));
+  auto cmdline = ReadFileIfExists("/proc/" + std::to_string(pid) + "/cmdline");
+  if (pid <= 0 || !cmdline || cmdline->find("postgres") == std::string::npos) return;
+  log::Warning("stopping PostgreSQL (pid " + std::to_string(pid) + ") left running on " + pgdata +
+               " by an interrupted restore-cluster");
+  ::kill(pid, SIGQUIT);
+  for (int i = 0; i < 200 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  if (::kill(pid, 0) == 0) ::kill(pid, SIGKILL);
+}
+
 // The directories restore-cluster fills. Until Keep(), destruction removes what was written:
 // the directories it created, and the contents of those that were empty.
 class TargetDirs {
@@ -48,18 +67,24 @@ class TargetDirs {
       if (created) {
         fs::remove_all(dir, ec);
       } else {
-        for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
-          std::error_code ignored;
-          fs::remove_all(it->path(), ignored);
-        }
+        ClearContents(dir);
       }
     }
   }
-  // `dir` must be absent or an empty directory; it is created 0700 when absent.
-  void Claim(const std::string& dir, const std::string& what) {
+  // `dir` must be absent or an empty directory; it is created 0700 when absent. The data
+  // directory of a restore-cluster that was killed (and its tablespace directories) is cleared.
+  void Claim(const std::string& dir, const std::string& what, bool is_pgdata) {
     std::error_code ec;
     if (fs::exists(dir, ec)) {
       if (!fs::is_directory(dir, ec)) throw Error(ErrorCode::kInvalidArgument, what + " " + dir + " is not a directory");
+      if (is_pgdata && fs::exists(dir + "/" + kIncompleteMarker, ec)) {
+        log::Warning("removing what an interrupted restore-cluster left in " + dir);
+        StopOrphanedServer(dir);
+        reclaimed_ = true;
+        ClearContents(dir);
+      } else if (reclaimed_ && !is_pgdata) {
+        ClearContents(dir);
+      }
       if (!fs::is_empty(dir, ec)) {
         throw Error(ErrorCode::kInvalidArgument, what + " " + dir + " is not empty: restore-cluster writes only into an "
                                                  "empty or absent directory, and never over a cluster");
@@ -67,16 +92,33 @@ class TargetDirs {
       if (ec) throw Error(ErrorCode::kIo, "cannot read " + dir + ": " + ec.message());
       dirs_.emplace_back(dir, false);
       ::chmod(dir.c_str(), 0700);
-      return;
+    } else {
+      fs::create_directories(dir, ec);
+      if (ec) throw Error(ErrorCode::kIo, "cannot create " + what + " " + dir + ": " + ec.message());
+      ::chmod(dir.c_str(), 0700);
+      dirs_.emplace_back(dir, true);
     }
-    fs::create_directories(dir, ec);
-    if (ec) throw Error(ErrorCode::kIo, "cannot create " + what + " " + dir + ": " + ec.message());
-    ::chmod(dir.c_str(), 0700);
-    dirs_.emplace_back(dir, true);
+    if (is_pgdata) {
+      fs::create_directories(dir + "/pg_wal", ec);
+      WriteFileAtomically(dir + "/" + kIncompleteMarker, "", 0600, true);
+    }
   }
-  void Keep() { kept_ = true; }
+  // Success: everything stays, and the directory is no longer marked as work in progress.
+  void Keep(const std::string& pgdata) {
+    kept_ = true;
+    std::error_code ec;
+    fs::remove(pgdata + "/" + kIncompleteMarker, ec);
+  }
 
  private:
+  static void ClearContents(const std::string& dir) {
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      std::error_code ignored;
+      fs::remove_all(it->path(), ignored);
+    }
+  }
+  bool reclaimed_ = false;
   std::vector<std::pair<std::string, bool>> dirs_;
   bool kept_ = false;
 };
@@ -313,8 +355,8 @@ int RunRestoreCluster(Context& ctx, const RestoreClusterOptions& o) {
   const double plan_seconds = SecondsSince(started);
 
   TargetDirs dirs;
-  dirs.Claim(pgdata, "--pgdata");
-  for (const auto& [oid, dir] : locations) dirs.Claim(dir, "tablespace directory");
+  dirs.Claim(pgdata, "--pgdata", true);
+  for (const auto& [oid, dir] : locations) dirs.Claim(dir, "tablespace directory", false);
   TestPausePoint("restore-cluster-claimed");
 
   auto step = Clock::now();
@@ -397,7 +439,7 @@ int RunRestoreCluster(Context& ctx, const RestoreClusterOptions& o) {
   MarkHistoryForArchiving(pgdata, new_timeline);
   physical::SyncTree(pgdata);
   const double promote_seconds = SecondsSince(step);
-  dirs.Keep();
+  dirs.Keep(pgdata);
 
   catalog::RestoreRecord rec;
   rec.backup_id = base.backup_id;

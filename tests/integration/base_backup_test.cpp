@@ -97,6 +97,68 @@ ProcessResult RestoreCluster(const WalArchiveEnv& env, const std::string& at, co
   return env.Run(args, 5min);
 }
 
+bool AnyProcessMentions(const std::string& needle) {
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
+    std::string cmdline(std::istreambuf_iterator<char>(in), {});
+    if (cmdline.find(needle) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// A dhanbak run (as the server's user) that stops at pause point `point`; Signal() reaches dhanbak itself.
+class PausedCommand {
+ public:
+  PausedCommand(const WalArchiveEnv& env, const std::vector<std::string>& args, const std::string& point)
+      : point_(point), command_(args.front()), pause_dir_(env.dir() + "/pause-" + point + "-" + std::to_string(++counter_)) {
+    fs::create_directories(pause_dir_);
+    GiveToServerUser(pause_dir_);
+    ProcessOptions o;
+    o.cwd = env.dir();
+    o.env = {{"TZ", "UTC"}, {"DHANBAK_TEST_PAUSE", point}, {"DHANBAK_TEST_PAUSE_DIR", pause_dir_}};
+    o.unset_env = {"DHANBAK_CONFIG", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE"};
+    needle_ = pause_dir_;
+    o.env.push_back({"DHANBAK_TEST_NEEDLE", needle_});
+    process_ = std::make_unique<BackgroundProcess>(env.Argv(args), o);
+  }
+  void WaitForPause() {
+    auto until = std::chrono::steady_clock::now() + 3min;
+    while (!fs::exists(pause_dir_ + "/" + point_ + ".reached")) {
+      INFO(process_->Stdout() << process_->Stderr());
+      REQUIRE(std::chrono::steady_clock::now() < until);
+      REQUIRE(process_->Running());
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  // Signals the dhanbak process itself (found by its pause directory in its environment).
+  void Signal(int sig) {
+    std::vector<pid_t> pids;
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+      const std::string name = entry.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream in(entry.path() / "environ", std::ios::binary);
+      std::string environ(std::istreambuf_iterator<char>(in), {});
+      std::ifstream cmd(entry.path() / "cmdline", std::ios::binary);
+      std::string cmdline(std::istreambuf_iterator<char>(cmd), {});
+      if (environ.find("DHANBAK_TEST_NEEDLE=" + needle_) == std::string::npos) continue;
+      if (fs::path(cmdline.substr(0, cmdline.find('\0'))).filename() != "dhanbak") continue;
+      // Not the wal-fetch the recovery server runs (it inherits the environment).
+      if (cmdline.find(std::string(1, '\0') + command_ + '\0') == std::string::npos) continue;
+      pids.push_back(static_cast<pid_t>(std::stol(name)));
+    }
+    REQUIRE(pids.size() == 1);
+    ::kill(pids.front(), sig);
+  }
+  ProcessResult Finish() { return process_->Wait(3min); }
+
+ private:
+  static inline int counter_ = 0;
+  std::string point_, command_, pause_dir_, needle_;
+  std::unique_ptr<BackgroundProcess> process_;
+};
+
 }  // namespace
 
 TEST_CASE("restore-cluster brings the whole cluster back at several points in time, tablespaces remapped") {
@@ -266,6 +328,75 @@ TEST_CASE("after a promotion the restored cluster archives a second timeline; re
   INFO(at_b.out << at_b.err);
   REQUIRE(at_b.exit_code == 0);
   CHECK(Digest(*Start(cluster, env.dir() + "/third")) == state_b);
+}
+
+TEST_CASE("kill -9 and SIGTERM of base-backup and restore-cluster leave nothing half-done") {
+  PgCluster& cluster = SharedCluster();
+  WalArchiveEnv env;
+  env.EnableArchiving(cluster);
+  PointAt(env, cluster);
+  const std::string space = TablespaceDir(cluster, "space5");
+  CreateSchema(cluster, space);
+  const auto base_backups = [&] {
+    size_t n = 0;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(env.repo_dir() + "/basebackups", ec); !ec && it != fs::directory_iterator(); ++it) ++n;
+    return n;
+  };
+
+  {
+    PausedCommand stopped(env, {"base-backup"}, "base-backup-streamed");
+    stopped.WaitForPause();
+    stopped.Signal(SIGTERM);
+    ProcessResult r = stopped.Finish();
+    CHECK(r.exit_code == 143);
+    CHECK(base_backups() == 0);
+  }
+  for (const char* point : {"base-backup-locked", "base-backup-streamed"}) {
+    CAPTURE(point);
+    PausedCommand killed(env, {"base-backup"}, point);
+    killed.WaitForPause();
+    killed.Signal(SIGKILL);
+    killed.Finish();
+    CHECK(base_backups() == 0);
+  }
+  ProcessResult again = env.Run({"base-backup"}, 5min);
+  INFO(again.out << again.err);
+  REQUIRE(again.exit_code == 0);
+  CHECK(again.err.find("interrupted; marked failed") != std::string::npos);
+  CHECK(base_backups() == 1);
+  cluster.Psql("ledger", "INSERT INTO entries VALUES (9001, 1, 'after the base backup')");
+  const std::string expected = Digest(cluster);
+  env.SwitchAndWaitArchived(cluster);
+
+  const std::string pgdata = env.dir() + "/restored";
+  const std::string new_space = OwnedDir(env, "space-restored");
+  const std::vector<std::string> args{"restore-cluster", "--at", "latest", "--pgdata", pgdata, "--tablespace-map",
+                                      space + "=" + new_space};
+  {
+    PausedCommand stopped(env, args, "restore-cluster-reached");
+    stopped.WaitForPause();
+    stopped.Signal(SIGTERM);
+    ProcessResult r = stopped.Finish();
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 143);
+    CHECK_FALSE(fs::exists(pgdata));
+    CHECK(fs::is_empty(new_space));
+    CHECK_FALSE(AnyProcessMentions(pgdata));  // the recovery server went with it
+  }
+  {
+    PausedCommand killed(env, args, "restore-cluster-reached");
+    killed.WaitForPause();
+    killed.Signal(SIGKILL);
+    killed.Finish();
+    CHECK(fs::exists(pgdata + "/postmaster.pid"));  // the recovery server is orphaned, still running
+  }
+  ProcessResult rerun = env.Run(args, 5min);
+  INFO(rerun.out << rerun.err);
+  REQUIRE(rerun.exit_code == 0);
+  CHECK(rerun.err.find("interrupted restore-cluster") != std::string::npos);
+  CHECK_FALSE(fs::exists(pgdata + "/pg_wal/.dhanbak-restore-incomplete"));
+  CHECK(Digest(*Start(cluster, pgdata)) == expected);
 }
 
 TEST_CASE("base-backup refuses a server that does not archive, and a repository holding another cluster's WAL") {
