@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "command/backup.hpp"
+#include "command/manifest_record.hpp"
 #include "common/interrupt.hpp"
 #include "common/log.hpp"
 #include "common/progress.hpp"
@@ -280,14 +281,7 @@ int RunBaseBackup(Context& ctx) {
     }
     throw;
   }
-  rec.stopped_at = m.stopped_at;
-  rec.finished_at = m.finished_at;
-  rec.timeline = m.stop_timeline;
-  rec.start_lsn = m.start_lsn;
-  rec.stop_lsn = m.stop_lsn;
-  rec.start_wal = m.start_wal;
-  rec.stop_wal = m.stop_wal;
-  rec.bytes = m.Bytes();
+  rec = RecordFromBaseBackup(m, url, rec.stored_bytes);
   ctx.catalog().RecordBaseBackup(rec);
   PrintSummary(m, rec.stored_bytes, ctx.options().json);
   return 0;

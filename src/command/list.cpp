@@ -33,11 +33,42 @@ void HintCatalogRebuild(Context& ctx) {
   }
 }
 
+nlohmann::json BaseBackupsJson(const std::vector<catalog::BaseBackupRecord>& list) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& b : list) {
+    out.push_back({{"backup_id", b.backup_id},
+                   {"status", b.status},
+                   {"started_at", FormatUtcIso(b.started_at)},
+                   {"restorable_from", b.stopped_at ? FormatUtcIso(b.stopped_at) : ""},
+                   {"timeline", b.timeline},
+                   {"start_wal", b.start_wal},
+                   {"stop_wal", b.stop_wal},
+                   {"bytes", b.bytes},
+                   {"stored_bytes", b.stored_bytes},
+                   {"error", b.error}});
+  }
+  return out;
+}
+
+void PrintBaseBackups(const std::vector<catalog::BaseBackupRecord>& list) {
+  if (list.empty()) return;
+  std::printf("base backups (whole cluster):\n");
+  for (const auto& b : list) {
+    std::printf("  %-26s %-7s restorable from %-25s WAL %s..%s  %s (%s new)\n", b.backup_id.c_str(), b.status.c_str(),
+                b.stopped_at ? FormatLocalTime(b.stopped_at).c_str() : "-", b.start_wal.c_str(), b.stop_wal.c_str(),
+                log::FormatBytes(static_cast<double>(b.bytes)).c_str(),
+                log::FormatBytes(static_cast<double>(b.stored_bytes)).c_str());
+    if (b.status == "failed" && !b.error.empty()) std::printf("    error: %s\n", b.error.c_str());
+  }
+}
+
 }  // namespace
 
 int RunList(Context& ctx, const std::optional<std::string>& database) {
   auto backups = ctx.catalog().ListBackups(ctx.repository_url(), database);
   const wal::ArchiveSummary wal_summary = QuickWalSummary(ctx);
+  const auto base_backups = database ? std::vector<catalog::BaseBackupRecord>{}
+                                     : ctx.catalog().ListBaseBackups(ctx.repository_url());
   if (backups.empty()) HintCatalogRebuild(ctx);
   // Backups found lost (manifest missing from storage) by check, status or restore.
   auto lost_ids = ctx.catalog().LostBackups(ctx.repository_url());
@@ -58,6 +89,7 @@ int RunList(Context& ctx, const std::optional<std::string>& database) {
                      {"error", b.error}});
     }
     std::cout << nlohmann::json{{"repository", ctx.repository_url()}, {"backups", out},
+                                {"base_backups", BaseBackupsJson(base_backups)},
                                 {"wal", WalSummaryJson(wal_summary, NowMicros())}}
                      .dump(2)
               << "\n";
@@ -65,6 +97,8 @@ int RunList(Context& ctx, const std::optional<std::string>& database) {
   }
   if (backups.empty()) {
     std::cout << "no backups" << (database ? " of " + *database : std::string()) << " in " << ctx.repository_url() << "\n";
+    std::fflush(stdout);
+    PrintBaseBackups(base_backups);
     for (const auto& line : WalSummaryLines(wal_summary, NowMicros())) std::cout << line << "\n";
     return 0;
   }
@@ -79,6 +113,7 @@ int RunList(Context& ctx, const std::optional<std::string>& database) {
     if (b.status == "failed" && !b.error.empty()) std::printf("    error: %s\n", b.error.c_str());
     if (lost.count(b.backup_id)) std::printf("    lost: its manifest is missing from storage (runbook: a backup is lost)\n");
   }
+  PrintBaseBackups(base_backups);
   for (const auto& line : WalSummaryLines(wal_summary, NowMicros())) std::printf("%s\n", line.c_str());
   return 0;
 }

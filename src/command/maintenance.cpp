@@ -41,8 +41,25 @@ int RunCatalogRebuild(Context& ctx) {
       ++failed;
     }
   }
+  std::set<std::string> present_base;
+  for (const auto& id : repo.ListBaseBackupIds()) {
+    try {
+      cat.RecordBaseBackup(RecordFromBaseBackup(repo.GetBaseBackup(id), url));
+      present_base.insert(id);
+      ++added;
+    } catch (const Error& e) {
+      log::Error("base backup '" + id + "' cannot be read: " + e.what());
+      ++failed;
+    }
+  }
   // Good backups the catalog knows but storage no longer holds are not restorable: forget them.
   int forgotten = 0;
+  for (const auto& b : cat.ListBaseBackups(url)) {
+    if (b.status == "ok" && !present_base.count(b.backup_id)) {
+      cat.DeleteBaseBackup(url, b.backup_id);
+      ++forgotten;
+    }
+  }
   for (const auto& b : cat.ListBackups(url, std::nullopt)) {
     if (b.status == "ok" && !present.count(b.backup_id)) {
       cat.DeleteBackup(url, b.backup_id);

@@ -10,6 +10,7 @@
 #include <functional>
 #include <iterator>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -174,6 +175,19 @@ TEST_CASE("restore-cluster brings the whole cluster back at several points in ti
   REQUIRE(base.exit_code == 0);
   CHECK(base.out.find("base backup ") != std::string::npos);
   REQUIRE(fs::exists(env.repo_dir() + "/basebackups"));
+  {
+    ProcessResult listed = env.Run({"--json", "list"});
+    REQUIRE(listed.exit_code == 0);
+    auto bases = nlohmann::json::parse(listed.out).at("base_backups");
+    REQUIRE(bases.size() == 1);
+    CHECK(bases[0].at("status") == "ok");
+    CHECK(bases[0].at("stop_wal").get<std::string>().size() == 24);
+    // The catalog is a cache: rebuilt from the repository, it knows the base backup again.
+    fs::remove(env.dir() + "/catalog.sqlite");
+    REQUIRE(env.Run({"catalog", "rebuild"}).exit_code == 0);
+    ProcessResult again = env.Run({"list"});
+    CHECK(again.out.find(bases[0].at("backup_id").get<std::string>()) != std::string::npos);
+  }
 
   // After the base backup: three states with recorded points in time between them.
   cluster.Psql("ledger", "INSERT INTO entries VALUES (9001, 1.5, 'after base')");
