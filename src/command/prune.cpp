@@ -13,7 +13,10 @@
 #include "common/time_spec.hpp"
 #include "dhanbak/error.hpp"
 #include "format/run_lock.hpp"
+#include "pg/replication.hpp"
+#include "retention/physical.hpp"
 #include "retention/policy.hpp"
+#include "wal/wal_file.hpp"
 
 namespace dhanbak::command {
 namespace {
@@ -70,6 +73,12 @@ Removal TryRemove(storage::Storage& storage, const std::string& name, std::optio
     if (!first_failure) first_failure = e;
     return Removal::kFailed;
   }
+}
+
+bool HoldsWal(storage::Storage& storage) {
+  bool any = false;
+  storage.List(wal::kWalPrefix, [&](const storage::ObjectInfo&) { any = true; });
+  return any;
 }
 
 }  // namespace
@@ -152,10 +161,71 @@ int RunPrune(Context& ctx, const PruneOptions& o) {
     }
   }
 
-  // Base backups are kept whole (their retention comes with the WAL archive's): every chunk they
-  // need stays. An unreadable one stops prune, like an unreadable manifest.
+  // The WAL archive and base backups: every point within keep_within of the newest base backup
+  // stays reachable (retention/physical.hpp). Expired base backups go first; the WAL below the
+  // oldest base backup still listed goes after them. An unreadable one stops prune.
+  std::vector<format::BaseBackupManifest> bases;
+  std::vector<retention::BaseBackupRef> base_refs;
   for (const auto& id : repo.ListBaseBackupIds()) {
-    for (auto& c : repo.GetBaseBackup(id).NeededChunks()) referenced.insert(std::move(c));
+    bases.push_back(repo.GetBaseBackup(id));
+    const auto& m = bases.back();
+    base_refs.push_back({m.backup_id, m.stopped_at, pg::ParseLsn(m.start_lsn) / m.segment_size});
+  }
+  const auto physical = retention::PlanPhysicalRetention(base_refs, config.retention.keep_within);
+  int64_t base_backups_deleted = 0, wal_files_deleted = 0;
+  uint64_t wal_cutoff = UINT64_MAX;
+  for (size_t i = 0; i < bases.size(); ++i) {
+    const auto& m = bases[i];
+    bool keep = !physical.expired.count(m.backup_id);
+    if (!keep) {
+      if (!json) {
+        std::cout << (o.dry_run ? "would delete base backup " : "deleting base backup ") << m.backup_id
+                  << " (restorable from " << FormatLocalTime(m.stopped_at) << ")\n";
+      }
+      if (o.dry_run) {
+        ++base_backups_deleted;
+        continue;
+      }
+      run_lock->ThrowIfLost("deleting base backup " + m.backup_id);
+      if (TryRemove(storage, format::kBaseBackupsPrefix + m.backup_id, failure) == Removal::kRemoved) {
+        ctx.catalog().DeleteBaseBackup(url, m.backup_id);
+        ++base_backups_deleted;
+      } else {
+        keep = true;  // still listed: still restorable, so its chunks and WAL stay
+      }
+    }
+    if (keep) {
+      for (auto& c : m.NeededChunks()) referenced.insert(std::move(c));
+      wal_cutoff = std::min(wal_cutoff, base_refs[i].start_segno);
+    }
+  }
+  if (!bases.empty() && wal_cutoff != UINT64_MAX) {
+    std::vector<std::string> old_wal;
+    storage.List(wal::kWalPrefix, [&](const storage::ObjectInfo& info) {
+      std::string file;
+      if (info.name.starts_with(wal::kGivenUpPrefix)) {
+        file = info.name.substr(std::string(wal::kGivenUpPrefix).size());
+      } else if (auto object = wal::ParseWalObjectName(info.name)) {
+        file = object->file.name;
+      }
+      auto segno = retention::WalFileSegno(file, bases.front().segment_size);
+      if (segno && *segno < wal_cutoff) old_wal.push_back(info.name);
+    });
+    for (const auto& name : old_wal) {
+      if (o.dry_run) {
+        ++wal_files_deleted;
+        continue;
+      }
+      run_lock->ThrowIfLost("deleting old WAL");
+      if (TryRemove(storage, name, failure) == Removal::kRemoved) ++wal_files_deleted;
+    }
+    if (!json && !old_wal.empty()) {
+      std::cout << (o.dry_run ? "would delete " : "deleted ") << wal_files_deleted
+                << " archived WAL file(s) older than the oldest base backup kept\n";
+    }
+  } else if (bases.empty() && HoldsWal(storage)) {
+    log::Warning("the WAL archive is kept whole: there is no base backup to tell which WAL is still needed "
+                 "(run 'dhanbak base-backup' weekly)");
   }
 
   int64_t now = std::time(nullptr);
@@ -203,6 +273,10 @@ int RunPrune(Context& ctx, const PruneOptions& o) {
                         " backup(s) and " + std::to_string(chunks_deleted) + " unreferenced chunk(s), " +
                         log::FormatBytes(static_cast<double>(bytes_freed)) + "; kept " +
                         std::to_string(kept_list.size()) + " backup(s)";
+  if (base_backups_deleted || wal_files_deleted) {
+    summary += "; " + std::string(o.dry_run ? "would delete " : "deleted ") + std::to_string(base_backups_deleted) +
+               " base backup(s) and " + std::to_string(wal_files_deleted) + " WAL file(s)";
+  }
   if (young) summary += "; " + std::to_string(young) + " unreferenced chunk(s) younger than the 24 h grace period kept";
   if (locked) summary += "; " + std::to_string(locked) + " object(s) still under Object Lock kept";
   if (failed) summary += "; " + std::to_string(failed) + " deletion(s) failed (kept; the next prune tries again)";
@@ -223,6 +297,8 @@ int RunPrune(Context& ctx, const PruneOptions& o) {
           {"chunks_deleted", chunks_deleted},
           {"bytes_freed", bytes_freed},
           {"young_chunks_kept", young},
+          {"base_backups_deleted", base_backups_deleted},
+          {"wal_files_deleted", wal_files_deleted},
           {"object_locked_kept", locked},
           {"failed_deletions", failed}}},
         {"deleted_backups", deleted_list},

@@ -413,6 +413,68 @@ TEST_CASE("kill -9 and SIGTERM of base-backup and restore-cluster leave nothing 
   CHECK(Digest(*Start(cluster, pgdata)) == expected);
 }
 
+TEST_CASE("prune keeps every point within keep_within reachable, and deletes older base backups and their WAL") {
+  PgCluster& cluster = SharedCluster();
+  WalArchiveEnv env("[retention]\nkeep_within = \"3s\"\nkeep_last = 1\n");
+  env.EnableArchiving(cluster);
+  PointAt(env, cluster);
+  const std::string space = TablespaceDir(cluster, "space6");
+  CreateSchema(cluster, space);
+  REQUIRE(env.Run({"base-backup"}, 5min).exit_code == 0);
+  cluster.Psql("ledger", "INSERT INTO entries VALUES (9001, 1, 'a')");
+  const std::string time_a = PointInTime(cluster);
+  env.SwitchAndWaitArchived(cluster);
+  // Three base backups 4 s apart, keep_within 3 s: the middle one reaches the window's start.
+  for (int i = 0; i < 2; ++i) {
+    std::this_thread::sleep_for(4s);
+    REQUIRE(env.Run({"base-backup"}, 5min).exit_code == 0);
+  }
+  cluster.Psql("ledger", "INSERT INTO entries VALUES (9002, 2, 'b')");
+  const std::string state_b = Digest(cluster);
+  env.SwitchAndWaitArchived(cluster);
+
+  ProcessResult listed = env.Run({"--json", "list"});
+  REQUIRE(listed.exit_code == 0);
+  auto bases = nlohmann::json::parse(listed.out).at("base_backups");
+  REQUIRE(bases.size() == 3);
+  const std::string newer = bases[1].at("backup_id"), older = bases[2].at("backup_id");
+  const std::string newer_start = bases[1].at("start_wal");
+  const auto segments_before = [&](const std::string& first) {
+    size_t n = 0;
+    for (const auto& f : env.ArchivedFiles()) n += (f.size() >= 24 && f.substr(0, 24) < first && !f.ends_with(".history")) ? 1 : 0;
+    return n;
+  };
+  REQUIRE(segments_before(newer_start) > 0);
+
+  ProcessResult dry = env.Run({"prune", "--dry-run"});
+  INFO(dry.out << dry.err);
+  REQUIRE(dry.exit_code == 0);
+  CHECK(dry.out.find("would delete base backup " + older) != std::string::npos);
+  CHECK(fs::exists(env.repo_dir() + "/basebackups/" + older));
+  CHECK(segments_before(newer_start) > 0);
+
+  ProcessResult pruned = env.Run({"--json", "prune"});
+  INFO(pruned.out << pruned.err);
+  REQUIRE(pruned.exit_code == 0);
+  auto counts = nlohmann::json::parse(pruned.out).at("counts");
+  CHECK(counts.at("base_backups_deleted") == 1);
+  CHECK(counts.at("wal_files_deleted").get<int>() > 0);
+  CHECK_FALSE(fs::exists(env.repo_dir() + "/basebackups/" + older));
+  CHECK(fs::exists(env.repo_dir() + "/basebackups/" + newer));
+  CHECK(segments_before(newer_start) == 0);
+  auto files = env.ArchivedFiles();
+  CHECK(std::find(files.begin(), files.end(), newer_start) != files.end());
+
+  ProcessResult too_old = RestoreCluster(env, time_a, env.dir() + "/r-old");
+  CHECK(too_old.exit_code == 1);
+  CHECK(too_old.err.find("no base backup ended at or before") != std::string::npos);
+  ProcessResult latest = RestoreCluster(env, "latest", env.dir() + "/r-latest",
+                                        {"--tablespace-map", space + "=" + OwnedDir(env, "space-latest")});
+  INFO(latest.out << latest.err);
+  REQUIRE(latest.exit_code == 0);
+  CHECK(Digest(*Start(cluster, env.dir() + "/r-latest")) == state_b);
+}
+
 TEST_CASE("base-backup refuses a server that does not archive, and a repository holding another cluster's WAL") {
   PgCluster& cluster = SharedCluster();
   WalArchiveEnv env;

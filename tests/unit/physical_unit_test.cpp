@@ -10,12 +10,15 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "dhanbak/error.hpp"
 #include "dhanbak/format/base_backup_manifest.hpp"
 #include "physical/recovery_plan.hpp"
 #include "physical/tar_extract.hpp"
+#include "retention/physical.hpp"
 #include "support/error_code.hpp"
 
 namespace physical_unit_test {  // this file's names, apart from its unity batch's
@@ -164,6 +167,35 @@ TEST_CASE("base backup manifest: JSON round trip; another format is refused") {
   json.replace(json.find("\"format\":1"), 10, "\"format\":9");
   CHECK(CodeOf([&] { dhanbak::format::BaseBackupManifestFromJson(json); }) == ErrorCode::kCorruption);
   CHECK(CodeOf([] { dhanbak::format::BaseBackupManifestFromJson("{}"); }) == ErrorCode::kCorruption);
+}
+
+TEST_CASE("physical retention: the base backups reaching the window's start and every newer one, WAL from the oldest") {
+  using dhanbak::retention::PlanPhysicalRetention;
+  const int64_t hour = 3600LL * 1000000;
+  // Stopped at hours 0, 24, 48, 72 (newest); start segments 10, 20, 30, 40.
+  std::vector<dhanbak::retention::BaseBackupRef> bases{
+      {"b0", 0, 10}, {"b3", 72 * hour, 40}, {"b1", 24 * hour, 20}, {"b2", 48 * hour, 30}};
+  auto plan = PlanPhysicalRetention(bases, std::chrono::hours(30));  // window starts at hour 42
+  CHECK(plan.expired == std::set<std::string>{"b0"});  // b1 (hour 24) is needed to reach hour 42
+  CHECK(plan.wal_cutoff_segno == 20);
+  plan = PlanPhysicalRetention(bases, std::chrono::hours(24));  // window starts at hour 48: b2 reaches it
+  CHECK(plan.expired == std::set<std::string>{"b0", "b1"});
+  CHECK(plan.wal_cutoff_segno == 30);
+  plan = PlanPhysicalRetention(bases, std::chrono::hours(1000));  // nothing reaches back that far
+  CHECK(plan.expired.empty());
+  CHECK(plan.wal_cutoff_segno == 10);
+  plan = PlanPhysicalRetention(bases, std::chrono::seconds(0));
+  CHECK(plan.expired.size() == 3);
+  CHECK(plan.wal_cutoff_segno == 40);
+  CHECK(PlanPhysicalRetention({}, std::chrono::hours(1)).wal_cutoff_segno == 0);
+
+  using dhanbak::retention::WalFileSegno;
+  CHECK(WalFileSegno("000000010000000A000000FE", 16u << 20) == 0xA * 256 + 0xFE);
+  CHECK(WalFileSegno("000000020000000A000000FE.partial", 16u << 20) == 0xA * 256 + 0xFE);
+  CHECK(WalFileSegno("000000010000000000000003.00000028.backup", 16u << 20) == 3);
+  CHECK(WalFileSegno("000000010000000100000001", 1u << 30) == 4 + 1);
+  CHECK_FALSE(WalFileSegno("00000002.history", 16u << 20));
+  CHECK_FALSE(WalFileSegno("cluster", 16u << 20));
 }
 
 }  // namespace physical_unit_test
