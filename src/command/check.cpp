@@ -8,6 +8,7 @@
 
 #include "command/missing_backups.hpp"
 #include "command/version_audit.hpp"
+#include "command/base_backup_check.hpp"
 #include "command/wal_check.hpp"
 #include "common/log.hpp"
 #include "dhanbak/error.hpp"
@@ -166,6 +167,9 @@ int RunCheck(Context& ctx, bool read_data) {
   problems.insert(problems.end(), versions.problems.begin(), versions.problems.end());
   WalCheckResult wal_check = CheckWalArchive(ctx, read_data);
   problems.insert(problems.end(), wal_check.problems.begin(), wal_check.problems.end());
+  BaseBackupCheckResult base_check = CheckBaseBackups(ctx, stored, read_data);
+  problems.insert(problems.end(), base_check.problems.begin(), base_check.problems.end());
+  referenced.insert(base_check.referenced.begin(), base_check.referenced.end());
 
   // Recorded damage that this run disproved (read intact: stored again by another host, or a
   // false alarm) or that nothing needs any more (pruned) is forgotten.
@@ -214,7 +218,8 @@ int RunCheck(Context& ctx, bool read_data) {
                                 {"lost_backups", lost}, {"damaged_backups", damaged_json},
                                 {"hidden_objects", versions.hidden}, {"foreign_versions", versions.foreign},
                                 {"superseded_versions", versions.superseded}, {"notes", versions.notes},
-                                {"wal", wal_check.json}, {"wal_notes", wal_check.notes}}
+                                {"wal", wal_check.json}, {"wal_notes", wal_check.notes},
+                                {"base_backups", base_check.json}}
                      .dump(2)
               << "\n";
   } else {
@@ -231,6 +236,7 @@ int RunCheck(Context& ctx, bool read_data) {
     }
     for (const auto& n : versions.notes) std::cout << "NOTE     " << n << "\n";
     for (const auto& n : wal_check.notes) std::cout << "NOTE     " << n << "\n";
+    for (const auto& n : base_check.notes) std::cout << "NOTE     " << n << "\n";
     if (uncataloged > 0) {
       std::cout << "NOTE     " << uncataloged
                 << " backup(s) in the repository are not in this catalog (written by another host, or the catalog "

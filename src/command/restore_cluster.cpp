@@ -342,7 +342,14 @@ int RunRestoreCluster(Context& ctx, const RestoreClusterOptions& o) {
 
   const auto started = Clock::now();
   const UnixMicros started_at = NowMicros();
-  physical::RecoveryPlan plan = physical::PlanClusterRecovery(repo, at);
+  physical::RecoveryPlan plan = [&] {
+    try {
+      return physical::PlanClusterRecovery(repo, at);
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::kInterrupted) throw;
+      throw Error(e.code(), std::string(e.what()) + "; nothing was written");
+    }
+  }();
   const auto& base = plan.base;
   const std::map<std::string, std::string> locations = TablespaceLocations(base, o.tablespace_map);
   const std::string bin_dir = config.pitr.pg_bin_dir.empty()

@@ -126,8 +126,13 @@ RecoveryPlan PlanClusterRecovery(const format::Repository& repo, const TimeSpec&
     throw Error(ErrorCode::kNotFound, "no base backup ended at or before " + FormatLocalTime(at.at) +
                                           ": the oldest ended at " + FormatLocalTime(bases.back().stopped_at));
   }
+  return PlanRecoveryFrom(repo, *chosen, at);
+}
+
+RecoveryPlan PlanRecoveryFrom(const format::Repository& repo, const format::BaseBackupManifest& base,
+                              const TimeSpec& at) {
   RecoveryPlan plan;
-  plan.base = *chosen;
+  plan.base = base;
   const uint32_t segment_size = plan.base.segment_size;
   const ArchiveIndex index = IndexArchive(repo.storage(), segment_size);
   const int64_t at_unix = at.latest ? 0 : (at.at + 999999) / 1000000;
@@ -153,14 +158,14 @@ RecoveryPlan PlanClusterRecovery(const format::Repository& repo, const TimeSpec&
                     "the WAL archive is missing segment " + name + ", which a restore from base backup " +
                         plan.base.backup_id + " to " + (at.latest ? std::string("the latest point") : FormatLocalTime(at.at)) +
                         " must replay (a gap: 'dhanbak check' lists them). Choose a time before the gap, or an older base "
-                        "backup's window; nothing was written");
+                        "backup's window");
       }
       if (!at.latest) {
         throw Error(ErrorCode::kNotFound,
                     "the WAL archive reaches only to " + plan.last_segment + ", archived at " +
                         FormatLocalTime(plan.last_archived_unix * 1000000) + ": " + FormatLocalTime(at.at) +
                         " may be after the last archived transaction. Use --at latest for everything archived, or an "
-                        "earlier time; nothing was written");
+                        "earlier time");
       }
       break;
     }

@@ -40,5 +40,8 @@ struct RecoveryPlan {
 // Throws Error(kNotFound) when no base backup qualifies or the chain is broken (naming the
 // missing segment), Error(kCorruption) when a needed segment is stored with two contents.
 RecoveryPlan PlanClusterRecovery(const format::Repository& repo, const TimeSpec& at);
+// The same from a given base backup (check: is the WAL unbroken from every base backup on?).
+RecoveryPlan PlanRecoveryFrom(const format::Repository& repo, const format::BaseBackupManifest& base,
+                              const TimeSpec& at);
 
 }  // namespace dhanbak::physical

@@ -224,6 +224,10 @@ TEST_CASE("restore-cluster brings the whole cluster back at several points in ti
     CHECK(restored->Psql("ledger", "SELECT pg_tablespace_location(oid) FROM pg_tablespace WHERE spcname = 'bb_space'") ==
           new_space);
   }
+  ProcessResult checked = env.Run({"check", "--read-data"}, 5min);
+  INFO(checked.out << checked.err);
+  CHECK(checked.exit_code == 0);
+  CHECK(checked.out.find("WAL unbroken through") != std::string::npos);
 }
 
 TEST_CASE("restore-cluster refuses before writing anything: a gap in the WAL, a used directory, no base backup") {
@@ -258,6 +262,9 @@ TEST_CASE("restore-cluster refuses before writing anything: a gap in the WAL, a 
     if (entry.path().filename().string().starts_with(lost + "-")) fs::remove(entry.path());
   }
 
+  ProcessResult checked = env.Run({"check"}, 5min);
+  CHECK(checked.exit_code == 3);
+  CHECK(checked.out.find("missing segment " + lost) != std::string::npos);
   for (const std::string& at : {time_c, std::string("latest")}) {
     CAPTURE(at);
     ProcessResult gap = RestoreCluster(env, at, env.dir() + "/r1");
