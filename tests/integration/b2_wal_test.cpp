@@ -5,6 +5,8 @@
 // synthetic segments in a pg_wal-shaped directory (the archiver's own behaviour is covered by
 // tests/integration/wal_archive_test.cpp against a file:// repository).
 #include "b2_test_env.hpp"
+#include "support/pitr_fixture.hpp"
+#include "support/wal_archive_env.hpp"
 
 #include <cstring>
 #include <random>
@@ -148,6 +150,64 @@ TEST_CASE("b2: wal-push archives ahead, rides out faults and an outage; wal-fetc
   ProcessResult gone = dhanbak.Run({"wal-fetch", SegmentName(next), restored + "/RECOVERYXLOG"});
   CHECK(gone.exit_code == 126);
   fs::remove_all(work);
+}
+
+TEST_CASE("b2: base-backup and restore-cluster through 503s and dropped connections; the archiver rides them out") {
+  using dhanbak::test::WalArchiveEnv;
+  Emulator emulator({std::string(kKeyId) + ":" + kKey});
+  PgCluster& cluster = SharedCluster();
+  WalArchiveEnv env;
+  // The env's repository moves to the emulator; PostgreSQL's archiver (the server's OS user)
+  // reads the B2 key from files that user owns.
+  for (const auto& [file, value] : {std::pair{"b2-key-id", std::string(kKeyId)}, std::pair{"b2-key", std::string(kKey)}}) {
+    std::ofstream(env.dir() + "/" + file) << value << "\n";
+    ::chmod((env.dir() + "/" + file).c_str(), 0600);
+  }
+  std::string conf;
+  {
+    std::ifstream in(env.config_path());
+    conf.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const std::string file_url = "url = \"file://" + env.repo_dir() + "\"";
+  REQUIRE(conf.find(file_url) != std::string::npos);
+  conf.replace(conf.find(file_url), file_url.size(),
+               "url = \"b2://" + std::string(kBucket) + "/pitr\"");
+  conf += "push_timeout = \"30s\"\n[b2]\nkey_id = \"file:" + env.dir() + "/b2-key-id\"\napplication_key = \"file:" +
+          env.dir() + "/b2-key\"\napi_url = \"" + emulator.url() + "\"\nconnections = 4\nretry_max_time = \"20s\"\n";
+  std::ofstream(env.config_path(), std::ios::trunc) << conf;
+  dhanbak::test::GiveToServerUser(env.dir());
+  REQUIRE(env.Run({"init", "--allow-weak-passphrase"}).exit_code == 0);
+  env.EnableArchiving(cluster);
+  dhanbak::test::PointAt(env, cluster);
+  const std::string space = dhanbak::test::TablespaceDir(cluster, "b2-space");
+  dhanbak::test::CreateSchema(cluster, space);
+
+  // Every transfer may fail (a chunk fails for good only after five failed attempts in a row).
+  const std::string transfers = "b2_upload_file+b2_download_file_by_name+b2_list_file_names";
+  const json faults{{"rules", json::array({{{"status", 503}, {"api", transfers}, {"percent", 7}},
+                                           {{"kind", "drop"}, {"api", transfers}, {"percent", 5}}})}};
+  emulator.SetFaults(faults);
+  ProcessResult base = env.Run({"base-backup"}, std::chrono::minutes(5));
+  INFO(base.out << base.err);
+  REQUIRE(base.exit_code == 0);
+  cluster.Psql("ledger", "UPDATE entries SET amount = amount + 1 WHERE id % 2 = 0");
+  const std::string state_a = dhanbak::test::Digest(cluster);
+  const std::string time_a = dhanbak::test::PointInTime(cluster);
+  cluster.Psql("ledger", "DELETE FROM entries WHERE id > 10");
+  env.SwitchAndWaitArchived(cluster, std::chrono::seconds(180));
+
+  const std::string pgdata = env.dir() + "/restored";
+  ProcessResult restored = env.Run({"restore-cluster", "--at", time_a, "--pgdata", pgdata, "--tablespace-map",
+                                    space + "=" + dhanbak::test::OwnedDir(env, "restored-space")},
+                                   std::chrono::minutes(5));
+  INFO(restored.out << restored.err);
+  REQUIRE(restored.exit_code == 0);
+  const json stats = emulator.Stats();
+  MESSAGE("faults met by base-backup, the archiver and restore-cluster: " << stats.at("faults").dump());
+  CHECK(Count(stats, "503") > 0);
+  emulator.ClearFaults();
+  dhanbak::test::DataDirServer server(cluster.bindir(), pgdata, "archive_mode = off\n");
+  CHECK(dhanbak::test::Digest(server) == state_a);
 }
 
 }  // namespace b2_wal_test

@@ -1,0 +1,29 @@
+// The point-in-time test fixture shared by the base backup tests on file:// and on B2: two
+// databases (one table in a tablespace), their digest, points in time taken from the server's
+// clock between commits, and directories the server's OS user owns.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "support/pg_cluster.hpp"
+#include "support/wal_archive_env.hpp"
+
+namespace dhanbak::test {
+
+// A directory inside the env that the server's OS user (who runs dhanbak there) may write.
+std::string OwnedDir(const WalArchiveEnv& env, const std::string& name);
+// A tablespace directory that lives as long as the cluster (an env's directory goes with its test).
+std::string TablespaceDir(const PgCluster& cluster, const std::string& name);
+// Appends [postgres] conninfo for `cluster` to the env's configuration (once per env).
+void PointAt(const WalArchiveEnv& env, const PgCluster& cluster);
+// The contents of both test databases.
+std::string Digest(const std::function<std::string(const std::string&, const std::string&)>& psql);
+std::string Digest(const PgCluster& c);
+std::string Digest(const DataDirServer& s);
+// The server's clock now, in UTC, after a pause, so that it lies strictly between two commits.
+std::string PointInTime(const PgCluster& c);
+// (Re)creates databases ledger (table entries in tablespace bb_space at `tablespace_dir`) and payroll.
+void CreateSchema(const PgCluster& cluster, const std::string& tablespace_dir);
+
+}  // namespace dhanbak::test
