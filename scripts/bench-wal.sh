@@ -15,7 +15,9 @@
 # archived, the largest backlog, how long after the load ended the archive caught up, and the
 # archiving rate; then wal-push's own throughput (archiving paused while about 0.5 GB of WAL
 # piles up, then the time the backlog takes to drain); then the time to fetch every archived
-# segment back with `wal-fetch` (as a recovery would, one call per segment, with read-ahead).
+# segment back with `wal-fetch` (as a recovery would, one call per segment, with read-ahead);
+# then a base backup of the whole cluster, a second one of the unchanged cluster (what it stores is
+# what deduplication leaves), and `restore-cluster --at latest` from it, per step and per GiB.
 # Nothing here runs in CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -84,6 +86,7 @@ chown -R postgres: "$dh" 2>/dev/null || true
 as_pg() { "${run_pg[@]}" "$@"; }
 
 rows=()
+base_rows=()
 fetch_rows=()
 drain_rows=()
 sample() {  # label pgdata -> samples every second until $work/stop exists
@@ -181,6 +184,21 @@ CONF
   done
   t1=$(date +%s.%N)
   fetch_rows+=("$target|$n|$(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }")|$(awk "BEGIN { printf \"%.1f\", $n / ($t1 - $t0) }")")
+
+  # A base backup of the whole cluster, a second one of the unchanged cluster (what it adds is
+  # the deduplication), and the whole cluster restored from it to the latest archived point.
+  printf '[postgres]\nconninfo = "host=127.0.0.1 port=%s user=postgres"\n' "$port" >> "$dh/$target.toml"
+  first=$(as_pg "$dh/dhanbak" -c "$dh/$target.toml" --no-progress -q --json base-backup)
+  second=$(as_pg "$dh/dhanbak" -c "$dh/$target.toml" --no-progress -q --json base-backup)
+  psql -X -At -c "SELECT pg_switch_wal()" >/dev/null
+  wait_archived "$pgdata" >/dev/null
+  restored=$(as_pg "$dh/dhanbak" -c "$dh/$target.toml" --no-progress -q --json restore-cluster --at latest \
+    --pgdata "$work/restored-$target")
+  field() { sed -n "s/^ *\"$2\": \([0-9.]*\),\{0,1\}$/\1/p" <<<"$1" | head -1; }
+  bytes=$(field "$first" bytes)
+  base_rows+=("$target|$(awk "BEGIN { printf \"%.2f\", $bytes / 1073741824 }")|$(field "$first" seconds)|$(awk "BEGIN { printf \"%.0f\", $bytes / 1048576 / $(field "$first" seconds) }")|$(awk "BEGIN { printf \"%.1f\", $(field "$first" stored_bytes) / 1048576 }")|$(awk "BEGIN { printf \"%.1f\", $(field "$second" stored_bytes) / 1048576 }")|$(field "$restored" files)|$(field "$restored" replay)|$(field "$restored" promote)|$(awk "BEGIN { printf \"%.1f\", ($(field "$restored" plan) + $(field "$restored" files) + $(field "$restored" verify) + $(field "$restored" replay) + $(field "$restored" promote)) / ($bytes / 1073741824) }")")
+  echo "$target base backup and restore-cluster done" >&2
+  rm -rf "$work/restored-$target"
   as_pg pg_ctl -D "$pgdata" -m fast stop >/dev/null
   pgdata=""
 done
@@ -199,3 +217,7 @@ echo
 echo "| repository | segments fetched back (one wal-fetch each) | seconds | segments/s |"
 echo "|---|---:|---:|---:|"
 for r in "${fetch_rows[@]}"; do IFS='|' read -r a b c d <<<"$r"; echo "| $a | $b | $c | $d |"; done
+echo
+echo "| repository | cluster (GiB) | base-backup (s) | MiB/s | stored (MiB) | second base-backup stored (MiB) | restore-cluster files (s) | replay (s) | promote+shutdown (s) | restore-cluster s per GiB |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+for r in "${base_rows[@]}"; do IFS='|' read -r a b c d e f g h i j <<<"$r"; echo "| $a | $b | $c | $d | $e | $f | $g | $h | $i | $j |"; done
