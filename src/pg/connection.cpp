@@ -5,21 +5,10 @@
 #include <memory>
 
 #include "dhanbak/error.hpp"
+#include "pg/libpq_result.hpp"
 
 namespace dhanbak::pg {
-namespace {
-
-struct ResultDeleter {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using Result = std::unique_ptr<PGresult, ResultDeleter>;
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-}  // namespace
+using Result = PgResult;
 
 std::string QuoteIdent(std::string_view name) {
   std::string out = "\"";
@@ -34,6 +23,15 @@ std::string QuoteLiteral(std::string_view value) {
   std::string out = "'";
   for (char c : value) {
     if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
+std::string ConninfoValue(const std::string& value) {
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\'' || c == '\\') out += '\\';
     out += c;
   }
   return out + "'";
@@ -56,7 +54,7 @@ PgConnection::PgConnection(const std::string& conninfo, const std::optional<std:
   conn_ = PQconnectdbParams(keys.data(), values.data(), 1);
   if (conn_ == nullptr) throw Error(ErrorCode::kPg, "cannot allocate a PostgreSQL connection");
   if (PQstatus(conn_) != CONNECTION_OK) {
-    std::string msg = Trim(PQerrorMessage(conn_));
+    std::string msg = TrimMessage(PQerrorMessage(conn_));
     PQfinish(conn_);
     conn_ = nullptr;
     throw Error(ErrorCode::kPg, "cannot connect to PostgreSQL" +
@@ -69,7 +67,7 @@ PgConnection::~PgConnection() {
 }
 
 void PgConnection::Fail(const std::string& what) const {
-  std::string msg = Trim(PQerrorMessage(conn_));
+  std::string msg = TrimMessage(PQerrorMessage(conn_));
   ErrorCode code = ErrorCode::kPg;
   throw Error(code, what + ": " + msg);
 }
@@ -102,7 +100,7 @@ bool PgConnection::TryExec(const std::string& sql, std::string& sqlstate, std::s
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return true;
   const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
   sqlstate = state ? state : "";
-  message = Trim(PQerrorMessage(conn_));
+  message = TrimMessage(PQerrorMessage(conn_));
   return false;
 }
 
@@ -170,7 +168,7 @@ void PgConnection::CopyInEnd() {
   if (PQputCopyEnd(conn_, nullptr) != 1) Fail("COPY failed");
   Result r(PQgetResult(conn_));
   bool ok = PQresultStatus(r.get()) == PGRES_COMMAND_OK;
-  std::string msg = ok ? "" : Trim(PQresultErrorMessage(r.get()));
+  std::string msg = ok ? "" : TrimMessage(PQresultErrorMessage(r.get()));
   while (Result extra{PQgetResult(conn_)}) {
   }
   if (!ok) throw Error(ErrorCode::kPg, "COPY failed: " + msg);
@@ -200,7 +198,7 @@ PQconninfoOption* ParseConninfo(const std::string& conninfo) {
   char* err = nullptr;
   PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
   if (opts == nullptr) {
-    std::string msg = err ? Trim(err) : "out of memory";
+    std::string msg = err ? TrimMessage(err) : "out of memory";
     PQfreemem(err);
     throw Error(ErrorCode::kConfig, "invalid [postgres] conninfo: " + msg);
   }

@@ -22,6 +22,8 @@ std::string QuoteIdent(std::string_view name);
 std::string QuoteLiteral(std::string_view value);
 // "schema"."name"
 std::string QualifiedName(std::string_view schema, std::string_view name);
+// A value in a libpq conninfo string: 'value' with quotes and backslashes escaped.
+std::string ConninfoValue(const std::string& value);
 
 class PgConnection {
  public:

@@ -13,21 +13,9 @@
 #include <thread>
 
 #include "dhanbak/error.hpp"
+#include "pg/connection.hpp"
 
 namespace dhanbak::pg {
-namespace {
-
-std::string QuoteConninfoValue(const std::string& v) {
-  std::string out = "'";
-  for (char c : v) {
-    if (c == '\'' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "'";
-}
-
-}  // namespace
-
 std::string ShellQuote(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
@@ -103,8 +91,8 @@ void LocalServer::Stop(const std::string& mode, int timeout_seconds) {
 }
 
 std::string LocalServer::Conninfo(const std::string& user, const std::string& dbname) const {
-  return "host=" + QuoteConninfoValue(options_.socket_dir) + " port=" + std::to_string(options_.port) +
-         " user=" + QuoteConninfoValue(user) + " dbname=" + QuoteConninfoValue(dbname) + " connect_timeout=10";
+  return "host=" + ConninfoValue(options_.socket_dir) + " port=" + std::to_string(options_.port) +
+         " user=" + ConninfoValue(user) + " dbname=" + ConninfoValue(dbname) + " connect_timeout=10";
 }
 
 std::string LocalServer::LogTail(size_t lines) const {

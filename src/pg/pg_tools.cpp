@@ -20,14 +20,6 @@ namespace {
 // backup: wait briefly, then fail that database and let the session go on.
 constexpr int kToolLockWaitSeconds = 10;
 
-std::string ConninfoValue(const std::string& value) {
-  std::string out = "'";
-  for (char c : value) {
-    if (c == '\'' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "'";
-}
 
 // Secret options without a PG* variable (sslpassword) reach the tools through a connection
 // service file of dhanbak's own, private to this process and removed at exit.

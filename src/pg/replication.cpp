@@ -9,19 +9,10 @@
 
 #include "dhanbak/error.hpp"
 #include "pg/connection.hpp"
+#include "pg/libpq_result.hpp"
 
 namespace dhanbak::pg {
 namespace {
-
-struct ReplicationResultDeleter {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using ReplicationResult = std::unique_ptr<PGresult, ReplicationResultDeleter>;
-
-std::string TrimMessage(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
 
 std::string Cell(PGresult* r, int row, int col) {
   return PQgetisnull(r, row, col) ? std::string() : std::string(PQgetvalue(r, row, col));
@@ -83,7 +74,7 @@ void ReplicationConnection::Fail(const std::string& what) const {
 int ReplicationConnection::server_version_num() const { return PQserverVersion(conn_); }
 
 SystemIdentity ReplicationConnection::IdentifySystem() {
-  ReplicationResult r(PQexec(conn_, "IDENTIFY_SYSTEM"));
+  PgResult r(PQexec(conn_, "IDENTIFY_SYSTEM"));
   if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) Fail("IDENTIFY_SYSTEM failed");
   if (PQntuples(r.get()) != 1 || PQnfields(r.get()) < 3) {
     throw Error(ErrorCode::kPg, "IDENTIFY_SYSTEM returned an unexpected result");
@@ -96,7 +87,7 @@ SystemIdentity ReplicationConnection::IdentifySystem() {
 }
 
 std::string ReplicationConnection::Show(const std::string& setting) {
-  ReplicationResult r(PQexec(conn_, ("SHOW " + setting).c_str()));
+  PgResult r(PQexec(conn_, ("SHOW " + setting).c_str()));
   if (PQresultStatus(r.get()) != PGRES_TUPLES_OK || PQntuples(r.get()) != 1) Fail("SHOW " + setting + " failed");
   return Cell(r.get(), 0, 0);
 }
@@ -106,11 +97,11 @@ BaseBackupStart ReplicationConnection::StartBaseBackup(const std::string& label)
                         ", CHECKPOINT 'fast', WAIT false, MANIFEST 'yes', MANIFEST_CHECKSUMS 'CRC32C')";
   if (PQsendQuery(conn_, command.c_str()) != 1) Fail("BASE_BACKUP could not be sent");
   BaseBackupStart start;
-  ReplicationResult first(PQgetResult(conn_));
+  PgResult first(PQgetResult(conn_));
   if (PQresultStatus(first.get()) != PGRES_TUPLES_OK || PQntuples(first.get()) != 1) Fail("BASE_BACKUP failed");
   start.start_lsn = Cell(first.get(), 0, 0);
   start.timeline = ParseTimeline(Cell(first.get(), 0, 1));
-  ReplicationResult spaces(PQgetResult(conn_));
+  PgResult spaces(PQgetResult(conn_));
   if (PQresultStatus(spaces.get()) != PGRES_TUPLES_OK) Fail("BASE_BACKUP failed to list tablespaces");
   for (int i = 0; i < PQntuples(spaces.get()); ++i) {
     TablespaceInfo t;
@@ -120,7 +111,7 @@ BaseBackupStart ReplicationConnection::StartBaseBackup(const std::string& label)
     if (!size.empty()) t.size = std::stoll(size) * 1024;  // the server reports kB
     start.tablespaces.push_back(std::move(t));
   }
-  ReplicationResult copy(PQgetResult(conn_));
+  PgResult copy(PQgetResult(conn_));
   if (PQresultStatus(copy.get()) != PGRES_COPY_OUT) Fail("BASE_BACKUP did not start its data stream");
   return start;
 }
@@ -169,13 +160,13 @@ void ReplicationConnection::ReadBaseBackup(const BaseBackupSink& sink, const std
 }
 
 BaseBackupEnd ReplicationConnection::FinishBaseBackup() {
-  ReplicationResult r(PQgetResult(conn_));
+  PgResult r(PQgetResult(conn_));
   if (PQresultStatus(r.get()) != PGRES_TUPLES_OK || PQntuples(r.get()) != 1) Fail("BASE_BACKUP did not finish");
   BaseBackupEnd end;
   end.stop_lsn = Cell(r.get(), 0, 0);
   end.timeline = ParseTimeline(Cell(r.get(), 0, 1));
   for (;;) {
-    ReplicationResult rest(PQgetResult(conn_));
+    PgResult rest(PQgetResult(conn_));
     if (!rest) break;
     if (PQresultStatus(rest.get()) != PGRES_COMMAND_OK && PQresultStatus(rest.get()) != PGRES_TUPLES_OK) {
       Fail("BASE_BACKUP ended with an error");

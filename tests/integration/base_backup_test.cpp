@@ -43,6 +43,18 @@ ProcessResult RestoreCluster(const WalArchiveEnv& env, const std::string& at, co
   return env.Run(args, 5min);
 }
 
+// restore-cluster to `at` into env.dir()/NAME (its tablespace `space` remapped beside it), must
+// succeed; the restored cluster's contents. `output` receives what it printed.
+std::string RestoredState(const WalArchiveEnv& env, const PgCluster& cluster, const std::string& at,
+                          const std::string& name, const std::string& space, std::string* output = nullptr) {
+  ProcessResult r = RestoreCluster(env, at, env.dir() + "/" + name,
+                                   {"--tablespace-map", space + "=" + OwnedDir(env, name + "-space")});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  if (output != nullptr) *output = r.out;
+  return Digest(*Start(cluster, env.dir() + "/" + name));
+}
+
 bool AnyProcessMentions(const std::string& needle) {
   for (const auto& entry : fs::directory_iterator("/proc")) {
     const std::string name = entry.path().filename().string();
@@ -281,19 +293,11 @@ TEST_CASE("after a promotion the restored cluster archives a second timeline; re
   auto files = env.ArchivedFiles();
   REQUIRE(std::find(files.begin(), files.end(), "00000002.history") != files.end());
 
-  ProcessResult latest = RestoreCluster(env, "latest", env.dir() + "/second",
-                                        {"--tablespace-map", space + "=" + OwnedDir(env, "space-second")});
-  INFO(latest.out << latest.err);
-  REQUIRE(latest.exit_code == 0);
-  CHECK(latest.out.find("new timeline:     3") != std::string::npos);
-  CHECK(Digest(*Start(cluster, env.dir() + "/second")) == state_d);
-
+  std::string printed;
+  CHECK(RestoredState(env, cluster, "latest", "second", space, &printed) == state_d);
+  CHECK(printed.find("new timeline:     3") != std::string::npos);
   // At B the old timeline was the live one (the promotion came later): B as it was.
-  ProcessResult at_b = RestoreCluster(env, time_b, env.dir() + "/third",
-                                      {"--tablespace-map", space + "=" + OwnedDir(env, "space-third")});
-  INFO(at_b.out << at_b.err);
-  REQUIRE(at_b.exit_code == 0);
-  CHECK(Digest(*Start(cluster, env.dir() + "/third")) == state_b);
+  CHECK(RestoredState(env, cluster, time_b, "third", space) == state_b);
 }
 
 TEST_CASE("kill -9 and SIGTERM of base-backup and restore-cluster leave nothing half-done") {
@@ -420,11 +424,7 @@ TEST_CASE("prune keeps every point within keep_within reachable, and deletes old
   ProcessResult too_old = RestoreCluster(env, time_a, env.dir() + "/r-old");
   CHECK(too_old.exit_code == 1);
   CHECK(too_old.err.find("no base backup ended at or before") != std::string::npos);
-  ProcessResult latest = RestoreCluster(env, "latest", env.dir() + "/r-latest",
-                                        {"--tablespace-map", space + "=" + OwnedDir(env, "space-latest")});
-  INFO(latest.out << latest.err);
-  REQUIRE(latest.exit_code == 0);
-  CHECK(Digest(*Start(cluster, env.dir() + "/r-latest")) == state_b);
+  CHECK(RestoredState(env, cluster, "latest", "r-latest", space) == state_b);
 }
 
 TEST_CASE("base-backup refuses a server that does not archive, and a repository holding another cluster's WAL") {
