@@ -192,6 +192,7 @@ CONF
   second=$(as_pg "$dh/dhanbak" -c "$dh/$target.toml" --no-progress -q --json base-backup)
   psql -X -At -c "SELECT pg_switch_wal()" >/dev/null
   wait_archived "$pgdata" >/dev/null
+  mkdir -p "$work/restored-$target"; chown postgres: "$work/restored-$target" 2>/dev/null || true
   restored=$(as_pg "$dh/dhanbak" -c "$dh/$target.toml" --no-progress -q --json restore-cluster --at latest \
     --pgdata "$work/restored-$target")
   field() { sed -n "s/^ *\"$2\": \([0-9.]*\),\{0,1\}$/\1/p" <<<"$1" | head -1; }
