@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # bench.sh — dhanbak backup/restore speed and memory against pg_dump/pg_restore on the same data.
 #
-#   scripts/bench.sh [SCALE]     SCALE of the generated prod-dhanman-sales database (default 1.0,
-#                                about 1 GB of COPY text; 0.05 for a quick run)
+#   scripts/bench.sh [SCALE] [--wal]
+#                                SCALE of the generated prod-dhanman-sales database (default 1.0,
+#                                about 1 GB of COPY text; 0.05 for a quick run). --wal: afterwards
+#                                the point-in-time layer too (scripts/bench-wal.sh SCALE): WAL
+#                                archiving backlog and wal-push segments/s, local and through the B2
+#                                emulator, wal-fetch, base-backup and restore-cluster time per GiB.
 #
 # Starts a throwaway PostgreSQL 15 cluster, generates the database, then times (wall clock, and
 # peak RSS from /usr/bin/time) each of:
@@ -24,6 +28,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 scale=${1:-1.0}
+with_wal=""
+[[ ${2:-} == --wal ]] && with_wal=1
 
 scripts/install-deps.sh >/dev/null
 command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null; }
@@ -201,3 +207,7 @@ echo "| backup --jobs 2 / COPY limit, one database | $(ratio "dhanbak backup --j
 echo "| backup --jobs 2 / COPY limit, all six databases | $(ratio "dhanbak backup --jobs 2, all six databases" "COPY limit, all six databases (2 connections)") | <= 1.9 |"
 echo "| verified restore --jobs 2 / pg_restore -j2 | $(ratio "dhanbak restore --jobs 2 (verified)" "pg_restore -j2 (from -Fd)") | <= 0.9 |"
 echo "| unverified restore --jobs 2 / pg_restore -j2 | $(ratio "dhanbak restore --jobs 2 --no-verify" "pg_restore -j2 (from -Fd)") | |"
+if [[ -n $with_wal ]]; then
+  echo
+  DHANBAK_BUILD_DIR="$root/build/release" scripts/bench-wal.sh "$scale"
+fi
