@@ -427,6 +427,50 @@ TEST_CASE("prune keeps every point within keep_within reachable, and deletes old
   CHECK(RestoredState(env, cluster, "latest", "r-latest", space) == state_b);
 }
 
+TEST_CASE("a flipped byte in a base backup's manifest or in one of its chunks: restore-cluster exits 3 and leaves nothing") {
+  PgCluster& cluster = SharedCluster();
+  WalArchiveEnv env;
+  env.EnableArchiving(cluster);
+  PointAt(env, cluster);
+  const std::string space = TablespaceDir(cluster, "space7");
+  CreateSchema(cluster, space);
+  REQUIRE(env.Run({"base-backup"}, 5min).exit_code == 0);
+  const std::string expected = Digest(cluster);
+  env.SwitchAndWaitArchived(cluster);
+
+  const std::string manifest = fs::directory_iterator(env.repo_dir() + "/basebackups")->path().string();
+  std::string largest;
+  for (const auto& entry : fs::recursive_directory_iterator(env.repo_dir() + "/chunks")) {
+    if (entry.is_regular_file() && (largest.empty() || entry.file_size() > fs::file_size(largest))) {
+      largest = entry.path().string();
+    }
+  }
+  REQUIRE_FALSE(largest.empty());
+  const std::string pgdata = env.dir() + "/restored";
+  const std::string new_space = OwnedDir(env, "restored-space");
+  for (const std::string& object : {manifest, largest}) {
+    CAPTURE(object);
+    std::string original;
+    {
+      std::ifstream in(object, std::ios::binary);
+      original.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    std::string flipped = original;
+    flipped[flipped.size() / 2] = static_cast<char>(flipped[flipped.size() / 2] ^ 0x01);
+    std::ofstream(object, std::ios::binary | std::ios::trunc) << flipped;
+    ProcessResult r = RestoreCluster(env, "latest", pgdata, {"--tablespace-map", space + "=" + new_space});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 3);
+    CHECK_FALSE(fs::exists(pgdata));
+    CHECK(fs::is_empty(new_space));
+    ProcessResult checked = env.Run({"check", "--read-data"}, 5min);
+    CHECK(checked.exit_code == 3);
+    CHECK(checked.out.find("base backup") != std::string::npos);
+    std::ofstream(object, std::ios::binary | std::ios::trunc) << original;
+  }
+  CHECK(RestoredState(env, cluster, "latest", "intact", space) == expected);
+}
+
 TEST_CASE("base-backup refuses a server that does not archive, and a repository holding another cluster's WAL") {
   PgCluster& cluster = SharedCluster();
   WalArchiveEnv env;
