@@ -206,15 +206,6 @@ std::string RecoveryTargetTime(UnixMicros t) {
   return iso.substr(0, 10) + " " + iso.substr(11, iso.size() - 12) + "+00";
 }
 
-std::string ConfQuote(const std::string& v) {
-  std::string out = "'";
-  for (char c : v) {
-    if (c == '\'') out += '\'';
-    out += c;
-  }
-  return out + "'";
-}
-
 // restore_command: this dhanbak, with this configuration and repository, as wal-fetch.
 std::string RestoreCommand(Context& ctx) {
   std::error_code ec;
@@ -382,10 +373,10 @@ int RunRestoreCluster(Context& ctx, const RestoreClusterOptions& o) {
   std::string recovery = original_auto_conf;
   if (!recovery.empty() && recovery.back() != '\n') recovery += '\n';
   recovery += "# dhanbak restore-cluster: recovery settings (removed when recovery ends)\n";
-  recovery += "restore_command = " + ConfQuote(RestoreCommand(ctx)) + "\n";
+  recovery += "restore_command = " + pg::QuoteLiteral(RestoreCommand(ctx)) + "\n";
   recovery += "recovery_target_timeline = '" + std::to_string(plan.target_timeline) + "'\n";
   if (!at.latest) {
-    recovery += "recovery_target_time = " + ConfQuote(RecoveryTargetTime(at.at)) + "\n";
+    recovery += "recovery_target_time = " + pg::QuoteLiteral(RecoveryTargetTime(at.at)) + "\n";
     recovery += "recovery_target_action = 'pause'\n";
   }
   WriteFileAtomically(auto_conf, recovery, 0600, true);

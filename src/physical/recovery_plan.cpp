@@ -6,6 +6,7 @@
 
 #include "dhanbak/error.hpp"
 #include "pg/replication.hpp"
+#include "retention/physical.hpp"
 #include "wal/wal_archive.hpp"
 #include "wal/wal_file.hpp"
 
@@ -26,7 +27,6 @@ struct ArchiveIndex {
 
 ArchiveIndex IndexArchive(storage::Storage& storage, uint32_t segment_size) {
   ArchiveIndex index;
-  const uint64_t per_log = (uint64_t{1} << 32) / segment_size;
   storage.List(wal::kWalPrefix, [&](const storage::ObjectInfo& info) {
     auto object = wal::ParseWalObjectName(info.name);
     if (!object) return;
@@ -37,8 +37,7 @@ ArchiveIndex IndexArchive(storage::Storage& storage, uint32_t segment_size) {
       return;
     }
     if (f.kind != wal::WalFileKind::kSegment) return;
-    uint64_t segno = std::stoull(f.name.substr(8, 8), nullptr, 16) * per_log + std::stoull(f.name.substr(16, 8), nullptr, 16);
-    auto& s = index.segments[{f.timeline, segno}];
+    auto& s = index.segments[{f.timeline, *retention::WalFileSegno(f.name, segment_size)}];
     s.archived_unix = std::max(s.archived_unix, info.modified_unix);
     ++s.contents;
   });

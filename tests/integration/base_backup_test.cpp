@@ -55,15 +55,24 @@ std::string RestoredState(const WalArchiveEnv& env, const PgCluster& cluster, co
   return Digest(*Start(cluster, env.dir() + "/" + name));
 }
 
-bool AnyProcessMentions(const std::string& needle) {
+// Calls fn(pid, cmdline, environ) for every process (arguments and variables NUL-separated).
+void ForEachProcess(const std::function<void(pid_t, const std::string&, const std::string&)>& fn) {
   for (const auto& entry : fs::directory_iterator("/proc")) {
     const std::string name = entry.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
-    std::string cmdline(std::istreambuf_iterator<char>(in), {});
-    if (cmdline.find(needle) != std::string::npos) return true;
+    std::ifstream cmd(entry.path() / "cmdline", std::ios::binary);
+    std::ifstream env(entry.path() / "environ", std::ios::binary);
+    fn(static_cast<pid_t>(std::stol(name)), std::string(std::istreambuf_iterator<char>(cmd), {}),
+       std::string(std::istreambuf_iterator<char>(env), {}));
   }
-  return false;
+}
+
+bool AnyProcessMentions(const std::string& needle) {
+  bool found = false;
+  ForEachProcess([&](pid_t, const std::string& cmdline, const std::string&) {
+    found = found || cmdline.find(needle) != std::string::npos;
+  });
+  return found;
 }
 
 // A dhanbak run (as the server's user) that stops at pause point `point`; Signal() reaches dhanbak itself.
@@ -93,19 +102,13 @@ class PausedCommand {
   // Signals the dhanbak process itself (found by its pause directory in its environment).
   void Signal(int sig) {
     std::vector<pid_t> pids;
-    for (const auto& entry : fs::directory_iterator("/proc")) {
-      const std::string name = entry.path().filename().string();
-      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-      std::ifstream in(entry.path() / "environ", std::ios::binary);
-      std::string environ(std::istreambuf_iterator<char>(in), {});
-      std::ifstream cmd(entry.path() / "cmdline", std::ios::binary);
-      std::string cmdline(std::istreambuf_iterator<char>(cmd), {});
-      if (environ.find("DHANBAK_TEST_NEEDLE=" + needle_) == std::string::npos) continue;
-      if (fs::path(cmdline.substr(0, cmdline.find('\0'))).filename() != "dhanbak") continue;
+    ForEachProcess([&](pid_t pid, const std::string& cmdline, const std::string& environ) {
+      if (environ.find("DHANBAK_TEST_NEEDLE=" + needle_) == std::string::npos) return;
+      if (fs::path(cmdline.substr(0, cmdline.find('\0'))).filename() != "dhanbak") return;
       // Not the wal-fetch the recovery server runs (it inherits the environment).
-      if (cmdline.find(std::string(1, '\0') + command_ + '\0') == std::string::npos) continue;
-      pids.push_back(static_cast<pid_t>(std::stol(name)));
-    }
+      if (cmdline.find(std::string(1, '\0') + command_ + '\0') == std::string::npos) return;
+      pids.push_back(pid);
+    });
     REQUIRE(pids.size() == 1);
     ::kill(pids.front(), sig);
   }
