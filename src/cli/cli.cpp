@@ -43,7 +43,8 @@ const CommandSpec kCommands[] = {
     {"init", "[--allow-weak-passphrase]", "create the repository and its first key"},
     {"backup", "[DB ...]", "back up the named databases, or all configured ones"},
     {"list", "[DB]", "backups, newest first"},
-    {"restore", "DB [--at TIME | --backup ID] [--target-db NAME | --replace]", "restore a backup"},
+    {"restore", "DB [--at TIME [--source wal|nightly] | --backup ID] [--target-db NAME | --replace]",
+     "restore one database (from the WAL archive when it covers TIME, else the nightly backups)"},
     {"verify", "[DB ... | --all] [--at TIME | --backup ID]", "restore into scratch databases, check, drop"},
     {"export", "DB [--at TIME | --backup ID] -o FILE|- [--force]", "plain SQL, restorable with psql alone"},
     {"check", "[--read-data]", "repository integrity (with --read-data: every byte)"},
@@ -127,7 +128,9 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
     o.add_options("command")("j,jobs", "parallel connections per database", cxxopts::value<int>());
   } else if (cmd == "restore") {
     o.add_options("command")
-        ("at", "newest good backup at or before TIME (latest, 2024-01-15, 2024-01-15T14:30, ...)", cxxopts::value<std::string>())
+        ("at", "the database as it was at TIME (latest, 2024-01-15, 2024-01-15T14:30, ...)", cxxopts::value<std::string>())
+        ("source", "wal (replay the WAL archive to TIME) or nightly (the newest nightly backup at or before TIME); "
+                   "default: wal when the archive covers TIME", cxxopts::value<std::string>())
         ("backup", "restore this backup id", cxxopts::value<std::string>())
         ("target-db", "new database to restore into", cxxopts::value<std::string>())
         ("replace", "restore under a temporary name, verify, then swap it with the live database")
@@ -216,6 +219,13 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
     ro.at = Opt(r, "at");
     ro.backup_id = Opt(r, "backup");
     if (ro.at && ro.backup_id) throw Error(ErrorCode::kInvalidArgument, "give --at or --backup, not both");
+    ro.source = Opt(r, "source").value_or("");
+    if (!ro.source.empty() && ro.source != "wal" && ro.source != "nightly") {
+      throw Error(ErrorCode::kInvalidArgument, "--source takes wal or nightly (got '" + ro.source + "')");
+    }
+    if (ro.source == "wal" && ro.backup_id) {
+      throw Error(ErrorCode::kInvalidArgument, "--backup names a nightly backup: it cannot be combined with --source wal");
+    }
     ro.target_db = Opt(r, "target-db");
     ro.target_conninfo = Opt(r, "target-conninfo");
     ro.replace = r.count("replace") > 0;

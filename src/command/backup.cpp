@@ -582,6 +582,20 @@ void PrintJson(Context& ctx, const std::vector<DatabaseResult>& results, UnixMic
 
 }  // namespace
 
+format::Manifest BackupOneDatabase(Context& ctx, const std::string& database, int jobs, bool globals) {
+  format::Repository& repo = ctx.repository();
+  format::RunLock run_lock(ctx.storage(), "backup", format::LockKind::kShared);
+  const size_t threads = static_cast<size_t>(std::max(2, jobs));
+  stream::ChunkUploader uploader(repo, threads, threads * 2);
+  format::StreamRef captured;
+  if (globals) {
+    captured = CaptureGlobals(ctx, uploader, database);
+    uploader.Flush();
+  }
+  catalog::BackupRecord rec = DatabaseBackup(ctx, uploader, run_lock, captured, database, jobs).Run();
+  return repo.GetManifest(rec.backup_id);
+}
+
 int RunBackup(Context& ctx, const BackupOptions& options) {
   const UnixMicros run_started = NowMicros();
   const Config& config = ctx.config();

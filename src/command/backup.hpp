@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "command/context.hpp"
+#include "dhanbak/format/manifest.hpp"
 
 namespace dhanbak::command {
 
@@ -18,6 +19,11 @@ struct BackupOptions {
 
 // "20240115T020000Z-3f9a1c2b": the start time (UTC) and 4 random bytes.
 std::string NewBackupId(int64_t now_unix_micros);
+
+// Backs up one database into ctx's repository, without notifications or a summary (the
+// copy-out of a point-in-time restore, into its scratch repository); `globals` adds the
+// cluster's roles. Returns the manifest stored.
+format::Manifest BackupOneDatabase(Context& ctx, const std::string& database, int jobs, bool globals);
 
 // Returns the process exit code: 0 when every database was backed up, else the first error's.
 int RunBackup(Context& ctx, const BackupOptions& options);

@@ -42,6 +42,7 @@ FileLock::~FileLock() {
 }
 
 Context::Context(GlobalOptions options) : options_(std::move(options)) {}
+Context::Context(GlobalOptions options, Config config) : options_(std::move(options)), config_(std::move(config)) {}
 Context::~Context() = default;
 
 const Config& Context::config() {

@@ -46,6 +46,8 @@ enum class LockMode {
 class Context {
  public:
   explicit Context(GlobalOptions options);
+  // A context on a configuration built in memory (a point-in-time restore's scratch repository).
+  Context(GlobalOptions options, Config config);
   ~Context();
 
   const GlobalOptions& options() const { return options_; }

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command/leftovers.hpp"
+#include "command/point_in_time_copy.hpp"
 #include "command/restore_engine.hpp"
 #include "command/restore_names.hpp"
 #include "common/interrupt.hpp"
@@ -23,20 +24,22 @@
 #include "dhanbak/error.hpp"
 #include "pg/connection.hpp"
 #include "pg/pg_tools.hpp"
+#include "physical/recovery_plan.hpp"
 #include "stream/chunk_fetcher.hpp"
 
 namespace dhanbak::command {
 namespace {
 
-void ConfirmReplace(const RestoreOptions& o, const catalog::BackupRecord& b) {
+// `what`: "backup X taken T" or "its state at T, replayed from the WAL archive".
+void ConfirmReplace(const RestoreOptions& o, const std::string& what) {
   if (o.yes) return;
   if (isatty(STDIN_FILENO) != 1) {
     throw Error(ErrorCode::kInvalidArgument,
                 "--replace swaps the live database " + o.database + "; pass --yes to confirm when not on a terminal");
   }
-  std::cerr << "This replaces the live database " << o.database << " with backup " << b.backup_id << " taken "
-            << FormatLocalTime(b.snapshot_time) << ".\nThe current database is kept, renamed to "
-            << o.database << "_before_restore_<timestamp>.\nType the database name to continue: " << std::flush;
+  std::cerr << "This replaces the live database " << o.database << " with " << what
+            << ".\nThe current database is kept, renamed to " << o.database
+            << "_before_restore_<timestamp>.\nType the database name to continue: " << std::flush;
   std::string answer;
   std::getline(std::cin, answer);
   if (answer != o.database) throw Error(ErrorCode::kInvalidArgument, "not confirmed; nothing was changed");
@@ -344,6 +347,124 @@ format::Manifest FetchManifest(Context& ctx, const catalog::BackupRecord& backup
   throw Error(ErrorCode::kCorruption, message + " ('dhanbak check' lists every lost or damaged backup)");
 }
 
+
+namespace {
+
+// Where a restore comes from, and the reason printed first.
+struct SourceChoice {
+  bool wal = false;
+  std::string reason;
+  TimeSpec at;
+  std::optional<physical::RecoveryPlan> plan;
+};
+
+// The WAL archive when it covers TIME (a base backup that ended by then and unbroken WAL to
+// it), else the nightly backups; --source forces one. Without --at (or with `latest`) the
+// newest nightly backup, unless --source wal asks for everything archived: "latest" in an
+// incident most often includes the damage, so replaying to it is never the default.
+SourceChoice ChooseSource(Context& ctx, const RestoreOptions& o) {
+  SourceChoice c;
+  c.at = ParseTimeSpec(o.at.value_or("latest"), NowMicros());
+  if (o.backup_id) {
+    c.reason = "--backup " + *o.backup_id;
+    return c;
+  }
+  if (o.source == "nightly") {
+    c.reason = "--source nightly";
+    return c;
+  }
+  if (c.at.latest && o.source != "wal") {
+    c.reason = o.at ? "--at latest: the newest nightly backup (--source wal replays everything archived)"
+                    : "no --at: the newest nightly backup (--at TIME reaches any second the WAL archive covers)";
+    return c;
+  }
+  try {
+    c.plan = physical::PlanClusterRecovery(ctx.repository(), c.at);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kNotFound && e.code() != ErrorCode::kCorruption) throw;
+    if (o.source == "wal") throw Error(e.code(), std::string(e.what()) + "; nothing was restored");
+    c.reason = std::string("the WAL archive does not cover it: ") + e.what();
+    return c;
+  }
+  c.wal = true;
+  c.reason = (o.source == "wal" ? std::string("--source wal: ") : std::string("the WAL archive covers it: ")) +
+             "base backup " + c.plan->base.backup_id + " ended " + FormatLocalTime(c.plan->base.stopped_at) +
+             ", WAL unbroken from " + c.plan->first_segment + " to " + c.plan->last_segment;
+  return c;
+}
+
+std::string PhaseLine(const std::vector<std::pair<std::string, double>>& phases) {
+  std::string line;
+  for (const auto& [name, seconds] : phases) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f s", seconds);
+    line += (line.empty() ? "" : "; ") + name + " " + buf;
+  }
+  return line;
+}
+
+// What the restore came from, for its report.
+struct RestoreOrigin {
+  std::string backup_id;  // the nightly backup, or the base backup replayed from
+  nlohmann::json json;    // source, point asked and reached, ...
+  std::string summary;    // "backup X" or "as of T, from the WAL archive"
+};
+
+// Loads `manifest` (its chunks read through `chunks`) into the target, verifies it, puts it in
+// place (rename, or swap with --replace) and reports. `phases` come before the restore's own.
+void LoadAndPlace(Context& chunks, const format::Manifest& manifest, RestoreSpec spec, const RestoreOptions& o,
+                  const std::string& final_name, const RestoreOrigin& origin,
+                  std::vector<std::pair<std::string, double>> phases, UnixMicros started) {
+  const bool json = chunks.options().json;
+  if (o.globals) ReplayGlobals(chunks, manifest, spec.conninfo);
+  RestoreResult result;
+  RestoreInto(chunks, manifest, spec, result);
+  if (!json) {
+    for (const auto& v : result.verdicts) {
+      std::cout << (v.ok ? "ok       " : "DIFFERS  ") << v.table << "  " << v.actual_rows << " rows\n";
+    }
+    if (result.schema_checked) std::cout << "ok       schema matches the backup\n";
+  }
+  phases.insert(phases.end(), result.phases.begin(), result.phases.end());
+  log::Info("restore phases: " + PhaseLine(phases));
+  std::string aside;
+  if (o.replace) {
+    // On failure SwapDatabases drops the verified restore itself, and only when the live
+    // database is back under its name: the caller cannot tell.
+    aside = SwapDatabases(spec.conninfo, o.database, spec.target, o.terminate_connections);
+    if (!aside.empty() && !json) std::cout << "the previous database was kept as " << aside << "\n";
+  } else {
+    RenameIntoPlace(spec.conninfo, spec.target, final_name);
+  }
+  if (json) {
+    nlohmann::json tables = nlohmann::json::array(), phase_list = nlohmann::json::array();
+    for (const auto& [name, seconds] : phases) phase_list.push_back({{"phase", name}, {"seconds", seconds}});
+    for (const auto& v : result.verdicts) {
+      tables.push_back({{"table", v.table}, {"rows", v.actual_rows}, {"ok", v.ok}});
+    }
+    nlohmann::json out{{"database", o.database},
+                       {"backup_id", origin.backup_id},
+                       {"target", final_name},
+                       {"replaced", o.replace},
+                       {"kept_aside", aside},
+                       {"verified", result.verified},
+                       {"schema_checked", result.schema_checked},
+                       {"tables", tables},
+                       {"phases", phase_list},
+                       {"duration_seconds", static_cast<double>(NowMicros() - started) / 1e6},
+                       {"ok", true}};
+    out.update(origin.json);
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::cout << "restored " << o.database << " (" << origin.summary << ") into " << final_name
+              << (result.verified ? ": " + std::to_string(result.verdicts.size()) + " tables verified"
+                                  : ": not verified")
+              << "\n";
+  }
+}
+
+}  // namespace
+
 int RunRestore(Context& ctx, const RestoreOptions& o) {
   if (o.replace == o.target_db.has_value()) {
     throw Error(ErrorCode::kInvalidArgument, "restore needs exactly one of --target-db NAME (a new database) or --replace");
@@ -365,70 +486,68 @@ int RunRestore(Context& ctx, const RestoreOptions& o) {
   const std::string final_name = o.replace ? o.database : *o.target_db;
   CheckDatabaseName(final_name, o.replace ? "restore --replace" : "--target-db");
   auto locks = ctx.Lock(LockMode::kShared);
-  catalog::BackupRecord backup = SelectBackup(ctx, o.database, o.at, o.backup_id);
-  format::Manifest manifest = FetchManifest(ctx, backup);
+  const bool json = ctx.options().json;
+  const UnixMicros started = NowMicros();
+  SourceChoice source = ChooseSource(ctx, o);
+  const std::string asked = source.at.latest ? std::string("latest") : FormatLocalTime(source.at.at);
+
+  catalog::RestoreRecord rec{"", o.database, final_name, "running", "", started, 0};
+  std::optional<catalog::BackupRecord> backup;
+  std::optional<format::Manifest> manifest;
+  if (!source.wal) {
+    backup = SelectBackup(ctx, o.database, o.at, o.backup_id);
+    if (!json) {
+      std::cout << "source: nightly backup " << backup->backup_id << " taken "
+                << FormatLocalTime(backup->snapshot_time) << " (" << source.reason << ")\n";
+    }
+    manifest = FetchManifest(ctx, *backup);
+    rec.backup_id = backup->backup_id;
+  } else {
+    if (!json) std::cout << "source: WAL archive, to " << asked << " (" << source.reason << ")\n";
+    rec.backup_id = source.plan->base.backup_id;
+  }
+  log::Info("source of the restore of " + o.database + ": " + (source.wal ? "WAL archive" : "nightly backup") + " (" +
+            source.reason + ")");
   CheckTargetUpFront(spec.conninfo, o);
-  if (o.replace) ConfirmReplace(o, backup);
+  if (o.replace) {
+    ConfirmReplace(o, source.wal ? "its state at " + asked + ", replayed from the WAL archive"
+                                 : "backup " + backup->backup_id + " taken " + FormatLocalTime(backup->snapshot_time));
+  }
   RemoveLeftoversOf(spec.conninfo, final_name);
   // Built under a temporary name and renamed only once loaded and verified: a run that dies at
   // any moment never leaves a half-loaded database under the name the user asked for.
   spec.target = RestoringName(final_name, NowMicros());
-  log::Info("restoring " + o.database + " from backup " + backup.backup_id + " taken " +
-            FormatLocalTime(backup.snapshot_time) + " into " + final_name + " (built as " + spec.target + ")");
-  catalog::RestoreRecord rec{backup.backup_id, o.database, final_name, "running", "",
-                             NowMicros(), 0};
   try {
-    if (o.globals) ReplayGlobals(ctx, manifest, spec.conninfo);
-    RestoreResult result;
-    RestoreInto(ctx, manifest, spec, result);
-    const bool json = ctx.options().json;
-    if (!json) {
-      for (const auto& v : result.verdicts) {
-        std::cout << (v.ok ? "ok       " : "DIFFERS  ") << v.table << "  " << v.actual_rows << " rows\n";
-      }
-      if (result.schema_checked) std::cout << "ok       schema matches the backup\n";
-    }
-    std::string phase_line;
-    for (const auto& [name, seconds] : result.phases) {
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%.1f s", seconds);
-      phase_line += (phase_line.empty() ? "" : "; ") + name + " " + buf;
-    }
-    log::Info("restore phases: " + phase_line);
-    std::string aside;
-    if (o.replace) {
-      // On failure SwapDatabases drops the verified restore itself, and only when the live
-      // database is back under its name: the caller cannot tell.
-      aside = SwapDatabases(spec.conninfo, o.database, spec.target, o.terminate_connections);
-      if (!aside.empty() && !json) std::cout << "the previous database was kept as " << aside << "\n";
+    RestoreOrigin origin;
+    origin.backup_id = rec.backup_id;
+    if (!source.wal) {
+      log::Info("restoring " + o.database + " from backup " + backup->backup_id + " taken " +
+                FormatLocalTime(backup->snapshot_time) + " into " + final_name + " (built as " + spec.target + ")");
+      origin.summary = "backup " + backup->backup_id;
+      origin.json = {{"source", "nightly"},
+                     {"source_reason", source.reason},
+                     {"snapshot_time", FormatUtcIso(backup->snapshot_time)}};
+      LoadAndPlace(ctx, *manifest, spec, o, final_name, origin, {}, started);
     } else {
-      RenameIntoPlace(spec.conninfo, spec.target, final_name);
-    }
-    if (json) {
-      nlohmann::json tables = nlohmann::json::array(), phases = nlohmann::json::array();
-      for (const auto& [name, seconds] : result.phases) phases.push_back({{"phase", name}, {"seconds", seconds}});
-      for (const auto& v : result.verdicts) {
-        tables.push_back({{"table", v.table}, {"rows", v.actual_rows}, {"ok", v.ok}});
+      PointInTimeCopy copy(ctx, *source.plan, source.at);
+      copy.Run(o.database, spec.jobs, o.globals);
+      const ReplayState& reached = copy.reached();
+      const std::string last = reached.last_xact ? FormatLocalTime(ParseUtcIso(*reached.last_xact))
+                                                 : std::string("none replayed after the base backup");
+      origin.summary = "as of " + asked + ", from the WAL archive";
+      origin.json = {{"source", "wal"},
+                     {"source_reason", source.reason},
+                     {"base_backup", source.plan->base.backup_id},
+                     {"target_time", source.at.latest ? std::string("latest") : FormatUtcIso(source.at.at)},
+                     {"last_transaction", reached.last_xact ? nlohmann::json(*reached.last_xact) : nlohmann::json()},
+                     {"replayed_to_lsn", reached.replay_lsn},
+                     {"timeline", reached.timeline}};
+      rec.detail = "WAL archive to " + asked + ", last transaction " + last;
+      LoadAndPlace(copy.chunks(), copy.manifest(), spec, o, final_name, origin, copy.phases(), started);
+      if (!json) {
+        std::cout << "point asked for:           " << asked << "\n"
+                  << "last transaction replayed: " << last << "\n";
       }
-      std::cout << nlohmann::json{{"database", o.database},
-                                  {"backup_id", backup.backup_id},
-                                  {"snapshot_time", FormatUtcIso(backup.snapshot_time)},
-                                  {"target", final_name},
-                                  {"replaced", o.replace},
-                                  {"kept_aside", aside},
-                                  {"verified", result.verified},
-                                  {"schema_checked", result.schema_checked},
-                                  {"tables", tables},
-                                  {"phases", phases},
-                                  {"duration_seconds", static_cast<double>(NowMicros() - rec.started_at) / 1e6},
-                                  {"ok", true}}
-                       .dump(2)
-                << "\n";
-    } else {
-      std::cout << "restored " << o.database << " (backup " << backup.backup_id << ") into " << final_name
-                << (result.verified ? ": " + std::to_string(result.verdicts.size()) + " tables verified"
-                                    : ": not verified")
-                << "\n";
     }
     rec.status = "ok";
   } catch (const Error& e) {

@@ -20,6 +20,7 @@ struct RestoreOptions {
   std::string database;
   std::optional<std::string> at;  // TIME
   std::optional<std::string> backup_id;
+  std::string source;  // "wal", "nightly" or "" (wal when the archive covers --at TIME)
   std::optional<std::string> target_db;
   bool replace = false;
   bool yes = false;

@@ -43,7 +43,7 @@ WalArchiveEnv::WalArchiveEnv(const std::string& extra_config) {
   WriteFile(config_path(),
             "[repository]\nurl = \"file://" + repo_dir() + "\"\npassphrase = \"file:" + dir_ +
                 "/passphrase\"\n[catalog]\npath = \"" + dir_ + "/catalog.sqlite\"\n[pitr]\nspool_dir = \"" +
-                spool_dir() + "\"\n" + extra_config,
+                spool_dir() + "\"\nscratch_dir = \"" + scratch_dir() + "\"\n" + extra_config,
             fs::perms::owner_read | fs::perms::owner_write);
   GiveToServerUser(dir_);
   ProcessResult r = Run({"init", "--allow-weak-passphrase"});
@@ -69,10 +69,11 @@ std::vector<std::string> WalArchiveEnv::Argv(const std::vector<std::string>& arg
   return argv;
 }
 
-ProcessResult WalArchiveEnv::Run(const std::vector<std::string>& args, std::chrono::seconds timeout) const {
+ProcessResult WalArchiveEnv::Run(const std::vector<std::string>& args, std::chrono::seconds timeout,
+                                 const std::string& tz) const {
   ProcessOptions options;
   options.cwd = dir_;
-  options.env = {{"TZ", "UTC"}};
+  options.env = {{"TZ", tz}};
   options.unset_env = {"DHANBAK_CONFIG", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE"};
   options.timeout = timeout;
   return RunProcess(Argv(args), options);

@@ -27,13 +27,16 @@ class WalArchiveEnv {
   std::string config_path() const { return dir_ + "/dhanbak.toml"; }
   std::string repo_dir() const { return dir_ + "/repository"; }
   std::string spool_dir() const { return dir_ + "/spool"; }
+  std::string scratch_dir() const { return dir_ + "/scratch"; }
   // "'BINARY' -c 'CONFIG' wal-push %p" and "... wal-fetch %f %p", for postgresql.conf.
   std::string ArchiveCommand() const;
   std::string RestoreCommand() const;
 
   // dhanbak -c CONFIG --no-progress ARGS..., as the server's OS user.
   std::vector<std::string> Argv(const std::vector<std::string>& args) const;
-  ProcessResult Run(const std::vector<std::string>& args, std::chrono::seconds timeout = std::chrono::seconds(120)) const;
+  // In time zone `tz` (TZ=UTC unless said).
+  ProcessResult Run(const std::vector<std::string>& args, std::chrono::seconds timeout = std::chrono::seconds(120),
+                    const std::string& tz = "UTC") const;
 
   // Turns WAL archiving into this repository on (restart of `cluster`); `archive_timeout` 0 = off.
   void EnableArchiving(PgCluster& cluster) const;
