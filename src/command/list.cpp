@@ -67,8 +67,9 @@ void PrintBaseBackups(const std::vector<catalog::BaseBackupRecord>& list) {
 int RunList(Context& ctx, const std::optional<std::string>& database) {
   auto backups = ctx.catalog().ListBackups(ctx.repository_url(), database);
   const wal::ArchiveSummary wal_summary = QuickWalSummary(ctx);
-  const auto base_backups = database ? std::vector<catalog::BaseBackupRecord>{}
-                                     : ctx.catalog().ListBaseBackups(ctx.repository_url());
+  const auto all_base_backups = ctx.catalog().ListBaseBackups(ctx.repository_url());
+  const auto base_backups = database ? std::vector<catalog::BaseBackupRecord>{} : all_base_backups;
+  const RestorableWindow window = FindRestorableWindow(all_base_backups, wal_summary);
   if (backups.empty()) HintCatalogRebuild(ctx);
   // Backups found lost (manifest missing from storage) by check, status or restore.
   auto lost_ids = ctx.catalog().LostBackups(ctx.repository_url());
@@ -90,7 +91,8 @@ int RunList(Context& ctx, const std::optional<std::string>& database) {
     }
     std::cout << nlohmann::json{{"repository", ctx.repository_url()}, {"backups", out},
                                 {"base_backups", BaseBackupsJson(base_backups)},
-                                {"wal", WalSummaryJson(wal_summary, NowMicros())}}
+                                {"wal", WalSummaryJson(wal_summary, NowMicros())},
+                                {"restorable_window", RestorableWindowJson(window)}}
                      .dump(2)
               << "\n";
     return 0;
@@ -100,6 +102,7 @@ int RunList(Context& ctx, const std::optional<std::string>& database) {
     std::fflush(stdout);
     PrintBaseBackups(base_backups);
     for (const auto& line : WalSummaryLines(wal_summary, NowMicros())) std::cout << line << "\n";
+    if (!wal_summary.empty()) std::cout << RestorableWindowLine(window) << "\n";
     return 0;
   }
   std::printf("%-26s %-28s %-25s %-7s %12s %11s %11s\n", "ID", "DATABASE", "TIME", "STATUS", "ROWS", "LOGICAL",
@@ -115,6 +118,7 @@ int RunList(Context& ctx, const std::optional<std::string>& database) {
   }
   PrintBaseBackups(base_backups);
   for (const auto& line : WalSummaryLines(wal_summary, NowMicros())) std::printf("%s\n", line.c_str());
+  if (!wal_summary.empty()) std::printf("%s\n", RestorableWindowLine(window).c_str());
   return 0;
 }
 

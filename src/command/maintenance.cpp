@@ -9,6 +9,7 @@
 #include <set>
 
 #include "command/leftovers.hpp"
+#include "command/scratch_area.hpp"
 #include "command/manifest_record.hpp"
 #include "command/missing_backups.hpp"
 #include "command/init.hpp"
@@ -203,8 +204,19 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age, const std
     wal_problems.push_back("no WAL archived in this repository (--max-wal-age given)");
   }
   alert = alert || !wal_problems.empty();
+  const RestorableWindow window = FindRestorableWindow(cat.ListBaseBackups(url), wal_summary);
+  // Scratch directories of point-in-time restores that were killed (the next one removes them).
+  nlohmann::json scratch_leftovers = nlohmann::json::array();
+  for (const auto& dir : FindScratchLeftovers(config.pitr.scratch_dir)) {
+    scratch_leftovers.push_back(dir);
+    if (!ctx.options().json) {
+      std::printf("leftover: scratch directory %s of a point-in-time restore that was killed (removed by the "
+                  "next one)\n", dir.c_str());
+    }
+  }
   if (!ctx.options().json) {
     for (const auto& line : WalSummaryLines(wal_summary, now)) std::printf("%s\n", line.c_str());
+    if (!wal_summary.empty()) std::printf("%s\n", RestorableWindowLine(window).c_str());
     for (const auto& p : wal_problems) std::printf("alert: %s\n", p.c_str());
   }
   if (ctx.options().json) {
@@ -212,6 +224,8 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age, const std
     std::cout << nlohmann::json{{"repository", url},          {"databases", out},
                                 {"damaged_chunks", damaged_chunks}, {"leftovers", leftovers},
                                 {"wal", wal_json},            {"wal_problems", wal_problems},
+                                {"restorable_window", RestorableWindowJson(window)},
+                                {"scratch_leftovers", scratch_leftovers},
                                 {"ok", !alert}}
                      .dump(2)
               << "\n";

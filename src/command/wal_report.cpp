@@ -65,4 +65,45 @@ std::vector<std::string> WalSummaryLines(const wal::ArchiveSummary& summary, Uni
   return lines;
 }
 
+RestorableWindow FindRestorableWindow(const std::vector<catalog::BaseBackupRecord>& bases,
+                                      const wal::ArchiveSummary& summary) {
+  RestorableWindow w;
+  if (summary.newest_archived_unix == 0) {
+    w.why_none = "no WAL archived";
+    return w;
+  }
+  // Segment names compare by log and segment number past their timeline (first 8 characters).
+  auto position = [](const std::string& segment) { return segment.size() > 8 ? segment.substr(8) : segment; };
+  std::string last_gap;  // the first segment after the newest gap
+  for (const auto& t : summary.timelines) {
+    for (const auto& g : t.gaps) last_gap = std::max(last_gap, position(g.before));
+  }
+  for (const auto& b : bases) {
+    if (b.status != "ok" || b.start_wal.empty() || position(b.start_wal) < last_gap) continue;
+    if (!w.any || b.stopped_at < w.from) {
+      w.any = true;
+      w.from = b.stopped_at;
+      w.base_backup_id = b.backup_id;
+    }
+  }
+  if (!w.any) {
+    w.why_none = last_gap.empty() ? "no base backup (run 'dhanbak base-backup')"
+                                  : "no base backup after the archive's newest gap (run 'dhanbak base-backup')";
+    return w;
+  }
+  w.to = std::max(w.from, summary.newest_archived_unix * 1000000);
+  return w;
+}
+
+std::string RestorableWindowLine(const RestorableWindow& w) {
+  if (!w.any) return "point in time: no restorable window: " + w.why_none;
+  return "point in time: any second from " + FormatLocalTime(w.from) + " to " + FormatLocalTime(w.to) +
+         " (base backup " + w.base_backup_id + ", then the WAL archive)";
+}
+
+nlohmann::json RestorableWindowJson(const RestorableWindow& w) {
+  if (!w.any) return {{"from", nullptr}, {"to", nullptr}, {"why_none", w.why_none}};
+  return {{"from", FormatUtcIso(w.from)}, {"to", FormatUtcIso(w.to)}, {"base_backup", w.base_backup_id}};
+}
+
 }  // namespace dhanbak::command

@@ -25,6 +25,20 @@ std::vector<std::string> WalSummaryLines(const wal::ArchiveSummary& summary, Uni
 // warning, when it cannot be listed.
 wal::ArchiveSummary QuickWalSummary(Context& ctx);
 
+// The span a point-in-time restore reaches (design §4): from the end of the oldest good base
+// backup that no gap of the archive follows, to when the newest segment was archived.
+struct RestorableWindow {
+  bool any = false;
+  UnixMicros from = 0, to = 0;
+  std::string base_backup_id;  // the one `from` comes from
+  std::string why_none;        // when !any: what is missing
+};
+RestorableWindow FindRestorableWindow(const std::vector<catalog::BaseBackupRecord>& bases,
+                                      const wal::ArchiveSummary& summary);
+// "point in time: any second from ... to ... (...)" or why there is none.
+std::string RestorableWindowLine(const RestorableWindow& window);
+nlohmann::json RestorableWindowJson(const RestorableWindow& window);
+
 // Seconds since the newest segment was archived; -1 when unknown.
 int64_t NewestWalAgeSeconds(const wal::ArchiveSummary& summary, UnixMicros now);
 

@@ -1,6 +1,7 @@
 #include "physical/recovery_plan.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <sstream>
 
@@ -125,7 +126,15 @@ RecoveryPlan PlanClusterRecovery(const format::Repository& repo, const TimeSpec&
     throw Error(ErrorCode::kNotFound, "no base backup ended at or before " + FormatLocalTime(at.at) +
                                           ": the oldest ended at " + FormatLocalTime(bases.back().stopped_at));
   }
-  return PlanRecoveryFrom(repo, *chosen, at);
+  try {
+    return PlanRecoveryFrom(repo, *chosen, at);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kNotFound || chosen == bases.begin()) throw;
+    // Past a gap, times become reachable again from the next base backup on.
+    const auto& next = *std::prev(chosen);
+    throw Error(e.code(), std::string(e.what()) + "; after the gap, times from " + FormatLocalTime(next.stopped_at) +
+                              " (when base backup " + next.backup_id + " ended) are reachable again");
+  }
 }
 
 RecoveryPlan PlanRecoveryFrom(const format::Repository& repo, const format::BaseBackupManifest& base,
@@ -156,8 +165,12 @@ RecoveryPlan PlanRecoveryFrom(const format::Repository& repo, const format::Base
         throw Error(ErrorCode::kNotFound,
                     "the WAL archive is missing segment " + name + ", which a restore from base backup " +
                         plan.base.backup_id + " to " + (at.latest ? std::string("the latest point") : FormatLocalTime(at.at)) +
-                        " must replay (a gap: 'dhanbak check' lists them). Choose a time before the gap, or an older base "
-                        "backup's window");
+                        " must replay (a gap: 'dhanbak check' lists them). " +
+                        (plan.segments > 0 ? "Times up to about " + FormatLocalTime(plan.last_archived_unix * 1000000) +
+                                                 " (when " + plan.last_segment + ", the last segment before the gap, "
+                                                 "was archived) are reachable"
+                                           : std::string("No time after base backup " + plan.base.backup_id +
+                                                         " is reachable through it")));
       }
       if (!at.latest) {
         throw Error(ErrorCode::kNotFound,

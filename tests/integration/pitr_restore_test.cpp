@@ -4,6 +4,7 @@
 // with recorded points in time, then does what incidents do (a DELETE without WHERE, a bad
 // UPDATE, a DROP TABLE) and restores to points before them.
 #include <doctest/doctest.h>
+#include <signal.h>
 
 #include <chrono>
 #include <filesystem>
@@ -12,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/paused_command.hpp"
 #include "support/pg_cluster.hpp"
 #include "support/pitr_fixture.hpp"
 #include "support/process.hpp"
@@ -98,6 +100,14 @@ TEST_CASE("restore DB --at TIME brings one database back from the WAL archive, t
   cluster.Psql("ledger", "DROP TABLE entries");  // and then a DROP TABLE
   env.SwitchAndWaitArchived(cluster);
   const std::string payroll_live = Payroll(cluster, "payroll");
+  {
+    ProcessResult listed = env.Run({"list", "ledger"});
+    INFO(listed.out << listed.err);
+    CHECK(listed.out.find("point in time: any second from ") != std::string::npos);
+    auto j = nlohmann::json::parse(env.Run({"--json", "list", "ledger"}).out);
+    CHECK(j["restorable_window"]["from"].is_string());
+    CHECK(j["restorable_window"]["to"].get<std::string>() >= t3);
+  }
 
   {  // beside the live database, at the second before the DELETE
     ProcessResult r = Restore(env, {"ledger", "--at", t1, "--target-db", "ledger_back"});
@@ -177,6 +187,87 @@ TEST_CASE("restore DB --at TIME brings one database back from the WAL archive, t
     CHECK(r.err.find("--source takes wal or nightly") != std::string::npos);
   }
   for (const char* db : {"ledger_back", "payroll_t2", "ledger_tz", "ledger_offset", "ledger_nightly", "ledger_t3"}) {
+    cluster.Psql("postgres", std::string("DROP DATABASE IF EXISTS ") + db + " WITH (FORCE)");
+  }
+}
+
+TEST_CASE("a point-in-time restore killed or stopped in any phase leaves nothing behind; a gap is refused up front") {
+  PgCluster& cluster = SharedCluster();
+  WalArchiveEnv env;
+  env.EnableArchiving(cluster);
+  PointAt(env, cluster);
+  CreateSchema(cluster, TablespaceDir(cluster, "pitr-kill-space"));
+  for (const char* db : {"ledger_killed", "ledger_stopped", "ledger_gap"}) {
+    cluster.Psql("postgres", std::string("DROP DATABASE IF EXISTS ") + db + " WITH (FORCE)");
+  }
+  REQUIRE(env.Run({"backup", "ledger"}, 5min).exit_code == 0);
+  REQUIRE(env.Run({"base-backup"}, 5min).exit_code == 0);
+  cluster.Psql("ledger", "INSERT INTO entries VALUES (9001, 1, 'before the gap')");
+  const std::string t1 = PointInTime(cluster);
+  const std::string ledger_t1 = Ledger(cluster, "ledger");
+  env.SwitchAndWaitArchived(cluster);
+
+  const std::vector<std::string> restore{"restore", "ledger", "--at", t1, "--target-db", "ledger_killed"};
+  for (const char* point : {"pitr-scratch-claimed", "pitr-replayed", "pitr-copied"}) {
+    INFO(point);
+    PausedCommand run(env, restore, point);
+    run.WaitForPause();
+    run.Signal(SIGKILL);
+    CHECK(run.Finish().exit_code == 137);
+    CHECK(ScratchContents(env).size() == 1);
+    CHECK_FALSE(DatabaseExists(cluster, "ledger_killed"));
+    if (std::string(point) != "pitr-scratch-claimed") CHECK(AnyProcessMentions(env.scratch_dir()));
+    ProcessResult status = env.Run({"status"});
+    CHECK(status.out.find("leftover: scratch directory " + env.scratch_dir() + "/pitr-") != std::string::npos);
+    ProcessResult json = env.Run({"--json", "status"});
+    CHECK(nlohmann::json::parse(json.out)["scratch_leftovers"].size() == 1);
+    // The next run removes the leftover (and stops its server) before it starts.
+    ProcessResult again = Restore(env, {"ledger", "--at", t1, "--target-db", "ledger_killed"});
+    INFO(again.out << again.err);
+    REQUIRE(again.exit_code == 0);
+    CHECK(again.err.find("left by a point-in-time restore that was killed") != std::string::npos);
+    CHECK(Ledger(cluster, "ledger_killed") == ledger_t1);
+    CHECK(ScratchContents(env).empty());
+    CHECK_FALSE(AnyProcessMentions(env.scratch_dir()));
+    cluster.Psql("postgres", "DROP DATABASE ledger_killed WITH (FORCE)");
+  }
+  for (const char* point : {"pitr-scratch-claimed", "pitr-replayed", "pitr-copied"}) {
+    INFO(point);
+    PausedCommand run(env, {"restore", "ledger", "--at", t1, "--target-db", "ledger_stopped"}, point);
+    run.WaitForPause();
+    run.Signal(SIGTERM);
+    ProcessResult r = run.Finish();
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 143);
+    CHECK(ScratchContents(env).empty());
+    CHECK_FALSE(AnyProcessMentions(env.scratch_dir()));
+    CHECK(cluster.Psql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'ledger_stopped%'") == "0");
+  }
+
+  // A segment lost from the archive: a time after it cannot be reached from the WAL.
+  cluster.Psql("ledger", "INSERT INTO entries VALUES (9002, 2, 'in the lost segment')");
+  const std::string lost = env.SwitchAndWaitArchived(cluster);
+  cluster.Psql("ledger", "INSERT INTO entries VALUES (9003, 3, 'after the gap')");
+  const std::string t_after = PointInTime(cluster);
+  env.SwitchAndWaitArchived(cluster);
+  for (const auto& entry : fs::recursive_directory_iterator(env.repo_dir() + "/wal")) {
+    if (entry.path().filename().string().starts_with(lost + "-")) fs::remove(entry.path());
+  }
+  ProcessResult refused = Restore(env, {"ledger", "--at", t_after, "--source", "wal", "--target-db", "ledger_gap"});
+  INFO(refused.out << refused.err);
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("missing segment " + lost) != std::string::npos);
+  CHECK(refused.err.find("reachable") != std::string::npos);
+  CHECK(ScratchContents(env).empty());
+  CHECK_FALSE(DatabaseExists(cluster, "ledger_gap"));
+  ProcessResult fallback = Restore(env, {"ledger", "--at", t_after, "--target-db", "ledger_gap"});
+  INFO(fallback.out << fallback.err);
+  REQUIRE(fallback.exit_code == 0);
+  CHECK(fallback.out.rfind("source: nightly backup", 0) == 0);
+  CHECK(fallback.out.find("missing segment " + lost) != std::string::npos);
+  ProcessResult window = env.Run({"list", "ledger"});
+  CHECK(window.out.find("no base backup after the archive's newest gap") != std::string::npos);
+  for (const char* db : {"ledger_killed", "ledger_stopped", "ledger_gap"}) {
     cluster.Psql("postgres", std::string("DROP DATABASE IF EXISTS ") + db + " WITH (FORCE)");
   }
 }
