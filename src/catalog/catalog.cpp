@@ -397,6 +397,28 @@ std::optional<VerificationRecord> Catalog::LastVerification(const std::string& d
   return VerificationRecord{s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Int(4)};
 }
 
+void Catalog::RecordPitrVerification(const PitrVerificationRecord& v) {
+  std::lock_guard lock(state_->mu);
+  sqlite::Database& db = *state_->db;
+  if (v.status != "ok" && v.status != "failed") Fail(db, "invalid verification status '" + v.status + "'");
+  auto s = db.Prepare(
+      "INSERT INTO pitr_verifications (database_name, base_backup_id, target_time, status, detail, rto_millis, at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  s.Bind(1, v.database).Bind(2, v.base_backup_id).Bind(3, v.target_time).Bind(4, v.status).Bind(5, v.detail);
+  s.Bind(6, v.rto_millis).Bind(7, v.at);
+  s.Run();
+}
+
+std::optional<PitrVerificationRecord> Catalog::LastPitrVerification(const std::string& database) {
+  std::lock_guard lock(state_->mu);
+  auto s = state_->db->Prepare(
+      "SELECT database_name, base_backup_id, status, detail, target_time, at, rto_millis FROM pitr_verifications "
+      "WHERE database_name = ?1 ORDER BY at DESC, id DESC LIMIT 1");
+  s.Bind(1, database);
+  if (!s.Step()) return std::nullopt;
+  return PitrVerificationRecord{s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Int(4), s.Int(5), s.Int(6)};
+}
+
 void Catalog::RecordRestore(const RestoreRecord& r) {
   std::lock_guard lock(state_->mu);
   auto s = state_->db->Prepare(

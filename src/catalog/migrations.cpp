@@ -115,6 +115,21 @@ const std::vector<const char*>& Migrations() {
         PRIMARY KEY (repository_id, backup_id)
       ) WITHOUT ROWID;
       )sql",
+      // 4: point-in-time verifications (verify --pitr): a database restored from the WAL
+      // archive at a random point, or the whole chain ('(cluster)'), and how long it took.
+      R"sql(
+      CREATE TABLE pitr_verifications (
+        id INTEGER PRIMARY KEY,
+        database_name TEXT NOT NULL,
+        base_backup_id TEXT NOT NULL,
+        target_time INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+        detail TEXT NOT NULL DEFAULT '',
+        rto_millis INTEGER NOT NULL DEFAULT 0,
+        at INTEGER NOT NULL
+      );
+      CREATE INDEX pitr_verifications_by_database ON pitr_verifications (database_name, at);
+      )sql",
   };
   return migrations;
 }

@@ -16,6 +16,7 @@
 #include "command/maintenance.hpp"
 #include "command/restore.hpp"
 #include "command/verify.hpp"
+#include "command/verify_pitr.hpp"
 #include "command/wal_fetch.hpp"
 #include "command/base_backup.hpp"
 #include "command/restore_cluster.hpp"
@@ -45,11 +46,12 @@ const CommandSpec kCommands[] = {
     {"list", "[DB]", "backups, newest first"},
     {"restore", "DB [--at TIME [--source wal|nightly] | --backup ID] [--target-db NAME | --replace]",
      "restore one database (from the WAL archive when it covers TIME, else the nightly backups)"},
-    {"verify", "[DB ... | --all] [--at TIME | --backup ID]", "restore into scratch databases, check, drop"},
+    {"verify", "[DB ... | --all] [--at TIME | --backup ID] | --pitr [DB ...] [--at TIME]",
+     "restore into scratch databases, check, drop (--pitr: from the WAL archive at a random point of the last week)"},
     {"export", "DB [--at TIME | --backup ID] -o FILE|- [--force]", "plain SQL, restorable with psql alone"},
     {"check", "[--read-data]", "repository integrity (with --read-data: every byte)"},
     {"prune", "[--dry-run]", "apply retention: delete expired backups and unreferenced chunks"},
-    {"status", "[--max-age DURATION] [--max-wal-age DURATION]", "last backup / verification per database, WAL archive age"},
+    {"status", "[--max-age DURATION] [--max-wal-age DURATION] [--max-pitr-age DURATION]", "last backup / verification per database, WAL archive age"},
     {"catalog", "rebuild", "recreate the local catalog from storage"},
     {"base-backup", "", "physical backup of the whole cluster (replication protocol), for point-in-time restores"},
     {"restore-cluster", "--at TIME --pgdata DIR [--tablespace-map OLD=NEW ...] [--amcheck]",
@@ -146,6 +148,7 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
         ("all", "every configured database")
         ("at", "newest good backup at or before TIME", cxxopts::value<std::string>())
         ("backup", "verify this backup id", cxxopts::value<std::string>())
+        ("pitr", "restore from the WAL archive (at a random point of the last week, or --at) and prove the chain")
         ("j,jobs", "parallel connections", cxxopts::value<int>());
   }
   if (cmd == "restore-cluster") {
@@ -160,7 +163,9 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
   if (cmd == "status") {
     o.add_options("command")("max-age", "alert (exit 5) when the last good backup is older, e.g. 26h",
                               cxxopts::value<std::string>())
-        ("max-wal-age", "alert (exit 5) when the newest archived WAL is older, e.g. 15m", cxxopts::value<std::string>());
+        ("max-wal-age", "alert (exit 5) when the newest archived WAL is older, e.g. 15m", cxxopts::value<std::string>())
+        ("max-pitr-age", "alert (exit 5) when a database's last point-in-time verification is older, e.g. 8d",
+         cxxopts::value<std::string>());
   }
   if (cmd == "key") {
     o.add_options("command")("new-passphrase", "key add: env:NAME or file:PATH holding the new passphrase",
@@ -249,7 +254,9 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
     if (!args.empty()) throw Error(ErrorCode::kInvalidArgument, "status takes no arguments");
     auto max_age = Opt(r, "max-age");
     auto max_wal_age = Opt(r, "max-wal-age");
-    for (const auto& [flag, value] : {std::pair{"--max-age", max_age}, std::pair{"--max-wal-age", max_wal_age}}) {
+    auto max_pitr_age = Opt(r, "max-pitr-age");
+    for (const auto& [flag, value] : {std::pair{"--max-age", max_age}, std::pair{"--max-wal-age", max_wal_age},
+                                      std::pair{"--max-pitr-age", max_pitr_age}}) {
       if (!value) continue;
       try {
         (void)ParseDuration(*value);
@@ -257,7 +264,7 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
         throw Error(ErrorCode::kInvalidArgument, std::string(flag) + " '" + *value + "': " + e.what());
       }
     }
-    return command::RunStatus(ctx, max_age, max_wal_age);
+    return command::RunStatus(ctx, max_age, max_wal_age, max_pitr_age);
   }
   if (cmd == "catalog") {
     if (args.size() != 1 || args[0] != "rebuild") throw Error(ErrorCode::kInvalidArgument, "usage: dhanbak catalog rebuild");
@@ -292,6 +299,10 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
     vo.at = Opt(r, "at");
     vo.backup_id = Opt(r, "backup");
     vo.jobs = Jobs(r);
+    if (r.count("pitr")) {
+      if (vo.backup_id) throw Error(ErrorCode::kInvalidArgument, "--backup names a nightly backup: not with --pitr");
+      return command::RunVerifyPitr(ctx, command::VerifyPitrOptions{vo.databases, vo.jobs, vo.at});
+    }
     return command::RunVerify(ctx, vo);
   }
   if (cmd == "base-backup") {

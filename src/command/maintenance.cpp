@@ -83,12 +83,36 @@ int RunCatalogRebuild(Context& ctx) {
   return failed ? 3 : 0;
 }
 
-int RunStatus(Context& ctx, const std::optional<std::string>& max_age, const std::optional<std::string>& max_wal_age) {
+namespace {
+
+nlohmann::json PitrVerificationJson(const catalog::PitrVerificationRecord& v) {
+  return {{"status", v.status},
+          {"at", FormatUtcIso(v.at)},
+          {"target_time", v.target_time ? FormatUtcIso(v.target_time) : std::string("latest")},
+          {"base_backup", v.base_backup_id},
+          {"rto_seconds", static_cast<double>(v.rto_millis) / 1000.0},
+          {"detail", v.detail}};
+}
+
+std::string PitrVerificationLine(const catalog::PitrVerificationRecord& v) {
+  char rto[32];
+  std::snprintf(rto, sizeof rto, "%.0f s", static_cast<double>(v.rto_millis) / 1000.0);
+  return "point-in-time verification of " + v.database + ": " + v.status + " " + FormatLocalTime(v.at).substr(0, 16) +
+         " (to " + (v.target_time ? FormatLocalTime(v.target_time) : std::string("latest")) + ", restore took " + rto +
+         ")" + (v.status == "ok" ? "" : ": " + v.detail);
+}
+
+}  // namespace
+
+int RunStatus(Context& ctx, const std::optional<std::string>& max_age, const std::optional<std::string>& max_wal_age,
+              const std::optional<std::string>& max_pitr_age) {
   const Config& config = ctx.config();
   std::optional<std::chrono::seconds> limit;
   if (max_age) limit = ParseDuration(*max_age);
   std::optional<std::chrono::seconds> wal_limit;
   if (max_wal_age) wal_limit = ParseDuration(*max_wal_age);
+  std::optional<std::chrono::seconds> pitr_limit;
+  if (max_pitr_age) pitr_limit = ParseDuration(*max_pitr_age);
   UnixMicros now = NowMicros();
   std::string url = ctx.repository_url();
   std::set<std::string> databases(config.postgres.databases.begin(), config.postgres.databases.end());
@@ -148,6 +172,11 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age, const std
     else if (limit && now - last->snapshot_time > limit->count() * 1000000LL) problems.push_back("last good backup too old");
     if (verification && verification->status != "ok") problems.push_back("last verification failed");
     for (const auto& id : lost_here) problems.push_back("backup " + id + " lost (manifest missing from storage)");
+    auto pitr = cat.LastPitrVerification(db);
+    if (pitr && pitr->status != "ok") problems.push_back("last point-in-time verification failed");
+    if (pitr_limit && (!pitr || now - pitr->at > pitr_limit->count() * 1000000LL)) {
+      problems.push_back(pitr ? "last point-in-time verification too old" : "never verified from the WAL archive");
+    }
     alert = alert || !problems.empty();
     std::string state = problems.empty() ? "ok" : "";
     for (const auto& p : problems) state += (state.empty() ? "" : "; ") + p;
@@ -158,6 +187,7 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age, const std
                    {"last_verification", verification ? verification->status : ""},
                    {"last_verification_time", verification ? FormatUtcIso(verification->at) : ""},
                    {"lost_backups", lost_here},
+                   {"last_pitr_verification", pitr ? PitrVerificationJson(*pitr) : nlohmann::json()},
                    {"ok", problems.empty()},
                    {"problems", problems}});
     if (!ctx.options().json) {
@@ -167,6 +197,12 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age, const std
       std::printf("%-30s %-25s %-9s %-25s %s\n", db.c_str(),
                   last ? FormatLocalTime(last->snapshot_time).c_str() : "never", age, v.c_str(), state.c_str());
     }
+  }
+  if (!ctx.options().json) {
+    for (const auto& db : databases) {
+      if (auto pitr = cat.LastPitrVerification(db)) std::printf("%s\n", PitrVerificationLine(*pitr).c_str());
+    }
+    if (auto chain = cat.LastPitrVerification("(cluster)")) std::printf("%s\n", PitrVerificationLine(*chain).c_str());
   }
   if (!ctx.options().json && damaged_chunks > 0) {
     std::printf("%zu chunk(s) were found damaged and not stored again yet: run 'dhanbak backup', then "
@@ -225,6 +261,10 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age, const std
                                 {"damaged_chunks", damaged_chunks}, {"leftovers", leftovers},
                                 {"wal", wal_json},            {"wal_problems", wal_problems},
                                 {"restorable_window", RestorableWindowJson(window)},
+                                {"pitr_chain", [&]() -> nlohmann::json {
+                                   auto chain = cat.LastPitrVerification("(cluster)");
+                                   return chain ? PitrVerificationJson(*chain) : nlohmann::json();
+                                 }()},
                                 {"scratch_leftovers", scratch_leftovers},
                                 {"ok", !alert}}
                      .dump(2)

@@ -15,7 +15,8 @@ int RunCatalogRebuild(Context& ctx);
 // Exit 5 when a database's last good backup is older than `max_age`, its last verification
 // failed, a backup is lost, the WAL archive has a gap, or its newest segment is older than
 // `max_wal_age`.
-int RunStatus(Context& ctx, const std::optional<std::string>& max_age, const std::optional<std::string>& max_wal_age);
+int RunStatus(Context& ctx, const std::optional<std::string>& max_age, const std::optional<std::string>& max_wal_age,
+              const std::optional<std::string>& max_pitr_age = std::nullopt);
 // The new passphrase comes from a secret reference (env:NAME or file:PATH), never from argv.
 int RunKeyAdd(Context& ctx, const std::string& new_passphrase_ref, bool allow_weak_passphrase);
 int RunKeyList(Context& ctx);

@@ -46,6 +46,17 @@ PointInTimeCopy::~PointInTimeCopy() {
 }
 
 void PointInTimeCopy::Run(const std::string& database, int jobs, bool globals) {
+  Prepare();
+  manifest_ = CopyOut(database, jobs, globals);
+  TestPausePoint("pitr-copied");
+  StopServer();
+}
+
+void PointInTimeCopy::StopServer() {
+  if (recovery_) recovery_->server().Stop("immediate", 60);  // nothing in it is needed any more
+}
+
+void PointInTimeCopy::Prepare() {
   const Config& config = ctx_.config();
   const std::string& root = config.pitr.scratch_dir;
   const auto& base = plan_.base;
@@ -93,7 +104,9 @@ void PointInTimeCopy::Run(const std::string& database, int jobs, bool globals) {
   recovery_->Promote();
   phases_.emplace_back("replay", SecondsFrom(step));
   TestPausePoint("pitr-replayed");
+}
 
+format::Manifest PointInTimeCopy::CopyOut(const std::string& database, int jobs, bool globals) {
   if (recovery_->connection()
           .Query("SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", {database})
           .empty()) {
@@ -102,15 +115,25 @@ void PointInTimeCopy::Run(const std::string& database, int jobs, bool globals) {
                                           " (the replayed cluster has no such database)");
   }
 
-  // The copy-out's repository: inside the scratch area, under a random key of its own.
-  step = PitrClock::now();
+  const auto step = PitrClock::now();
+  if (!copy_ctx_) OpenCopyRepository(jobs);
+  log::Info("copying " + database + " out of the replayed cluster");
+  format::Manifest manifest = BackupOneDatabase(*copy_ctx_, database, jobs, globals);
+  phases_.emplace_back("copy-out", SecondsFrom(step));
+  return manifest;
+}
+
+// The copy-out's repository: inside the scratch area, under a random key of its own.
+void PointInTimeCopy::OpenCopyRepository(int jobs) {
+  const Config& config = ctx_.config();
+  const std::string dir = scratch_->path();
   CreatePrivateDirectories(dir + "/repository", ErrorCode::kIo, "scratch repository");
   Config copy;
   copy.source = "scratch repository of a point-in-time restore";
   copy.repository_url = "file://" + dir + "/repository";
   copy.passphrase = {"literal:" + HexEncode(crypto::RandomBytes(32)), "scratch repository key"};
   copy.catalog_path = dir + "/catalog.sqlite";
-  copy.postgres.conninfo = recovery_->Conninfo(database);
+  copy.postgres.conninfo = recovery_->Conninfo("template1");  // each database named when copied
   copy.postgres.jobs = jobs;
   copy.b2.connections = config.b2.connections;
   GlobalOptions options = ctx_.options();
@@ -119,11 +142,6 @@ void PointInTimeCopy::Run(const std::string& database, int jobs, bool globals) {
   copy_ctx_ = std::make_unique<Context>(options, std::move(copy));
   format::Repository::Init(copy_ctx_->storage(), copy_ctx_->config().passphrase.Resolve(),
                            format::KdfParams{1u << 10, 8, 1});  // the key is random: no need to stretch it
-  log::Info("copying " + database + " out of the replayed cluster");
-  manifest_ = BackupOneDatabase(*copy_ctx_, database, jobs, globals);
-  phases_.emplace_back("copy-out", SecondsFrom(step));
-  TestPausePoint("pitr-copied");
-  recovery_->server().Stop("immediate", 60);  // nothing in it is needed any more
 }
 
 }  // namespace dhanbak::command

@@ -31,8 +31,17 @@ class PointInTimeCopy {
   PointInTimeCopy(Context& ctx, physical::RecoveryPlan plan, TimeSpec at);
   ~PointInTimeCopy();
 
-  // Steps 1 to 3 for `database`; `globals` also copies the cluster's roles out.
+  // Steps 1 to 3 for `database` (the server stopped after); `globals` also copies the roles out.
   void Run(const std::string& database, int jobs, bool globals);
+
+  // Or step by step: steps 1 and 2 (the scratch server then runs, promoted at TIME) ...
+  void Prepare();
+  // ... step 3 for each database wanted (its manifest in chunks()) ...
+  format::Manifest CopyOut(const std::string& database, int jobs, bool globals);
+  // ... pg_amcheck of the whole replayed cluster ...
+  void Amcheck() { recovery_->Amcheck(); }
+  // ... and the server stopped.
+  void StopServer();
 
   Context& chunks() { return *copy_ctx_; }
   const format::Manifest& manifest() const { return manifest_; }
@@ -41,6 +50,8 @@ class PointInTimeCopy {
   const std::vector<std::pair<std::string, double>>& phases() const { return phases_; }
 
  private:
+  void OpenCopyRepository(int jobs);
+
   Context& ctx_;
   physical::RecoveryPlan plan_;
   TimeSpec at_;

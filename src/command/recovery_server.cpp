@@ -212,6 +212,18 @@ void RecoveryServer::Promote() {
   }
 }
 
+void RecoveryServer::Amcheck() {
+  SubprocessOptions a;
+  std::string report;
+  a.argv = {bin_dir_ + "/pg_amcheck", "--all", "--install-missing", "--heapallindexed", "--no-strict-names",
+            "-h", private_dir_, "-p", std::to_string(server_->options().port), "-U", user_};
+  a.on_stdout = [&](std::string_view s) { report += s; };
+  SubprocessResult r = RunSubprocess(a);
+  if (r.exit_code != 0) {
+    throw Error(ErrorCode::kVerification, "pg_amcheck found problems in the restored cluster: " + report + r.stderr_tail);
+  }
+}
+
 std::string RecoveryServer::Conninfo(const std::string& dbname) const { return server_->Conninfo(user_, dbname); }
 
 ReplayState RecoveryServer::Query() {

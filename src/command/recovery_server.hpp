@@ -61,6 +61,8 @@ class RecoveryServer {
   // Ends recovery where it paused (transactions in flight there are rolled back, and their
   // locks released) and waits until the server runs on its new timeline.
   void Promote();
+  // pg_amcheck --all --heapallindexed on the running server; Error(kVerification) on a problem.
+  void Amcheck();
   pg::PgConnection& connection() { return *conn_; }
   ReplayState Query();
   // Conninfo of the running server for `dbname`, as the superuser it was reached as.

@@ -225,18 +225,7 @@ int RunRestoreCluster(Context& ctx, const RestoreClusterOptions& o) {
   recovery.Promote();
   conn->Exec("CHECKPOINT");
   const uint32_t new_timeline = recovery.Query().timeline;
-  std::string amcheck_report;
-  if (o.amcheck) {
-    SubprocessOptions a;
-    a.argv = {bin_dir + "/pg_amcheck", "--all", "--install-missing", "--heapallindexed", "--no-strict-names",
-              "-h", private_dir.path(), "-p", std::to_string(recovery.server().options().port), "-U", recovery.user()};
-    a.on_stdout = [&](std::string_view s) { amcheck_report += s; };
-    SubprocessResult r = RunSubprocess(a);
-    if (r.exit_code != 0) {
-      throw Error(ErrorCode::kVerification, "pg_amcheck found problems in the restored cluster: " + amcheck_report +
-                                                r.stderr_tail);
-    }
-  }
+  if (o.amcheck) recovery.Amcheck();
   recovery.server().Stop("fast");
   // Back to the cluster's own settings; the new timeline's history file goes to the archive
   // once the cluster runs with them.

@@ -186,6 +186,35 @@ TEST_CASE("restore DB --at TIME brings one database back from the WAL archive, t
     CHECK(r.exit_code == 2);
     CHECK(r.err.find("--source takes wal or nightly") != std::string::npos);
   }
+  {  // verify --pitr: the chain to the end of the archive, and each database at a point, with its RTO
+    ProcessResult v = env.Run({"verify", "--pitr", "ledger", "payroll", "--at", t1}, 5min);
+    INFO(v.out << v.err);
+    CHECK(v.exit_code == 0);
+    CHECK(v.out.find("ok      (cluster)") != std::string::npos);
+    CHECK(v.out.find("pg_amcheck found every database clean") != std::string::npos);
+    CHECK(v.out.find("ok      ledger  at ") != std::string::npos);
+    CHECK(v.out.find("ok      payroll  at ") != std::string::npos);
+    CHECK(cluster.Psql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'dhanbak_verify_%'") == "0");
+    CHECK(ScratchContents(env).empty());
+    auto status = nlohmann::json::parse(env.Run({"--json", "status", "--max-pitr-age", "1d"}).out);
+    for (const auto& d : status["databases"]) {
+      if (d["database"] != "ledger") continue;
+      CHECK(d["last_pitr_verification"]["status"] == "ok");
+      CHECK(d["last_pitr_verification"]["rto_seconds"].get<double>() > 0);
+    }
+    CHECK(status["pitr_chain"]["status"] == "ok");
+    // A random point of the last week (here: the window's start, the base backup's end).
+    ProcessResult random = env.Run({"--json", "verify", "--pitr", "payroll"}, 5min);
+    INFO(random.out << random.err);
+    CHECK(random.exit_code == 0);
+    // A failed one is an alert in status.
+    ProcessResult failed = env.Run({"verify", "--pitr", "ledger", "--at", t0}, 5min);
+    CHECK(failed.exit_code == 1);
+    CHECK(failed.out.find("FAILED  ledger") != std::string::npos);
+    ProcessResult alert = env.Run({"status"});
+    CHECK(alert.exit_code == 5);
+    CHECK(alert.out.find("last point-in-time verification failed") != std::string::npos);
+  }
   for (const char* db : {"ledger_back", "payroll_t2", "ledger_tz", "ledger_offset", "ledger_nightly", "ledger_t3"}) {
     cluster.Psql("postgres", std::string("DROP DATABASE IF EXISTS ") + db + " WITH (FORCE)");
   }

@@ -379,6 +379,21 @@ TEST_CASE("catalog: verifications, restores and prunes are recorded") {
   CHECK(last->detail == "table public.t differs");
   CHECK(last->at == 300);
 
+  // Point-in-time verifications are their own history: they do not stand in for the nightly one.
+  CHECK_FALSE(c->LastPitrVerification(kSales));
+  c->RecordPitrVerification({kSales, "base1", "ok", "12 tables match", 1000, 400, 42500});
+  c->RecordPitrVerification({kSales, "base1", "failed", "table public.t differs", 900, 350, 0});
+  c->RecordPitrVerification({"(cluster)", "base2", "ok", "pg_amcheck clean", 0, 500, 9000});
+  auto pitr = c->LastPitrVerification(kSales);
+  REQUIRE(pitr);
+  CHECK(pitr->status == "ok");
+  CHECK(pitr->target_time == 1000);
+  CHECK(pitr->rto_millis == 42500);
+  CHECK(pitr->base_backup_id == "base1");
+  CHECK(c->LastVerification(kSales)->backup_id == "b2");
+  CHECK(c->LastPitrVerification("(cluster)")->detail == "pg_amcheck clean");
+  CHECK_THROWS_AS(c->RecordPitrVerification({kSales, "base1", "maybe", "", 0, 1, 0}), dhanbak::Error);
+
   c->RecordRestore({"b1", kSales, "prod-dhanman-sales_restored", "ok", "", 10, 20});
   CHECK(RawQuery(path, "SELECT target FROM restores") == "prod-dhanman-sales_restored");
   c->RecordPrune(1000, 3, 120, "kept 5 backups");
@@ -444,6 +459,7 @@ TEST_CASE("catalog: a version 1 catalog is migrated, keeping its backups") {
   RawQuery(path, "DROP TABLE damaged_chunks");
   RawQuery(path, "DROP TABLE lost_backups");
   RawQuery(path, "DROP TABLE base_backups");
+  RawQuery(path, "DROP TABLE pitr_verifications");
   RawQuery(path, "PRAGMA user_version = 1");
   auto c = Catalog::Open(path);
   CHECK(c->SchemaVersion() == Catalog::LatestSchemaVersion());

@@ -64,6 +64,14 @@ struct VerificationRecord {
   UnixMicros at = 0;
 };
 
+// verify --pitr: `database` restored from the WAL archive as of `target_time` (0: the end of
+// the archive; database "(cluster)": the newest base backup replayed to the end and checked).
+struct PitrVerificationRecord {
+  std::string database, base_backup_id, status /* ok | failed */, detail;
+  UnixMicros target_time = 0, at = 0;
+  int64_t rto_millis = 0;  // the whole restore, as an incident would take it
+};
+
 struct RestoreRecord {
   std::string backup_id, database, target, status, detail;
   UnixMicros started_at = 0, finished_at = 0;
@@ -131,6 +139,8 @@ class Catalog {
   void RecordVerification(const VerificationRecord& v);
   // The most recent verification of `database` (by time, then by insertion).
   std::optional<VerificationRecord> LastVerification(const std::string& database);
+  void RecordPitrVerification(const PitrVerificationRecord& v);
+  std::optional<PitrVerificationRecord> LastPitrVerification(const std::string& database);
   void RecordRestore(const RestoreRecord& r);
   void RecordPrune(UnixMicros at, int64_t manifests_deleted, int64_t chunks_deleted, const std::string& detail);
 
