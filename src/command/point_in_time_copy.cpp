@@ -1,5 +1,7 @@
 #include "command/point_in_time_copy.hpp"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <map>
 
@@ -57,6 +59,11 @@ void PointInTimeCopy::StopServer() {
 }
 
 void PointInTimeCopy::Prepare() {
+  if (::geteuid() == 0) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "a restore from the WAL archive runs a scratch PostgreSQL server, which refuses to run as root: run "
+                "dhanbak as its service user (or --source nightly)");
+  }
   const Config& config = ctx_.config();
   const std::string& root = config.pitr.scratch_dir;
   const auto& base = plan_.base;
