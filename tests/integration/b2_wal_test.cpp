@@ -152,7 +152,7 @@ TEST_CASE("b2: wal-push archives ahead, rides out faults and an outage; wal-fetc
   fs::remove_all(work);
 }
 
-TEST_CASE("b2: base-backup and restore-cluster through 503s and dropped connections; the archiver rides them out") {
+TEST_CASE("b2: base-backup, restore-cluster and restore --at through 503s and dropped connections; the archiver rides them out") {
   using dhanbak::test::WalArchiveEnv;
   Emulator emulator({std::string(kKeyId) + ":" + kKey});
   PgCluster& cluster = SharedCluster();
@@ -192,6 +192,8 @@ TEST_CASE("b2: base-backup and restore-cluster through 503s and dropped connecti
   REQUIRE(base.exit_code == 0);
   cluster.Psql("ledger", "UPDATE entries SET amount = amount + 1 WHERE id % 2 = 0");
   const std::string state_a = dhanbak::test::Digest(cluster);
+  const std::string entries_sql = "SELECT count(*) || ':' || md5(string_agg(id || '/' || amount, ',' ORDER BY id)) FROM entries";
+  const std::string ledger_a = cluster.Psql("ledger", entries_sql);
   const std::string time_a = dhanbak::test::PointInTime(cluster);
   cluster.Psql("ledger", "DELETE FROM entries WHERE id > 10");
   env.SwitchAndWaitArchived(cluster, std::chrono::seconds(180));
@@ -205,6 +207,15 @@ TEST_CASE("b2: base-backup and restore-cluster through 503s and dropped connecti
   const json stats = emulator.Stats();
   MESSAGE("faults met by base-backup, the archiver and restore-cluster: " << stats.at("faults").dump());
   CHECK(Count(stats, "503") > 0);
+  // One database at that second through the same faults, into the live cluster.
+  cluster.Psql("postgres", "DROP DATABASE IF EXISTS ledger_b2 WITH (FORCE)");
+  ProcessResult one = env.Run({"restore", "ledger", "--at", time_a, "--source", "wal", "--target-db", "ledger_b2"},
+                              std::chrono::minutes(5));
+  INFO(one.out << one.err);
+  REQUIRE(one.exit_code == 0);
+  CHECK(cluster.Psql("ledger_b2", entries_sql) == ledger_a);
+  CHECK(cluster.Psql("ledger", "SELECT count(*) FROM entries") == "10");  // the live one untouched
+  cluster.Psql("postgres", "DROP DATABASE ledger_b2 WITH (FORCE)");
   emulator.ClearFaults();
   dhanbak::test::DataDirServer server(cluster.bindir(), pgdata, "archive_mode = off\n");
   CHECK(dhanbak::test::Digest(server) == state_a);
