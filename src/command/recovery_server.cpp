@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -240,15 +241,32 @@ ReplayState RecoveryServer::Query() {
   return s;
 }
 
-// A pause that is not the target: the WAL raised a limit past what the replay runs with.
-void RecoveryServer::ThrowIfStuck(const ReplayState& s) {
-  if (s.pause_state != "paused") return;
+// A pause that is not the target: the WAL raised a hot-standby limit (the primary's
+// max_connections, ...) past what the replay runs with. PostgreSQL names the setting and the
+// primary's value; the replay restarts with it (and continues from its last restartpoint).
+// Also when it stopped for that reason before it accepted connections. Returns false when the
+// pause or stop has another reason (the target).
+bool RecoveryServer::RaiseLimitIfStuck() {
   const std::string log = server_->LogTail(40);
-  if (log.find("insufficient parameter settings") != std::string::npos) {
+  if (log.find("insufficient parameter settings") == std::string::npos) return false;
+  static const std::regex lower(R"((\w+) = (\d+) is a lower setting than on the primary server, where its value was (\d+))");
+  std::smatch m;
+  if (++restarts_ > 8 || !std::regex_search(log, m, lower)) {
     throw Error(ErrorCode::kPg, "the replay paused before the target: the WAL raised a server limit "
-                                "(max_connections, max_locks_per_transaction, ...) above what the restored files "
-                                "recorded; PostgreSQL said" + server_->LogTail(12));
+                                "(max_connections, max_locks_per_transaction, ...) above what the replay can run "
+                                "with; PostgreSQL said" + server_->LogTail(12));
   }
+  const std::string name = m[1].str(), value = m[3].str();
+  log::Info("the WAL raised " + name + " to " + value + " on the primary: restarting the replay with it");
+  pg::LocalServerOptions so = server_->options();
+  std::erase_if(so.settings, [&](const auto& kv) { return kv.first == name; });
+  so.settings.emplace_back(name, value);
+  so.log_file = private_dir_ + "/recovery-" + std::to_string(restarts_) + ".log";
+  conn_.reset();
+  if (server_->Running()) server_->Stop("fast", 300);
+  server_ = std::make_unique<pg::LocalServer>(so);
+  server_->Start();
+  return true;
 }
 
 ReplayState RecoveryServer::ReplayToTarget() {
@@ -266,10 +284,12 @@ ReplayState RecoveryServer::ReplayToTarget() {
       } catch (const Error&) {
         conn_.reset();  // the server went away: the check below says why
       }
-      if (conn_ && !at_.latest && s.in_recovery && s.pause_state == "paused") {
-        ThrowIfStuck(s);
-        reached = s;
-        break;
+      if (conn_ && s.in_recovery && s.pause_state == "paused") {
+        if (RaiseLimitIfStuck()) continue;
+        if (!at_.latest) {
+          reached = s;
+          break;
+        }
       }
       if (conn_ && !s.in_recovery) {
         reached = s;
@@ -281,6 +301,7 @@ ReplayState RecoveryServer::ReplayToTarget() {
       }
     }
     if (!conn_ && !server_->Running()) {
+      if (RaiseLimitIfStuck()) continue;
       const std::string log = server_->LogTail(12);
       if (log.find("recovery ended before configured recovery target was reached") != std::string::npos) {
         throw Error(ErrorCode::kNotFound, "recovery ended before the target: the archive holds no WAL after " +

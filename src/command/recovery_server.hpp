@@ -74,7 +74,7 @@ class RecoveryServer {
  private:
   void Configure();
   std::unique_ptr<pg::PgConnection> TryConnect();
-  void ThrowIfStuck(const ReplayState& s);
+  bool RaiseLimitIfStuck();
 
   Context& ctx_;
   std::string pgdata_, bin_dir_, private_dir_;
@@ -82,6 +82,7 @@ class RecoveryServer {
   TimeSpec at_;
   std::string original_auto_conf_;
   std::string user_;
+  int restarts_ = 0;
   std::unique_ptr<pg::LocalServer> server_;
   std::unique_ptr<pg::PgConnection> conn_;
 };

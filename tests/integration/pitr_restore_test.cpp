@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -273,6 +274,24 @@ TEST_CASE("a point-in-time restore killed or stopped in any phase leaves nothing
     CHECK(cluster.Psql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'ledger_stopped%'") == "0");
   }
 
+  {  // A scratch file system too small for the replay: refused before anything is written.
+    fs::create_directories(env.scratch_dir());
+    if (std::system(("mount -t tmpfs -o size=16m,mode=0700 dhanbak-test " + env.scratch_dir() + " 2>/dev/null").c_str()) ==
+        0) {
+      GiveToServerUser(env.scratch_dir());
+      ProcessResult full = Restore(env, {"ledger", "--at", t1, "--target-db", "ledger_stopped"});
+      INFO(full.out << full.err);
+      CHECK(full.exit_code == 1);
+      CHECK(full.err.find("free, but a replay of base backup") != std::string::npos);
+      CHECK(full.err.find("nothing was written") != std::string::npos);
+      CHECK(ScratchContents(env).empty());
+      CHECK_FALSE(DatabaseExists(cluster, "ledger_stopped"));
+      CHECK(std::system(("umount " + env.scratch_dir()).c_str()) == 0);
+    } else {
+      MESSAGE("cannot mount a tmpfs here: the full-scratch check is not exercised");
+    }
+  }
+
   // A segment lost from the archive: a time after it cannot be reached from the WAL.
   cluster.Psql("ledger", "INSERT INTO entries VALUES (9002, 2, 'in the lost segment')");
   const std::string lost = env.SwitchAndWaitArchived(cluster);
@@ -299,6 +318,30 @@ TEST_CASE("a point-in-time restore killed or stopped in any phase leaves nothing
   for (const char* db : {"ledger_killed", "ledger_stopped", "ledger_gap"}) {
     cluster.Psql("postgres", std::string("DROP DATABASE IF EXISTS ") + db + " WITH (FORCE)");
   }
+}
+
+TEST_CASE("a replay restarts with the primary's limits when the WAL raised them after the base backup") {
+  PgCluster& cluster = SharedCluster();
+  WalArchiveEnv env;
+  env.EnableArchiving(cluster);
+  PointAt(env, cluster);
+  CreateSchema(cluster, TablespaceDir(cluster, "pitr-limits-space"));
+  cluster.Psql("postgres", "DROP DATABASE IF EXISTS ledger_limits WITH (FORCE)");
+  REQUIRE(env.Run({"base-backup"}, 5min).exit_code == 0);
+  const int raised = std::stoi(cluster.Psql("postgres", "SHOW max_connections")) + 23;
+  cluster.Reconfigure("max_connections = " + std::to_string(raised));  // a new port: --target-conninfo below
+  cluster.Psql("ledger", "INSERT INTO entries VALUES (9100, 1, 'after the restart')");
+  const std::string t = PointInTime(cluster);
+  const std::string ledger_t = Ledger(cluster, "ledger");
+  env.SwitchAndWaitArchived(cluster);
+  ProcessResult r = Restore(env, {"ledger", "--at", t, "--source", "wal", "--target-db", "ledger_limits",
+                                  "--target-conninfo", cluster.Conninfo()});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find("the WAL raised max_connections to " + std::to_string(raised)) != std::string::npos);
+  CHECK(Ledger(cluster, "ledger_limits") == ledger_t);
+  CHECK(ScratchContents(env).empty());
+  cluster.Psql("postgres", "DROP DATABASE ledger_limits WITH (FORCE)");
 }
 
 }  // namespace pitr_restore_test
