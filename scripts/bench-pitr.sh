@@ -120,6 +120,7 @@ last=$(psql -X -At -c "SELECT pg_walfile_name(pg_switch_wal())")
 until [[ $(psql -X -At -c "SELECT last_archived_wal >= '$last' FROM pg_stat_archiver") == t ]]; do sleep 0.5; done
 echo "bench-pitr: TIME $at, archived through $last" >&2
 
+cluster_gib=$(psql -X -At -c "SELECT round(sum(pg_database_size(datname)) / 1073741824.0, 2) FROM pg_database")
 t0=$(date +%s.%N)
 nightly_json=$(dhanbak --json restore prod-dhanman-sales --backup "$nightly" --target-db sales_nightly)
 t1=$(date +%s.%N)
@@ -128,7 +129,6 @@ t2=$(date +%s.%N)
 nightly_s=$(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }")
 pitr_s=$(awk "BEGIN { printf \"%.1f\", $t2 - $t1 }")
 replay=$(python3 -c 'import json,sys; print("%.1f" % sum(p["seconds"] for p in json.loads(sys.argv[1])["phases"] if p["phase"] == "replay"))' "$pitr_json")
-cluster_gib=$(psql -X -At -c "SELECT round(sum(pg_database_size(datname)) / 1073741824.0, 2) FROM pg_database")
 
 echo
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; prod-dhanman-sales at scale $scale; cluster $cluster_gib GiB; WAL after the base backup ~${wal_mib} MiB"

@@ -64,6 +64,7 @@ struct PitrConfig {
   std::chrono::seconds push_timeout{60};                 // wal-push: longest wait for its own file
   std::chrono::seconds wal_wait_timeout{600};            // base-backup: longest wait for its WAL to be archived
   int fetch_ahead = 8;                                   // wal-fetch: files downloaded ahead; 0 = none
+  int scratch_keep = 0;  // restored base backups kept in scratch_dir for the next point-in-time restore
   uint64_t max_wal_backlog = 0;  // bytes waiting in pg_wal above which a failing wal-push gives its file up; 0 = never
 };
 

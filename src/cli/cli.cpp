@@ -17,6 +17,7 @@
 #include "command/restore.hpp"
 #include "command/verify.hpp"
 #include "command/verify_pitr.hpp"
+#include "command/timeline.hpp"
 #include "command/wal_fetch.hpp"
 #include "command/base_backup.hpp"
 #include "command/restore_cluster.hpp"
@@ -49,6 +50,8 @@ const CommandSpec kCommands[] = {
     {"verify", "[DB ... | --all] [--at TIME | --backup ID] | --pitr [DB ...] [--at TIME]",
      "restore into scratch databases, check, drop (--pitr: from the WAL archive at a random point of the last week)"},
     {"export", "DB [--at TIME | --backup ID] -o FILE|- [--force]", "plain SQL, restorable with psql alone"},
+    {"timeline", "DB --around TIME [--minutes N]",
+     "the transactions that changed DB near TIME, from the archived WAL: pick the second to restore to"},
     {"check", "[--read-data]", "repository integrity (with --read-data: every byte)"},
     {"prune", "[--dry-run]", "apply retention: delete expired backups and unreferenced chunks"},
     {"status", "[--max-age DURATION] [--max-wal-age DURATION] [--max-pitr-age DURATION]", "last backup / verification per database, WAL archive age"},
@@ -159,6 +162,11 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
         ("amcheck", "after recovery, check every table and index with pg_amcheck");
   }
   if (cmd == "check") o.add_options("command")("read-data", "download and authenticate every chunk");
+  if (cmd == "timeline") {
+    o.add_options("command")
+        ("around", "the time to look around (2024-01-15 14:31, ...)", cxxopts::value<std::string>())
+        ("minutes", "how far on either side (default 10)", cxxopts::value<int>());
+  }
   if (cmd == "prune") o.add_options("command")("dry-run", "show what would be deleted, delete nothing");
   if (cmd == "status") {
     o.add_options("command")("max-age", "alert (exit 5) when the last good backup is older, e.g. 26h",
@@ -241,6 +249,16 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
     ro.jobs = Jobs(r);
     ro.verify = r.count("no-verify") == 0;
     return command::RunRestore(ctx, ro);
+  }
+  if (cmd == "timeline") {
+    if (args.size() != 1) throw Error(ErrorCode::kInvalidArgument, "timeline takes exactly one database name");
+    command::TimelineOptions to;
+    to.database = args[0];
+    auto around = Opt(r, "around");
+    if (!around) throw Error(ErrorCode::kInvalidArgument, "usage: dhanbak timeline DB --around TIME [--minutes N]");
+    to.around = *around;
+    if (r.count("minutes")) to.minutes = r["minutes"].as<int>();
+    return command::RunTimeline(ctx, to);
   }
   if (cmd == "check") {
     if (!args.empty()) throw Error(ErrorCode::kInvalidArgument, "check takes no arguments");

@@ -3,9 +3,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <map>
 
 #include "command/backup.hpp"
+#include "command/kept_base.hpp"
 #include "common/encoding.hpp"
 #include "common/log.hpp"
 #include "common/private_fs.hpp"
@@ -72,7 +74,10 @@ void PointInTimeCopy::Prepare() {
   if (int n = RemoveScratchLeftovers(root); n > 0) {
     log::Info("removed " + std::to_string(n) + " scratch director" + (n == 1 ? "y" : "ies") + " of killed runs");
   }
-  CheckScratchSpace(root, ScratchBytesNeeded(base), "a replay of base backup " + base.backup_id);
+  const int keep = config.pitr.scratch_keep;
+  const bool kept_already = keep > 0 && std::filesystem::exists(root + "/kept-" + base.backup_id);
+  CheckScratchSpace(root, ScratchBytesNeeded(base) * (keep > 0 && !kept_already ? 2 : 1),
+                    "a replay of base backup " + base.backup_id + (keep > 0 && !kept_already ? " (and a kept copy)" : ""));
 
   scratch_ = std::make_unique<ScratchArea>(root, NewBackupId(NowMicros()));
   const std::string dir = scratch_->path();
@@ -91,8 +96,12 @@ void PointInTimeCopy::Prepare() {
   auto step = PitrClock::now();
   int64_t bytes = 0;
   const size_t threads = static_cast<size_t>(std::max(2, config.b2.connections));
-  RestoreBaseBackupFiles(ctx_.repository(), threads, base, pgdata, locations, bytes);
+  std::vector<std::string> oids;
+  for (const auto& [oid, location] : locations) oids.push_back(oid);
+  const bool from_kept = keep > 0 && CopyKeptBase(root, base.backup_id, dir, oids);
+  if (!from_kept) RestoreBaseBackupFiles(ctx_.repository(), threads, base, pgdata, locations, bytes);
   VerifyRestoredFiles(bin_dir, pgdata);
+  if (!from_kept && keep > 0) KeepBase(root, base.backup_id, dir, oids, keep);
   phases_.emplace_back("files", SecondsFrom(step));
 
   step = PitrClock::now();

@@ -172,8 +172,12 @@ void RecoveryServer::Configure() {
   so.bin_dir = bin_dir_;
   so.socket_dir = private_dir_;
   so.log_file = private_dir_ + "/recovery.log";
+  // Over the cluster's own postgresql.conf, which the base backup may carry: a replay beside the
+  // production server must not take its memory (shared_buffers), fail on its huge pages or on
+  // certificate files only the server's OS user may read, or archive into its repository.
   so.settings = {{"archive_mode", "off"}, {"hot_standby", "on"}, {"hba_file", private_dir_ + "/pg_hba.conf"},
-                 {"logging_collector", "off"}, {"log_destination", "stderr"}};
+                 {"logging_collector", "off"}, {"log_destination", "stderr"}, {"ssl", "off"},
+                 {"shared_buffers", "256MB"}, {"huge_pages", "try"}};
   for (auto& setting : HotStandbyLimits(bin_dir_, pgdata_)) so.settings.push_back(std::move(setting));
   if (!fs::exists(pgdata_ + "/postgresql.conf")) {
     // The server's configuration lives elsewhere (Debian: /etc/postgresql): replay with defaults.

@@ -111,6 +111,10 @@ std::map<std::string, Section> Sections(Config& c) {
       {"push_timeout", [&c](const TomlField& f) { c.pitr.push_timeout = f.Duration(false); }},
       {"wal_wait_timeout", [&c](const TomlField& f) { c.pitr.wal_wait_timeout = f.Duration(false); }},
       {"max_wal_backlog", [&c](const TomlField& f) { c.pitr.max_wal_backlog = f.Size(); }},
+      {"scratch_keep",
+       [&c](const TomlField& f) {
+         c.pitr.scratch_keep = static_cast<int>(f.Integer(0, 16, "an integer from 0 (off) to 16"));
+       }},
       {"fetch_ahead",
        [&c](const TomlField& f) {
          c.pitr.fetch_ahead = static_cast<int>(f.Integer(0, 64, "an integer from 0 (off) to 64"));

@@ -344,4 +344,57 @@ TEST_CASE("a replay restarts with the primary's limits when the WAL raised them 
   cluster.Psql("postgres", "DROP DATABASE ledger_limits WITH (FORCE)");
 }
 
+TEST_CASE("[pitr] scratch_keep: a second restore from the same base backup copies the kept files") {
+  PgCluster& cluster = SharedCluster();
+  WalArchiveEnv env("scratch_keep = 1\n");
+  env.EnableArchiving(cluster);
+  PointAt(env, cluster);
+  const std::string space = TablespaceDir(cluster, "pitr-keep-space");
+  CreateSchema(cluster, space);
+  for (const char* db : {"ledger_k1", "ledger_k2", "ledger_k3"}) {
+    cluster.Psql("postgres", std::string("DROP DATABASE IF EXISTS ") + db + " WITH (FORCE)");
+  }
+  REQUIRE(env.Run({"base-backup"}, 5min).exit_code == 0);
+  cluster.Psql("ledger", "UPDATE entries SET note = 'first' WHERE id < 100");
+  const std::string t1 = PointInTime(cluster);
+  const std::string ledger_t1 = Ledger(cluster, "ledger");
+  cluster.Psql("ledger", "UPDATE entries SET note = 'second' WHERE id < 200");
+  const std::string t2 = PointInTime(cluster);
+  const std::string ledger_t2 = Ledger(cluster, "ledger");
+  env.SwitchAndWaitArchived(cluster);
+
+  ProcessResult first = Restore(env, {"ledger", "--at", t1, "--target-db", "ledger_k1"});
+  INFO(first.out << first.err);
+  REQUIRE(first.exit_code == 0);
+  CHECK(first.err.find("kept the restored base backup") != std::string::npos);
+  CHECK(Ledger(cluster, "ledger_k1") == ledger_t1);
+  std::vector<std::string> kept = ScratchContents(env);
+  REQUIRE(kept.size() == 1);
+  CHECK(kept[0].rfind("kept-", 0) == 0);
+
+  ProcessResult second = Restore(env, {"ledger", "--at", t2, "--target-db", "ledger_k2"});
+  INFO(second.out << second.err);
+  REQUIRE(second.exit_code == 0);
+  CHECK(second.err.find("(kept by an earlier restore)") != std::string::npos);
+  CHECK(Ledger(cluster, "ledger_k2") == ledger_t2);
+  CHECK(ScratchContents(env) == kept);  // the run's own directory is gone, the kept copy stays
+
+  // A newer base backup: its copy is kept, the older one goes (scratch_keep = 1).
+  REQUIRE(env.Run({"base-backup"}, 5min).exit_code == 0);
+  cluster.Psql("ledger", "UPDATE entries SET note = 'third' WHERE id < 300");
+  const std::string t3 = PointInTime(cluster);
+  const std::string ledger_t3 = Ledger(cluster, "ledger");
+  env.SwitchAndWaitArchived(cluster);
+  ProcessResult third = Restore(env, {"ledger", "--at", t3, "--target-db", "ledger_k3"});
+  INFO(third.out << third.err);
+  REQUIRE(third.exit_code == 0);
+  CHECK(Ledger(cluster, "ledger_k3") == ledger_t3);
+  std::vector<std::string> now_kept = ScratchContents(env);
+  REQUIRE(now_kept.size() == 1);
+  CHECK(now_kept[0] != kept[0]);
+  for (const char* db : {"ledger_k1", "ledger_k2", "ledger_k3"}) {
+    cluster.Psql("postgres", std::string("DROP DATABASE IF EXISTS ") + db + " WITH (FORCE)");
+  }
+}
+
 }  // namespace pitr_restore_test
