@@ -176,7 +176,8 @@ int RunTimeline(Context& ctx, const TimelineOptions& o) {
       if (names.count(rel)) continue;
       std::string name;
       if (live) {
-        auto rows = live->Query("SELECT c.oid::regclass::text FROM pg_catalog.pg_class c WHERE c.relfilenode = $1::oid",
+        auto rows = live->Query("SELECT format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c "
+                                "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relfilenode = $1::oid",
                                 {std::to_string(rel)});
         if (!rows.empty()) name = rows.at(0).at(0).value_or("");
       }

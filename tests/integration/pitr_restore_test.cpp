@@ -110,6 +110,29 @@ TEST_CASE("restore DB --at TIME brings one database back from the WAL archive, t
     CHECK(j["restorable_window"]["to"].get<std::string>() >= t3);
   }
 
+  {  // timeline: the DELETE after t1 and the DROP TABLE, with the time to restore to before each
+    ProcessResult tl = env.Run({"timeline", "ledger", "--around", t1, "--minutes", "5"});
+    INFO(tl.out << tl.err);
+    REQUIRE(tl.exit_code == 0);
+    CHECK(tl.out.find(" 7000 DELETE") != std::string::npos);  // entries, dropped since: by file number
+    CHECK(tl.out.find("DDL or TRUNCATE") != std::string::npos);  // the DROP TABLE
+    CHECK(tl.out.find("(the time asked)") != std::string::npos);
+    auto j = nlohmann::json::parse(env.Run({"--json", "timeline", "ledger", "--around", t1}).out);
+    const std::string before_delete = j["restore_before_first_after"];
+    CHECK(before_delete > t1);
+    CHECK(tl.out.find("--at " + before_delete) != std::string::npos);
+    bool delete_seen = false;
+    for (const auto& t : j["transactions"]) {
+      for (const auto& c : t["changes"]) delete_seen = delete_seen || (c["operation"] == "DELETE" && c["rows"] == 7000);
+    }
+    CHECK(delete_seen);
+    // Restoring to the second it names gives the state just before the DELETE.
+    ProcessResult r = Restore(env, {"ledger", "--at", before_delete, "--target-db", "ledger_back"});
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(Ledger(cluster, "ledger_back") == ledger_t1);
+    cluster.Psql("postgres", "DROP DATABASE ledger_back WITH (FORCE)");
+  }
   {  // beside the live database, at the second before the DELETE
     ProcessResult r = Restore(env, {"ledger", "--at", t1, "--target-db", "ledger_back"});
     INFO(r.out << r.err);
@@ -362,6 +385,11 @@ TEST_CASE("[pitr] scratch_keep: a second restore from the same base backup copie
   const std::string t2 = PointInTime(cluster);
   const std::string ledger_t2 = Ledger(cluster, "ledger");
   env.SwitchAndWaitArchived(cluster);
+
+  ProcessResult tl = env.Run({"timeline", "ledger", "--around", t1});
+  INFO(tl.out << tl.err);
+  CHECK(tl.exit_code == 0);
+  CHECK(tl.out.find("public.entries 99 UPDATE") != std::string::npos);  // named from the live database
 
   ProcessResult first = Restore(env, {"ledger", "--at", t1, "--target-db", "ledger_k1"});
   INFO(first.out << first.err);
