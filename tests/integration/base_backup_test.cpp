@@ -149,14 +149,10 @@ TEST_CASE("restore-cluster refuses before writing anything: a gap in the WAL, a 
   const std::string state_a = Digest(cluster);
   const std::string time_a = PointInTime(cluster);
   env.SwitchAndWaitArchived(cluster);
-  cluster.Psql("ledger", "INSERT INTO entries VALUES (9002, 2, 'in the lost segment')");
-  const std::string lost = env.SwitchAndWaitArchived(cluster);
+  const std::string lost = WriteIntoLostSegment(env, cluster);
   cluster.Psql("ledger", "INSERT INTO entries VALUES (9003, 3, 'after the gap')");
   const std::string time_c = PointInTime(cluster);
   env.SwitchAndWaitArchived(cluster);
-  for (const auto& entry : fs::recursive_directory_iterator(env.repo_dir() + "/wal")) {
-    if (entry.path().filename().string().starts_with(lost + "-")) fs::remove(entry.path());
-  }
 
   ProcessResult checked = env.Run({"check"}, 5min);
   CHECK(checked.exit_code == 3);

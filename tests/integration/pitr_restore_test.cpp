@@ -61,18 +61,28 @@ std::string LocalWallClock(const PgCluster& c, const std::string& utc_iso, const
                                 "', 'YYYY-MM-DD HH24:MI:SS.US')");
 }
 
+void DropDatabases(const PgCluster& c, const std::vector<std::string>& names) {
+  for (const auto& db : names) c.Psql("postgres", "DROP DATABASE IF EXISTS \"" + db + "\" WITH (FORCE)");
+}
+
+// The start of every case: archiving into `env`, the two test databases (ledger's table in
+// tablespace `space`), and none of `restored` (the databases the case restores into).
+void Prepare(PgCluster& cluster, const WalArchiveEnv& env, const std::string& space,
+             const std::vector<std::string>& restored) {
+  env.EnableArchiving(cluster);
+  PointAt(env, cluster);
+  CreateSchema(cluster, TablespaceDir(cluster, space));
+  DropDatabases(cluster, restored);
+}
+
 }  // namespace
 
 TEST_CASE("restore DB --at TIME brings one database back from the WAL archive, the others untouched") {
   PgCluster& cluster = SharedCluster();
   WalArchiveEnv env;
-  env.EnableArchiving(cluster);
-  PointAt(env, cluster);
-  const std::string space = TablespaceDir(cluster, "pitr-space");
-  CreateSchema(cluster, space);
-  for (const char* db : {"ledger_back", "payroll_t2", "ledger_tz", "ledger_offset", "ledger_nightly", "ledger_t3"}) {
-    cluster.Psql("postgres", std::string("DROP DATABASE IF EXISTS ") + db + " WITH (FORCE)");
-  }
+  const std::vector<std::string> restored{"ledger_back", "payroll_t2", "ledger_tz", "ledger_offset", "ledger_nightly",
+                                          "ledger_t3"};
+  Prepare(cluster, env, "pitr-space", restored);
 
   ProcessResult nightly = env.Run({"backup", "ledger", "payroll"}, 5min);
   INFO(nightly.out << nightly.err);
@@ -239,20 +249,14 @@ TEST_CASE("restore DB --at TIME brings one database back from the WAL archive, t
     CHECK(alert.exit_code == 5);
     CHECK(alert.out.find("last point-in-time verification failed") != std::string::npos);
   }
-  for (const char* db : {"ledger_back", "payroll_t2", "ledger_tz", "ledger_offset", "ledger_nightly", "ledger_t3"}) {
-    cluster.Psql("postgres", std::string("DROP DATABASE IF EXISTS ") + db + " WITH (FORCE)");
-  }
+  DropDatabases(cluster, restored);
 }
 
 TEST_CASE("a point-in-time restore killed or stopped in any phase leaves nothing behind; a gap is refused up front") {
   PgCluster& cluster = SharedCluster();
   WalArchiveEnv env;
-  env.EnableArchiving(cluster);
-  PointAt(env, cluster);
-  CreateSchema(cluster, TablespaceDir(cluster, "pitr-kill-space"));
-  for (const char* db : {"ledger_killed", "ledger_stopped", "ledger_gap"}) {
-    cluster.Psql("postgres", std::string("DROP DATABASE IF EXISTS ") + db + " WITH (FORCE)");
-  }
+  const std::vector<std::string> restored{"ledger_killed", "ledger_stopped", "ledger_gap"};
+  Prepare(cluster, env, "pitr-kill-space", restored);
   REQUIRE(env.Run({"backup", "ledger"}, 5min).exit_code == 0);
   REQUIRE(env.Run({"base-backup"}, 5min).exit_code == 0);
   cluster.Psql("ledger", "INSERT INTO entries VALUES (9001, 1, 'before the gap')");
@@ -316,14 +320,10 @@ TEST_CASE("a point-in-time restore killed or stopped in any phase leaves nothing
   }
 
   // A segment lost from the archive: a time after it cannot be reached from the WAL.
-  cluster.Psql("ledger", "INSERT INTO entries VALUES (9002, 2, 'in the lost segment')");
-  const std::string lost = env.SwitchAndWaitArchived(cluster);
+  const std::string lost = WriteIntoLostSegment(env, cluster);
   cluster.Psql("ledger", "INSERT INTO entries VALUES (9003, 3, 'after the gap')");
   const std::string t_after = PointInTime(cluster);
   env.SwitchAndWaitArchived(cluster);
-  for (const auto& entry : fs::recursive_directory_iterator(env.repo_dir() + "/wal")) {
-    if (entry.path().filename().string().starts_with(lost + "-")) fs::remove(entry.path());
-  }
   ProcessResult refused = Restore(env, {"ledger", "--at", t_after, "--source", "wal", "--target-db", "ledger_gap"});
   INFO(refused.out << refused.err);
   CHECK(refused.exit_code == 1);
@@ -338,18 +338,13 @@ TEST_CASE("a point-in-time restore killed or stopped in any phase leaves nothing
   CHECK(fallback.out.find("missing segment " + lost) != std::string::npos);
   ProcessResult window = env.Run({"list", "ledger"});
   CHECK(window.out.find("no base backup after the archive's newest gap") != std::string::npos);
-  for (const char* db : {"ledger_killed", "ledger_stopped", "ledger_gap"}) {
-    cluster.Psql("postgres", std::string("DROP DATABASE IF EXISTS ") + db + " WITH (FORCE)");
-  }
+  DropDatabases(cluster, restored);
 }
 
 TEST_CASE("a replay restarts with the primary's limits when the WAL raised them after the base backup") {
   PgCluster& cluster = SharedCluster();
   WalArchiveEnv env;
-  env.EnableArchiving(cluster);
-  PointAt(env, cluster);
-  CreateSchema(cluster, TablespaceDir(cluster, "pitr-limits-space"));
-  cluster.Psql("postgres", "DROP DATABASE IF EXISTS ledger_limits WITH (FORCE)");
+  Prepare(cluster, env, "pitr-limits-space", {"ledger_limits"});
   REQUIRE(env.Run({"base-backup"}, 5min).exit_code == 0);
   const int raised = std::stoi(cluster.Psql("postgres", "SHOW max_connections")) + 23;
   cluster.Reconfigure("max_connections = " + std::to_string(raised));  // a new port: --target-conninfo below
@@ -370,13 +365,8 @@ TEST_CASE("a replay restarts with the primary's limits when the WAL raised them 
 TEST_CASE("[pitr] scratch_keep: a second restore from the same base backup copies the kept files") {
   PgCluster& cluster = SharedCluster();
   WalArchiveEnv env("scratch_keep = 1\n");
-  env.EnableArchiving(cluster);
-  PointAt(env, cluster);
-  const std::string space = TablespaceDir(cluster, "pitr-keep-space");
-  CreateSchema(cluster, space);
-  for (const char* db : {"ledger_k1", "ledger_k2", "ledger_k3"}) {
-    cluster.Psql("postgres", std::string("DROP DATABASE IF EXISTS ") + db + " WITH (FORCE)");
-  }
+  const std::vector<std::string> restored{"ledger_k1", "ledger_k2", "ledger_k3"};
+  Prepare(cluster, env, "pitr-keep-space", restored);
   REQUIRE(env.Run({"base-backup"}, 5min).exit_code == 0);
   cluster.Psql("ledger", "UPDATE entries SET note = 'first' WHERE id < 100");
   const std::string t1 = PointInTime(cluster);
@@ -420,9 +410,7 @@ TEST_CASE("[pitr] scratch_keep: a second restore from the same base backup copie
   std::vector<std::string> now_kept = ScratchContents(env);
   REQUIRE(now_kept.size() == 1);
   CHECK(now_kept[0] != kept[0]);
-  for (const char* db : {"ledger_k1", "ledger_k2", "ledger_k3"}) {
-    cluster.Psql("postgres", std::string("DROP DATABASE IF EXISTS ") + db + " WITH (FORCE)");
-  }
+  DropDatabases(cluster, restored);
 }
 
 }  // namespace pitr_restore_test

@@ -53,6 +53,15 @@ std::string PointInTime(const PgCluster& c) {
   return t;
 }
 
+std::string WriteIntoLostSegment(const WalArchiveEnv& env, PgCluster& cluster) {
+  cluster.Psql("ledger", "INSERT INTO entries VALUES (9002, 2, 'in the lost segment')");
+  const std::string lost = env.SwitchAndWaitArchived(cluster);
+  for (const auto& entry : fs::recursive_directory_iterator(env.repo_dir() + "/wal")) {
+    if (entry.path().filename().string().starts_with(lost + "-")) fs::remove(entry.path());
+  }
+  return lost;
+}
+
 void CreateSchema(const PgCluster& cluster, const std::string& tablespace_dir) {
   cluster.Psql("postgres", "DROP DATABASE IF EXISTS ledger WITH (FORCE); DROP DATABASE IF EXISTS payroll WITH (FORCE);"
                            "DROP TABLESPACE IF EXISTS bb_space");

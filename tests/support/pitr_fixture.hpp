@@ -23,6 +23,9 @@ std::string Digest(const PgCluster& c);
 std::string Digest(const DataDirServer& s);
 // The server's clock now, in UTC, after a pause, so that it lies strictly between two commits.
 std::string PointInTime(const PgCluster& c);
+// Writes a row into ledger in a segment of its own, archives it and removes it from the archive
+// (a gap in the WAL); returns the segment's name.
+std::string WriteIntoLostSegment(const WalArchiveEnv& env, PgCluster& cluster);
 // (Re)creates databases ledger (table entries in tablespace bb_space at `tablespace_dir`) and payroll.
 void CreateSchema(const PgCluster& cluster, const std::string& tablespace_dir);
 
