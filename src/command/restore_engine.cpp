@@ -13,6 +13,7 @@
 #include "command/parallel.hpp"
 #include "common/interrupt.hpp"
 #include "common/log.hpp"
+#include "common/test_pause.hpp"
 #include "common/progress.hpp"
 #include "common/temp_dir.hpp"
 #include "dhanbak/error.hpp"
@@ -212,6 +213,7 @@ void Restorer::Run(RestoreResult& result) {
       pg::RestorePreDataWithDefinitions(Tool(), archive, definitions, tmp.path());
     }
     phase_done("schema (pre-data)");
+    TestPausePoint("restore-loading");
     ThrowIfInterrupted();
     log::Info("loading " + std::to_string(tables_.size()) + " tables with " + std::to_string(spec_.jobs) + " job(s)");
     LoadTables();

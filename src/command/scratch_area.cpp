@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 
@@ -23,11 +24,20 @@ namespace fs = std::filesystem;
 constexpr char kLockName[] = "lock";
 constexpr char kNamePrefix[] = "pitr-";
 
+// A run creates its directory, then its lock file a moment later: a directory without one is
+// only taken for abandoned once it is older than this.
+constexpr auto kLocklessGrace = std::chrono::minutes(1);
+
 // Whether nobody holds the lock of scratch directory `dir` (its run is gone).
 bool Abandoned(const std::string& dir) {
   const std::string lock = dir + "/" + kLockName;
   int fd = ::open(lock.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) return errno == ENOENT;  // killed before it even took the lock
+  if (fd < 0) {
+    if (errno != ENOENT) return false;
+    std::error_code ec;  // killed before it even took the lock, or just starting
+    const auto age = fs::file_time_type::clock::now() - fs::last_write_time(dir, ec);
+    return !ec && age > kLocklessGrace;
+  }
   const bool free = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
   ::close(fd);
   return free;
