@@ -19,10 +19,16 @@ void ForEachProcess(const std::function<void(pid_t, const std::string&, const st
   for (const auto& entry : fs::directory_iterator("/proc", ec)) {
     const std::string name = entry.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream cmd(entry.path() / "cmdline", std::ios::binary);
-    std::ifstream env(entry.path() / "environ", std::ios::binary);
-    fn(static_cast<pid_t>(std::stol(name)), std::string(std::istreambuf_iterator<char>(cmd), {}),
-       std::string(std::istreambuf_iterator<char>(env), {}));
+    std::string cmdline, environ;
+    try {
+      std::ifstream cmd(entry.path() / "cmdline", std::ios::binary);
+      std::ifstream env(entry.path() / "environ", std::ios::binary);
+      cmdline.assign(std::istreambuf_iterator<char>(cmd), {});
+      environ.assign(std::istreambuf_iterator<char>(env), {});
+    } catch (const std::exception&) {
+      continue;  // it exited while being read (libstdc++ throws on the ESRCH)
+    }
+    fn(static_cast<pid_t>(std::stol(name)), cmdline, environ);
   }
 }
 

@@ -75,4 +75,42 @@ void CreateSchema(const PgCluster& cluster, const std::string& tablespace_dir) {
                           "INSERT INTO slips(gross) SELECT g FROM generate_series(1, 100) g");
 }
 
+std::string Ledger(const PgCluster& c, const std::string& db) {
+  return c.Psql(db, "SELECT count(*) || ':' || coalesce(md5(string_agg(id || '/' || amount || '/' || coalesce(note, '-'), "
+                    "',' ORDER BY id)), '') FROM entries");
+}
+
+std::string Payroll(const PgCluster& c, const std::string& db) {
+  return c.Psql(db, "SELECT count(*) || ':' || coalesce(sum(gross), 0) FROM slips");
+}
+
+bool HasDatabase(const PgCluster& c, const std::string& db) {
+  return c.Psql("postgres", "SELECT count(*) FROM pg_database WHERE datname = '" + db + "'") == "1";
+}
+
+std::vector<std::string> ScratchContents(const WalArchiveEnv& env) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(env.scratch_dir(), ec)) names.push_back(e.path().filename().string());
+  return names;
+}
+
+ProcessResult PitrRestore(const WalArchiveEnv& env, const std::vector<std::string>& args, const std::string& tz) {
+  std::vector<std::string> argv{"restore"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return env.Run(argv, std::chrono::minutes(5), tz);
+}
+
+void DropDatabases(const PgCluster& c, const std::vector<std::string>& names) {
+  for (const auto& db : names) c.Psql("postgres", "DROP DATABASE IF EXISTS \"" + db + "\" WITH (FORCE)");
+}
+
+void PreparePitr(PgCluster& cluster, const WalArchiveEnv& env, const std::string& space,
+                 const std::vector<std::string>& restored) {
+  env.EnableArchiving(cluster);
+  PointAt(env, cluster);
+  CreateSchema(cluster, TablespaceDir(cluster, space));
+  DropDatabases(cluster, restored);
+}
+
 }  // namespace dhanbak::test

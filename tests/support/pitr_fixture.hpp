@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "support/pg_cluster.hpp"
 #include "support/wal_archive_env.hpp"
@@ -28,5 +29,20 @@ std::string PointInTime(const PgCluster& c);
 std::string WriteIntoLostSegment(const WalArchiveEnv& env, PgCluster& cluster);
 // (Re)creates databases ledger (table entries in tablespace bb_space at `tablespace_dir`) and payroll.
 void CreateSchema(const PgCluster& cluster, const std::string& tablespace_dir);
+
+// The point-in-time restore tests' views of a cluster: ledger's entries and payroll's slips as
+// "count:digest" strings, and whether a database exists.
+std::string Ledger(const PgCluster& c, const std::string& db);
+std::string Payroll(const PgCluster& c, const std::string& db);
+bool HasDatabase(const PgCluster& c, const std::string& db);
+// What runs left under the env's scratch directory (nothing, after every run without scratch_keep).
+std::vector<std::string> ScratchContents(const WalArchiveEnv& env);
+// dhanbak restore ARGS... in time zone `tz`.
+ProcessResult PitrRestore(const WalArchiveEnv& env, const std::vector<std::string>& args, const std::string& tz = "UTC");
+void DropDatabases(const PgCluster& c, const std::vector<std::string>& names);
+// The start of every point-in-time case: archiving into `env`, the two test databases (ledger's
+// table in tablespace `space`), and none of `restored` (the databases the case restores into).
+void PreparePitr(PgCluster& cluster, const WalArchiveEnv& env, const std::string& space,
+                 const std::vector<std::string>& restored);
 
 }  // namespace dhanbak::test
