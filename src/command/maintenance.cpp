@@ -151,6 +151,7 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age, const std
   const size_t damaged_chunks = cat.DamagedChunks(url).size();
   nlohmann::json out = nlohmann::json::array();
   bool alert = false;
+  std::vector<std::string> pitr_lines;  // the last point-in-time verification of each database
   if (!ctx.options().json) {
     std::printf("%-30s %-25s %-9s %-25s %s\n", "DATABASE", "LAST GOOD BACKUP", "AGE", "LAST VERIFICATION", "STATE");
   }
@@ -173,6 +174,7 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age, const std
     if (verification && verification->status != "ok") problems.push_back("last verification failed");
     for (const auto& id : lost_here) problems.push_back("backup " + id + " lost (manifest missing from storage)");
     auto pitr = cat.LastPitrVerification(db);
+    if (pitr) pitr_lines.push_back(PitrVerificationLine(*pitr));
     if (pitr && pitr->status != "ok") problems.push_back("last point-in-time verification failed");
     if (pitr_limit && (!pitr || now - pitr->at > pitr_limit->count() * 1000000LL)) {
       problems.push_back(pitr ? "last point-in-time verification too old" : "never verified from the WAL archive");
@@ -198,11 +200,10 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age, const std
                   last ? FormatLocalTime(last->snapshot_time).c_str() : "never", age, v.c_str(), state.c_str());
     }
   }
+  const auto chain = cat.LastPitrVerification("(cluster)");
   if (!ctx.options().json) {
-    for (const auto& db : databases) {
-      if (auto pitr = cat.LastPitrVerification(db)) std::printf("%s\n", PitrVerificationLine(*pitr).c_str());
-    }
-    if (auto chain = cat.LastPitrVerification("(cluster)")) std::printf("%s\n", PitrVerificationLine(*chain).c_str());
+    for (const auto& line : pitr_lines) std::printf("%s\n", line.c_str());
+    if (chain) std::printf("%s\n", PitrVerificationLine(*chain).c_str());
   }
   if (!ctx.options().json && damaged_chunks > 0) {
     std::printf("%zu chunk(s) were found damaged and not stored again yet: run 'dhanbak backup', then "
@@ -261,10 +262,7 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age, const std
                                 {"damaged_chunks", damaged_chunks}, {"leftovers", leftovers},
                                 {"wal", wal_json},            {"wal_problems", wal_problems},
                                 {"restorable_window", RestorableWindowJson(window)},
-                                {"pitr_chain", [&]() -> nlohmann::json {
-                                   auto chain = cat.LastPitrVerification("(cluster)");
-                                   return chain ? PitrVerificationJson(*chain) : nlohmann::json();
-                                 }()},
+                                {"pitr_chain", chain ? PitrVerificationJson(*chain) : nlohmann::json()},
                                 {"scratch_leftovers", scratch_leftovers},
                                 {"ok", !alert}}
                      .dump(2)

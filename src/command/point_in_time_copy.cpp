@@ -8,6 +8,7 @@
 
 #include "command/backup.hpp"
 #include "command/kept_base.hpp"
+#include "common/elapsed.hpp"
 #include "common/encoding.hpp"
 #include "common/log.hpp"
 #include "common/private_fs.hpp"
@@ -20,10 +21,6 @@ namespace dhanbak::command {
 namespace {
 
 using PitrClock = std::chrono::steady_clock;
-
-double SecondsFrom(PitrClock::time_point start) {
-  return std::chrono::duration<double>(PitrClock::now() - start).count();
-}
 
 // The restored files, the WAL the replay keeps in pg_wal, and the copy-out's repository
 // (compressed, at most about the database's size): an estimate on the safe side.
@@ -102,7 +99,7 @@ void PointInTimeCopy::Prepare() {
   if (!from_kept) RestoreBaseBackupFiles(ctx_.repository(), threads, base, pgdata, locations, bytes);
   VerifyRestoredFiles(bin_dir, pgdata);
   if (!from_kept && keep > 0) KeepBase(root, base.backup_id, dir, oids, keep);
-  phases_.emplace_back("files", SecondsFrom(step));
+  phases_.emplace_back("files", SecondsSince(step));
 
   step = PitrClock::now();
   std::string socket_dir = dir + "/socket";
@@ -118,7 +115,7 @@ void PointInTimeCopy::Prepare() {
   // migration's ACCESS EXCLUSIVE locks until its commit record): the copy-out would wait for
   // them forever. Promoted, those transactions are rolled back, as they were not committed at TIME.
   recovery_->Promote();
-  phases_.emplace_back("replay", SecondsFrom(step));
+  phases_.emplace_back("replay", SecondsSince(step));
   TestPausePoint("pitr-replayed");
 }
 
@@ -135,7 +132,7 @@ format::Manifest PointInTimeCopy::CopyOut(const std::string& database, int jobs,
   if (!copy_ctx_) OpenCopyRepository(jobs);
   log::Info("copying " + database + " out of the replayed cluster");
   format::Manifest manifest = BackupOneDatabase(*copy_ctx_, database, jobs, globals);
-  phases_.emplace_back("copy-out", SecondsFrom(step));
+  phases_.emplace_back("copy-out", SecondsSince(step));
   return manifest;
 }
 

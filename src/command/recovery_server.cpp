@@ -26,12 +26,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-std::string AbsolutePath(const std::string& path) {
-  std::error_code ec;
-  fs::path p = fs::absolute(path, ec);
-  if (ec) throw Error(ErrorCode::kInvalidArgument, "invalid path '" + path + "'");
-  return p.lexically_normal().string();
-}
 
 // "2024-01-15 09:00:00.123456+00": what recovery_target_time accepts (not the ISO 'T'/'Z' form).
 std::string RecoveryTargetTime(UnixMicros t) {
@@ -81,6 +75,13 @@ std::vector<std::pair<std::string, std::string>> HotStandbyLimits(const std::str
 }
 
 }  // namespace
+
+std::string AbsolutePath(const std::string& path) {
+  std::error_code ec;
+  fs::path p = fs::absolute(path, ec);
+  if (ec) throw Error(ErrorCode::kInvalidArgument, "invalid path '" + path + "'");
+  return p.lexically_normal().string();
+}
 
 std::string ReplayBinDir(const Config& config, int server_version_num) {
   if (!config.pitr.pg_bin_dir.empty()) return config.pitr.pg_bin_dir;

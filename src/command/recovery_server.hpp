@@ -20,6 +20,9 @@
 
 namespace dhanbak::command {
 
+// `path` made absolute and lexically normal; Error(kInvalidArgument) when it cannot be.
+std::string AbsolutePath(const std::string& path);
+
 // Where the server binaries for a replay are: [pitr] pg_bin_dir, or those of the base backup's version.
 std::string ReplayBinDir(const Config& config, int server_version_num);
 

@@ -1,7 +1,5 @@
 #include "command/restore_cluster.hpp"
 
-#include <pwd.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,8 +8,8 @@
 #include <iostream>
 #include <map>
 #include <optional>
-#include <thread>
 
+#include "common/elapsed.hpp"
 #include "common/file_io.hpp"
 #include "common/interrupt.hpp"
 #include "common/log.hpp"
@@ -22,10 +20,7 @@
 #include "dhanbak/error.hpp"
 #include "pg/connection.hpp"
 #include "command/recovery_server.hpp"
-#include "pg/replication.hpp"
 #include "physical/recovery_plan.hpp"
-#include "physical/tar_extract.hpp"
-#include "stream/chunk_fetcher.hpp"
 #include "wal/wal_file.hpp"
 
 namespace dhanbak::command {
@@ -34,9 +29,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 // Left in pg_wal (which pg_verifybackup and the server ignore) while a restore is under way, so
 // that after a kill -9 a rerun recognises the directory as its own unfinished work.
@@ -109,12 +101,6 @@ class TargetDirs {
   bool kept_ = false;
 };
 
-std::string Absolute(const std::string& path) {
-  std::error_code ec;
-  fs::path p = fs::absolute(path, ec);
-  if (ec) throw Error(ErrorCode::kInvalidArgument, "invalid path '" + path + "'");
-  return p.lexically_normal().string();
-}
 
 // OLD=NEW mappings against the base backup's tablespaces: tablespace oid → directory to restore to.
 std::map<std::string, std::string> TablespaceLocations(const format::BaseBackupManifest& base,
@@ -174,7 +160,7 @@ int RunRestoreCluster(Context& ctx, const RestoreClusterOptions& o) {
   if (o.pgdata.empty()) throw Error(ErrorCode::kInvalidArgument, "restore-cluster needs --pgdata DIR");
   const TimeSpec at = ParseTimeSpec(o.at.empty() ? "latest" : o.at, NowMicros());
   const Config& config = ctx.config();
-  const std::string pgdata = Absolute(o.pgdata);
+  const std::string pgdata = AbsolutePath(o.pgdata);
   auto locks = ctx.Lock(LockMode::kShared);
   format::Repository& repo = ctx.repository();
   const size_t threads = static_cast<size_t>(std::max(2, config.b2.connections));

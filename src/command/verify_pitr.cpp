@@ -8,6 +8,7 @@
 #include "command/point_in_time_copy.hpp"
 #include "command/restore_engine.hpp"
 #include "command/wal_report.hpp"
+#include "common/elapsed.hpp"
 #include "common/encoding.hpp"
 #include "common/log.hpp"
 #include "common/time_spec.hpp"
@@ -19,10 +20,6 @@ namespace dhanbak::command {
 namespace {
 
 using VerifyClock = std::chrono::steady_clock;
-
-double SecondsAfter(VerifyClock::time_point start) {
-  return std::chrono::duration<double>(VerifyClock::now() - start).count();
-}
 
 constexpr int64_t kWeekMicros = 7LL * 24 * 3600 * 1000000;
 // The newest minutes may hold no commit after a random point yet: replay would end before it.
@@ -87,7 +84,7 @@ Outcome VerifyChain(Context& ctx) {
     if (e.code() == ErrorCode::kInterrupted) throw;
     Fail(o, e);
   }
-  o.rec.rto_millis = static_cast<int64_t>(SecondsAfter(start) * 1000);
+  o.rec.rto_millis = static_cast<int64_t>(SecondsSince(start) * 1000);
   return o;
 }
 
@@ -130,7 +127,7 @@ int RunVerifyPitr(Context& ctx, const VerifyPitrOptions& opts) {
     for (auto& o : outcomes) o.rec.base_backup_id = plan.base.backup_id;
     PointInTimeCopy copy(ctx, plan, at);
     copy.Prepare();
-    const double shared_seconds = SecondsAfter(start);
+    const double shared_seconds = SecondsSince(start);
     for (size_t i = 0; i < databases.size(); ++i) {
       Outcome& o = outcomes[i];
       const auto own = VerifyClock::now();
@@ -148,14 +145,14 @@ int RunVerifyPitr(Context& ctx, const VerifyPitrOptions& opts) {
         if (e.code() == ErrorCode::kInterrupted) throw;
         Fail(o, e);
       }
-      o.rec.rto_millis = static_cast<int64_t>((shared_seconds + SecondsAfter(own)) * 1000);
+      o.rec.rto_millis = static_cast<int64_t>((shared_seconds + SecondsSince(own)) * 1000);
     }
   } catch (const Error& e) {
     if (e.code() == ErrorCode::kInterrupted) throw;
     for (auto& o : outcomes) {
       if (o.rec.status.empty()) {
         Fail(o, e);
-        o.rec.rto_millis = static_cast<int64_t>(SecondsAfter(start) * 1000);
+        o.rec.rto_millis = static_cast<int64_t>(SecondsSince(start) * 1000);
       }
     }
   }
