@@ -61,10 +61,7 @@ std::string RestoredState(const WalArchiveEnv& env, const PgCluster& cluster, co
 TEST_CASE("restore-cluster brings the whole cluster back at several points in time, tablespaces remapped") {
   PgCluster& cluster = SharedCluster();
   WalArchiveEnv env;
-  env.EnableArchiving(cluster);
-  PointAt(env, cluster);
-  const std::string space = TablespaceDir(cluster, "space1");
-  CreateSchema(cluster, space);
+  const std::string space = PreparePitr(cluster, env, "space1", {});
 
   ProcessResult base = env.Run({"base-backup"}, 5min);
   INFO(base.out << base.err);
@@ -129,10 +126,7 @@ TEST_CASE("restore-cluster brings the whole cluster back at several points in ti
 TEST_CASE("restore-cluster refuses before writing anything: a gap in the WAL, a used directory, no base backup") {
   PgCluster& cluster = SharedCluster();
   WalArchiveEnv env;
-  env.EnableArchiving(cluster);
-  PointAt(env, cluster);
-  const std::string space = TablespaceDir(cluster, "space2");
-  CreateSchema(cluster, space);
+  const std::string space = PreparePitr(cluster, env, "space2", {});
   const std::string before_base = PointInTime(cluster);
 
   ProcessResult none = RestoreCluster(env, "latest", env.dir() + "/r0");
@@ -190,10 +184,7 @@ TEST_CASE("restore-cluster refuses before writing anything: a gap in the WAL, a 
 TEST_CASE("after a promotion the restored cluster archives a second timeline; restores follow the timeline live at TIME") {
   PgCluster& cluster = SharedCluster();
   WalArchiveEnv env;
-  env.EnableArchiving(cluster);
-  PointAt(env, cluster);
-  const std::string space = TablespaceDir(cluster, "space4");
-  CreateSchema(cluster, space);
+  const std::string space = PreparePitr(cluster, env, "space4", {});
   REQUIRE(env.Run({"base-backup"}, 5min).exit_code == 0);
   cluster.Psql("ledger", "INSERT INTO entries VALUES (9001, 1, 'a')");
   const std::string state_a = Digest(cluster);
@@ -238,10 +229,7 @@ TEST_CASE("after a promotion the restored cluster archives a second timeline; re
 TEST_CASE("kill -9 and SIGTERM of base-backup and restore-cluster leave nothing half-done") {
   PgCluster& cluster = SharedCluster();
   WalArchiveEnv env;
-  env.EnableArchiving(cluster);
-  PointAt(env, cluster);
-  const std::string space = TablespaceDir(cluster, "space5");
-  CreateSchema(cluster, space);
+  const std::string space = PreparePitr(cluster, env, "space5", {});
   const auto base_backups = [&] {
     size_t n = 0;
     std::error_code ec;
@@ -307,10 +295,7 @@ TEST_CASE("kill -9 and SIGTERM of base-backup and restore-cluster leave nothing 
 TEST_CASE("prune keeps every point within keep_within reachable, and deletes older base backups and their WAL") {
   PgCluster& cluster = SharedCluster();
   WalArchiveEnv env("[retention]\nkeep_within = \"3s\"\nkeep_last = 1\n");
-  env.EnableArchiving(cluster);
-  PointAt(env, cluster);
-  const std::string space = TablespaceDir(cluster, "space6");
-  CreateSchema(cluster, space);
+  const std::string space = PreparePitr(cluster, env, "space6", {});
   REQUIRE(env.Run({"base-backup"}, 5min).exit_code == 0);
   cluster.Psql("ledger", "INSERT INTO entries VALUES (9001, 1, 'a')");
   const std::string time_a = PointInTime(cluster);
@@ -365,10 +350,7 @@ TEST_CASE("prune keeps every point within keep_within reachable, and deletes old
 TEST_CASE("a flipped byte in a base backup's manifest or in one of its chunks: restore-cluster exits 3 and leaves nothing") {
   PgCluster& cluster = SharedCluster();
   WalArchiveEnv env;
-  env.EnableArchiving(cluster);
-  PointAt(env, cluster);
-  const std::string space = TablespaceDir(cluster, "space7");
-  CreateSchema(cluster, space);
+  const std::string space = PreparePitr(cluster, env, "space7", {});
   REQUIRE(env.Run({"base-backup"}, 5min).exit_code == 0);
   const std::string expected = Digest(cluster);
   env.SwitchAndWaitArchived(cluster);

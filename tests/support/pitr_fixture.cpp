@@ -105,12 +105,14 @@ void DropDatabases(const PgCluster& c, const std::vector<std::string>& names) {
   for (const auto& db : names) c.Psql("postgres", "DROP DATABASE IF EXISTS \"" + db + "\" WITH (FORCE)");
 }
 
-void PreparePitr(PgCluster& cluster, const WalArchiveEnv& env, const std::string& space,
-                 const std::vector<std::string>& restored) {
+std::string PreparePitr(PgCluster& cluster, const WalArchiveEnv& env, const std::string& space,
+                        const std::vector<std::string>& restored) {
   env.EnableArchiving(cluster);
   PointAt(env, cluster);
-  CreateSchema(cluster, TablespaceDir(cluster, space));
+  const std::string dir = TablespaceDir(cluster, space);
+  CreateSchema(cluster, dir);
   DropDatabases(cluster, restored);
+  return dir;
 }
 
 }  // namespace dhanbak::test

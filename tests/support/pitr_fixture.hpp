@@ -42,7 +42,8 @@ ProcessResult PitrRestore(const WalArchiveEnv& env, const std::vector<std::strin
 void DropDatabases(const PgCluster& c, const std::vector<std::string>& names);
 // The start of every point-in-time case: archiving into `env`, the two test databases (ledger's
 // table in tablespace `space`), and none of `restored` (the databases the case restores into).
-void PreparePitr(PgCluster& cluster, const WalArchiveEnv& env, const std::string& space,
-                 const std::vector<std::string>& restored);
+// Returns the tablespace's directory.
+std::string PreparePitr(PgCluster& cluster, const WalArchiveEnv& env, const std::string& space,
+                        const std::vector<std::string>& restored);
 
 }  // namespace dhanbak::test
