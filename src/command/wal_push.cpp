@@ -174,7 +174,7 @@ int PushOrWait(Context& ctx, const WalFile& file, const std::string& path) {
   auto pause = std::chrono::milliseconds(5);
   bool started_worker = false;
   for (;;) {
-    if (spool.ConsumeAck(file.name, content)) {
+    if (spool.AckMatches(file.name, content)) {
       log::Debug("WAL file " + file.name + " archived by the wal-push worker");
       return 0;
     }

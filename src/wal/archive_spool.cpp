@@ -38,12 +38,13 @@ bool ArchiveSpool::HasAck(const std::string& file) const {
   return ::access((dir_ + "/" + file + kAckSuffix).c_str(), F_OK) == 0;
 }
 
-bool ArchiveSpool::ConsumeAck(const std::string& file, std::string_view content) const {
+bool ArchiveSpool::AckMatches(const std::string& file, std::string_view content) const {
   const std::string path = dir_ + "/" + file + kAckSuffix;
   auto ack = ReadFileIfExists(path);
   if (!ack) return false;
+  if (*ack == AckText(content)) return true;
   ::unlink(path.c_str());
-  return *ack == AckText(content);
+  return false;
 }
 
 void ArchiveSpool::WriteError(const std::string& file, ErrorCode code, const std::string& message) const {

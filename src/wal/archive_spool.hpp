@@ -37,8 +37,11 @@ class ArchiveSpool {
 
   void WriteAck(const std::string& file, std::string_view content) const;
   bool HasAck(const std::string& file) const;
-  // True when an acknowledgement for `file` matches `content`; removes it in any case.
-  bool ConsumeAck(const std::string& file, std::string_view content) const;
+  // True when an acknowledgement for `file` matches `content`. A matching one stays until
+  // PostgreSQL has marked the file done (RemoveSettled): removed any earlier, the worker would
+  // see the file still `.ready` without an acknowledgement and push it a second time. One that
+  // does not match (the file changed since) is removed, so that the worker pushes it again.
+  bool AckMatches(const std::string& file, std::string_view content) const;
 
   void WriteError(const std::string& file, ErrorCode code, const std::string& message) const;
   // The worker's error about `file`, removed once read; nullopt when there is none.
