@@ -43,6 +43,7 @@ struct PostgresConfig {
 struct RetentionConfig {
   std::chrono::seconds keep_within{30 * 24 * 3600};
   int keep_last = 3;
+  int keep_daily = 0, keep_weekly = 0, keep_monthly = 0;  // one per day/week/month, N of each
 };
 
 struct NotifyConfig {

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <mutex>
 
 #include "catalog/migrations.hpp"
@@ -395,6 +396,18 @@ std::optional<VerificationRecord> Catalog::LastVerification(const std::string& d
   s.Bind(1, database);
   if (!s.Step()) return std::nullopt;
   return VerificationRecord{s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Int(4)};
+}
+
+std::set<std::string> Catalog::VerifiedBackupIds() {
+  std::lock_guard lock(state_->mu);
+  auto s = state_->db->Prepare("SELECT backup_id, status FROM verifications ORDER BY at, id");
+  std::map<std::string, bool> last_passed;
+  while (s.Step()) last_passed[s.Text(0)] = s.Text(1) == "ok";
+  std::set<std::string> ids;
+  for (const auto& [id, passed] : last_passed) {
+    if (passed) ids.insert(id);
+  }
+  return ids;
 }
 
 void Catalog::RecordPitrVerification(const PitrVerificationRecord& v) {

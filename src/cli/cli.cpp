@@ -53,7 +53,7 @@ const CommandSpec kCommands[] = {
     {"timeline", "DB --around TIME [--minutes N]",
      "the transactions that changed DB near TIME, from the archived WAL: pick the second to restore to"},
     {"check", "[--read-data]", "repository integrity (with --read-data: every byte)"},
-    {"prune", "[--dry-run]", "apply retention: delete expired backups and unreferenced chunks"},
+    {"prune", "[--dry-run] [--forget-database DB]", "apply retention: delete expired backups and unreferenced chunks"},
     {"status", "[--max-age DURATION] [--max-wal-age DURATION] [--max-pitr-age DURATION]", "last backup / verification per database, WAL archive age"},
     {"catalog", "rebuild", "recreate the local catalog from storage"},
     {"base-backup", "", "physical backup of the whole cluster (replication protocol), for point-in-time restores"},
@@ -167,7 +167,11 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
         ("around", "the time to look around (2024-01-15 14:31, ...)", cxxopts::value<std::string>())
         ("minutes", "how far on either side (default 10)", cxxopts::value<int>());
   }
-  if (cmd == "prune") o.add_options("command")("dry-run", "show what would be deleted, delete nothing");
+  if (cmd == "prune") {
+    o.add_options("command")("dry-run", "show what would be deleted and which rule keeps each backup; delete nothing")
+        ("forget-database", "delete every backup of this retired database, whatever retention keeps",
+         cxxopts::value<std::string>());
+  }
   if (cmd == "status") {
     o.add_options("command")("max-age", "alert (exit 5) when the last good backup is older, e.g. 26h",
                               cxxopts::value<std::string>())
@@ -266,7 +270,7 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
   }
   if (cmd == "prune") {
     if (!args.empty()) throw Error(ErrorCode::kInvalidArgument, "prune takes no arguments");
-    return command::RunPrune(ctx, command::PruneOptions{r.count("dry-run") > 0});
+    return command::RunPrune(ctx, command::PruneOptions{r.count("dry-run") > 0, Opt(r, "forget-database").value_or("")});
   }
   if (cmd == "status") {
     if (!args.empty()) throw Error(ErrorCode::kInvalidArgument, "status takes no arguments");

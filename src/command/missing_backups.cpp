@@ -1,11 +1,11 @@
 #include "command/missing_backups.hpp"
 
+#include "command/retention_kept.hpp"
 #include "common/log.hpp"
 
 namespace dhanbak::command {
 
 MissingBackups SortOutMissing(Context& ctx, const std::vector<retention::BackupRef>& present, bool forget) {
-  const Config& config = ctx.config();
   const std::string url = ctx.repository_url();
   std::set<std::string> listed;
   for (const auto& b : present) listed.insert(b.backup_id);
@@ -18,9 +18,9 @@ MissingBackups SortOutMissing(Context& ctx, const std::vector<retention::BackupR
   }
   MissingBackups out;
   if (missing.empty()) return out;
-  auto expired = retention::Expired(all, config.retention.keep_within, config.retention.keep_last);
+  const auto kept = KeptByRetention(ctx, all);
   for (const auto& id : missing) {
-    if (!expired.count(id)) {
+    if (kept.count(id)) {
       out.lost.push_back(id);
       continue;
     }

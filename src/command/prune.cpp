@@ -1,12 +1,15 @@
 #include "command/prune.hpp"
 
+#include <algorithm>
 #include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <unordered_set>
 
 #include "command/missing_backups.hpp"
+#include "command/retention_kept.hpp"
 #include "common/encoding.hpp"
 #include "common/log.hpp"
 #include "common/test_pause.hpp"
@@ -85,6 +88,14 @@ bool HoldsWal(storage::Storage& storage) {
 
 int RunPrune(Context& ctx, const PruneOptions& o) {
   const Config& config = ctx.config();
+  const auto& configured = config.postgres.databases;
+  if (!o.forget_database.empty() &&
+      std::find(configured.begin(), configured.end(), o.forget_database) != configured.end()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "prune --forget-database " + o.forget_database +
+                    ": that database is still in [postgres] databases, so tonight's backup would start its history "
+                    "again; remove it from the configuration first (nothing was deleted)");
+  }
   auto locks = ctx.Lock(LockMode::kExclusive);
   auto& repo = ctx.repository();
   auto& storage = ctx.storage();
@@ -112,7 +123,15 @@ int RunPrune(Context& ctx, const PruneOptions& o) {
   // A hidden manifest is not listed: sweeping now would take the chunks of a backup that is
   // only hidden (by a key with writeFiles), which its hide marker's deletion brings back.
   CheckCatalogAgainstStorage(ctx, backups, repo.HiddenManifestIds(), o.dry_run);
-  auto expired = retention::Expired(backups, config.retention.keep_within, config.retention.keep_last);
+  const auto kept_by = KeptByRetention(ctx, backups);
+  std::set<std::string> expired;
+  for (const auto& b : backups) {
+    if (!kept_by.count(b.backup_id) || b.database == o.forget_database) expired.insert(b.backup_id);
+  }
+  if (!o.forget_database.empty() &&
+      std::none_of(backups.begin(), backups.end(), [&](const auto& b) { return b.database == o.forget_database; })) {
+    log::Warning("the repository holds no backup of database '" + o.forget_database + "' to forget");
+  }
 
   std::string url = ctx.repository_url();
   const bool json = ctx.options().json;
@@ -126,13 +145,20 @@ int RunPrune(Context& ctx, const PruneOptions& o) {
     nlohmann::json entry{{"backup_id", m.backup_id}, {"database", m.database},
                          {"snapshot_time", FormatUtcIso(m.snapshot_time)}};
     if (!expired.count(m.backup_id)) {
+      const std::string& why = kept_by.at(m.backup_id);
+      entry["kept_by"] = why;
+      if (o.dry_run && !json) {
+        std::cout << "would keep backup " << m.backup_id << " of " << m.database << " taken "
+                  << FormatLocalTime(m.snapshot_time) << ": " << why << "\n";
+      }
       kept_list.push_back(entry);
       AddChunks(m, referenced);
       continue;
     }
     if (!json) {
       std::cout << (o.dry_run ? "would delete backup " : "deleting backup ") << m.backup_id << " of " << m.database
-                << " taken " << FormatLocalTime(m.snapshot_time) << "\n";
+                << " taken " << FormatLocalTime(m.snapshot_time)
+                << (m.database == o.forget_database ? " (--forget-database)" : " (no retention rule keeps it)") << "\n";
     }
     if (o.dry_run) {
       deleted_list.push_back(entry);
@@ -290,7 +316,13 @@ int RunPrune(Context& ctx, const PruneOptions& o) {
         {"dry_run", o.dry_run},
         {"ok", failed == 0},
         {"duration_seconds", static_cast<double>(finished - started) / 1e6},
-        {"retention", {{"keep_within_seconds", config.retention.keep_within.count()}, {"keep_last", config.retention.keep_last}}},
+        {"retention",
+         {{"keep_within_seconds", config.retention.keep_within.count()},
+          {"keep_last", config.retention.keep_last},
+          {"keep_daily", config.retention.keep_daily},
+          {"keep_weekly", config.retention.keep_weekly},
+          {"keep_monthly", config.retention.keep_monthly}}},
+        {"forget_database", o.forget_database.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.forget_database)},
         {"counts",
          {{"backups_deleted", deleted_list.size()},
           {"backups_kept", kept_list.size()},

@@ -12,6 +12,8 @@ namespace dhanbak::command {
 
 struct PruneOptions {
   bool dry_run = false;
+  // Every backup of this database goes, whatever the retention rules say (a retired service).
+  std::string forget_database;
 };
 
 int RunPrune(Context& ctx, const PruneOptions& options);

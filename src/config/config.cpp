@@ -34,6 +34,11 @@ constexpr int64_t kMaxInt = 1000000;
 
 const std::vector<std::string> kHttpSchemes = {"http://", "https://"};
 
+// A number of days, weeks or months retention keeps one backup of: 0 turns the rule off.
+Handler PeriodCount(int& into) {
+  return [&into](const TomlField& f) { into = static_cast<int>(f.Integer(0, kMaxInt, "0 or a positive integer")); };
+}
+
 uint32_t LineOf(const toml::key& key, const toml::node& node) {
   return key.source().begin.line != 0 ? key.source().begin.line : node.source().begin.line;
 }
@@ -87,6 +92,10 @@ std::map<std::string, Section> Sections(Config& c) {
        [&c](const TomlField& f) {
          c.retention.keep_last = static_cast<int>(f.Integer(1, kMaxInt, "a positive integer"));
        }},
+      // Grandfather-father-son, beside the two above: 0 (the default) turns a rule off.
+      {"keep_daily", PeriodCount(c.retention.keep_daily)},
+      {"keep_weekly", PeriodCount(c.retention.keep_weekly)},
+      {"keep_monthly", PeriodCount(c.retention.keep_monthly)},
   };
   s["catalog"] = {
       {"path",

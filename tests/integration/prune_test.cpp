@@ -113,4 +113,72 @@ TEST_CASE("prune stops when a backup retention keeps has lost its manifest, and 
   cluster.DropDatabase("prune_gone");
 }
 
+TEST_CASE("prune --dry-run names the rule keeping each backup; a day keeps its verified backup; --forget-database") {
+  PgCluster& cluster = SharedCluster();
+  for (const char* db : {"gfs_live", "gfs_retired"}) {
+    cluster.DropDatabase(db);
+    cluster.CreateDatabase(db);
+    cluster.Psql(db, "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 1000) g");
+  }
+  DhanbakEnv env({"gfs_live"});
+  std::ofstream(env.config_path(), std::ios::app) << "\n[retention]\nkeep_within = \"0s\"\nkeep_last = 1\nkeep_daily = 2\n";
+  env.InitFast();
+  env.RunOk({"backup"});
+  const std::string verified = env.ListJson().at(0).at("backup_id").get<std::string>();
+  env.RunOk({"verify", "gfs_live"});
+  env.RunOk({"backup"});
+  env.RunOk({"backup"});
+  env.RunOk({"backup", "gfs_retired"});
+  std::vector<std::string> live;
+  std::string retired;
+  for (const auto& b : env.ListJson()) {
+    if (b.at("database") == "gfs_live") live.push_back(b.at("backup_id").get<std::string>());
+    if (b.at("database") == "gfs_retired") retired = b.at("backup_id").get<std::string>();
+  }
+  REQUIRE(live.size() == 3);
+  REQUIRE(!retired.empty());
+  const std::string newest = live.front(), middle = live.at(1);
+  REQUIRE(live.back() == verified);
+
+  // The newest by keep_last, the verified one for its day (not the newer unverified middle one).
+  // keep_daily = 2 gives the same answer if the backups straddle midnight.
+  auto dry = env.RunOk({"prune", "--dry-run"});
+  INFO(dry.out);
+  auto line_of = [&](const std::string& start) {
+    const size_t at = dry.out.find(start);
+    return at == std::string::npos ? std::string() : dry.out.substr(at, dry.out.find('\n', at) - at);
+  };
+  CHECK(line_of("would keep backup " + newest + " of gfs_live taken ").find(": keep_last 1") != std::string::npos);
+  const std::string kept_verified = line_of("would keep backup " + verified + " of gfs_live taken ");
+  CHECK(kept_verified.find(": daily ") != std::string::npos);
+  const std::string day = kept_verified.substr(kept_verified.find(": daily ") + 8, 10);
+  CHECK(line_of("would delete backup " + middle + " of gfs_live").find("(no retention rule keeps it)") !=
+        std::string::npos);
+  CHECK(line_of("would keep backup " + retired + " of gfs_retired").find(": keep_last 1") != std::string::npos);
+  CHECK(fs::exists(env.repo_dir() + "/manifests/" + middle));
+  auto dry_json = env.RunOk({"--json", "prune", "--dry-run"});
+  CHECK(dry_json.out.find("\"kept_by\": \"daily " + day + "\"") != std::string::npos);
+
+  // A database still configured is never forgotten.
+  auto refused = env.Run({"prune", "--forget-database", "gfs_live"});
+  CHECK(refused.exit_code == 2);
+  CHECK(refused.err.find("still in [postgres] databases") != std::string::npos);
+  CHECK(fs::exists(env.repo_dir() + "/manifests/" + middle));
+
+  auto forget_dry = env.RunOk({"prune", "--dry-run", "--forget-database", "gfs_retired"});
+  CHECK(forget_dry.out.find("would delete backup " + retired + " of gfs_retired") != std::string::npos);
+  CHECK(forget_dry.out.find("(--forget-database)") != std::string::npos);
+  CHECK(fs::exists(env.repo_dir() + "/manifests/" + retired));
+
+  auto forget = env.RunOk({"prune", "--forget-database", "gfs_retired"});
+  CHECK(forget.out.find("deleting backup " + retired) != std::string::npos);
+  CHECK(forget.out.find("deleting backup " + middle) != std::string::npos);
+  CHECK_FALSE(fs::exists(env.repo_dir() + "/manifests/" + retired));
+  CHECK(fs::exists(env.repo_dir() + "/manifests/" + verified));
+  CHECK(fs::exists(env.repo_dir() + "/manifests/" + newest));
+  for (const auto& b : env.ListJson()) CHECK(b.at("database") == "gfs_live");
+  CHECK(env.Run({"check"}).exit_code == 0);
+  for (const char* db : {"gfs_live", "gfs_retired"}) cluster.DropDatabase(db);
+}
+
 }  // namespace prune_test

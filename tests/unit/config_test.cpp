@@ -74,6 +74,9 @@ jobs = 4
 [retention]
 keep_within = "2w"
 keep_last = 5
+keep_daily = 7
+keep_weekly = 4
+keep_monthly = 12
 
 [catalog]
 path = "/srv/dhanbak/catalog.sqlite"
@@ -118,6 +121,9 @@ TEST_CASE("config: a full file is parsed into every field") {
   CHECK(c.postgres.jobs == 4);
   CHECK(c.retention.keep_within == std::chrono::hours(24 * 14));
   CHECK(c.retention.keep_last == 5);
+  CHECK(c.retention.keep_daily == 7);
+  CHECK(c.retention.keep_weekly == 4);
+  CHECK(c.retention.keep_monthly == 12);
   CHECK(c.catalog_path == "/srv/dhanbak/catalog.sqlite");
   CHECK(c.notify.webhook_url == "https://hooks.example.com/x");
   CHECK(c.notify.ping_url == "https://ping.example.com/y");
@@ -152,6 +158,7 @@ TEST_CASE("config: an empty file gives the documented defaults") {
   CHECK(c.postgres.jobs == 2);
   CHECK(c.retention.keep_within == std::chrono::hours(24 * 30));
   CHECK(c.retention.keep_last == 3);
+  CHECK(c.retention.keep_monthly == 0);  // grandfather-father-son rules are off by default
   CHECK(c.pitr.spool_dir == "/var/lib/dhanbak/spool");
   CHECK(c.pitr.archive_async);
   CHECK(c.pitr.push_timeout == std::chrono::seconds(60));
@@ -194,6 +201,9 @@ TEST_CASE("config: wrongly typed values are errors naming file, line and key") {
         "/etc/dhanbak/dhanbak.toml:2: key 'postgres.conninfo' must be a string");
   CHECK(ParseError("[retention]\nkeep_last = 0\n") ==
         "/etc/dhanbak/dhanbak.toml:2: key 'retention.keep_last' must be a positive integer");
+  CHECK(ParseError("[retention]\nkeep_monthly = -1\n") ==
+        "/etc/dhanbak/dhanbak.toml:2: key 'retention.keep_monthly' must be 0 or a positive integer");
+  CHECK(ParseError("[retention]\nkeep_monthy = 12\n").find("keep_monthy") != std::string::npos);
   CHECK(ParseError("[retention]\nkeep_within = 30\n").find(":2: key 'retention.keep_within' must be a duration") !=
         std::string::npos);
   CHECK(ParseError("[b2]\nstall_timeout = \"soon\"\n")

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -139,6 +140,8 @@ class Catalog {
   void RecordVerification(const VerificationRecord& v);
   // The most recent verification of `database` (by time, then by insertion).
   std::optional<VerificationRecord> LastVerification(const std::string& database);
+  // The backups whose most recent verification passed (retention prefers them).
+  std::set<std::string> VerifiedBackupIds();
   void RecordPitrVerification(const PitrVerificationRecord& v);
   std::optional<PitrVerificationRecord> LastPitrVerification(const std::string& database);
   void RecordRestore(const RestoreRecord& r);
