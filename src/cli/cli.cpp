@@ -73,6 +73,8 @@ void AddGlobalOptions(cxxopts::Options& o) {
       ("q,quiet", "only warnings and errors")
       ("v,verbose", "debug output")
       ("no-progress", "no progress display")
+      ("log-format", "text (default) or json: one JSON object per log line, for Loki or journald",
+       cxxopts::value<std::string>())
       ("allow-root", "allow running as root")
       ("version", "print the version and exit")
       ("h,help", "show help");
@@ -80,7 +82,8 @@ void AddGlobalOptions(cxxopts::Options& o) {
 
 std::string Usage() {
   std::string s =
-      "usage: dhanbak [-c FILE] [--repo URL] [--json] [-q|-v] [--no-progress] [--allow-root] COMMAND ...\n"
+      "usage: dhanbak [-c FILE] [--repo URL] [--json] [-q|-v] [--no-progress] [--log-format text|json]\n"
+      "               [--allow-root] COMMAND ...\n"
       "       dhanbak --version\n\n"
       "commands:\n";
   for (const auto& c : kCommands) {
@@ -101,6 +104,13 @@ void ApplyGlobals(const cxxopts::ParseResult& r, GlobalOptions& g) {
   if (r.count("quiet")) g.quiet = true;
   if (r.count("verbose")) g.verbose = true;
   if (r.count("no-progress")) g.no_progress = true;
+  if (r.count("log-format")) {
+    const std::string format = r["log-format"].as<std::string>();
+    if (format != "text" && format != "json") {
+      throw Error(ErrorCode::kInvalidArgument, "--log-format takes text or json (got '" + format + "')");
+    }
+    log::SetFormat(format == "json" ? log::Format::kJson : log::Format::kText);
+  }
   if (r.count("allow-root")) g.allow_root = true;
 }
 
@@ -206,6 +216,7 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
     return 0;
   }
   ApplyGlobals(r, globals);
+  log::SetCommand(cmd);
   if (globals.quiet) log::SetLevel(log::Level::kWarning);
   if (globals.verbose) log::SetLevel(log::Level::kDebug);
   Progress::SetEnabled(!globals.no_progress);
@@ -252,6 +263,7 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
     if (r.count("table")) ro.tables = r["table"].as<std::vector<std::string>>();
     ro.jobs = Jobs(r);
     ro.verify = r.count("no-verify") == 0;
+    log::Subject subject(ro.database);
     return command::RunRestore(ctx, ro);
   }
   if (cmd == "timeline") {
@@ -383,7 +395,7 @@ int RunMain(int argc, char** argv, std::string& cmd_out) {
   int cmd_index = -1;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "-c" || a == "--config" || a == "--repo") {
+    if (a == "-c" || a == "--config" || a == "--repo" || a == "--log-format") {
       ++i;
       continue;
     }

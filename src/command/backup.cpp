@@ -184,6 +184,7 @@ catalog::BackupRecord DatabaseBackup::Run() {
   catalog::BackupRecord rec;
   rec.started_at = NowMicros();
   rec.backup_id = NewBackupId(rec.started_at);
+  log::Subject::SetBackupId(rec.backup_id);
   rec.repository = ctx_.repository_url();
   rec.database = database_;
   rec.status = "running";
@@ -657,6 +658,7 @@ int RunBackup(Context& ctx, const BackupOptions& options) {
   int exit_code = 0;
   std::vector<std::string> failed, not_attempted;
   for (const auto& db : databases) {
+    log::Subject subject(db);
     DatabaseResult result;
     result.database = db;
     notify::DatabaseOutcome outcome;

@@ -37,6 +37,7 @@ int RunVerify(Context& ctx, const VerifyOptions& o) {
   int exit_code = 0;
   nlohmann::json results = nlohmann::json::array();
   for (const auto& db : databases) {
+    log::Subject subject(db);
     nlohmann::json r{{"database", db}};
     catalog::VerificationRecord rec{"", db, "failed", "", NowMicros()};
     RestoreResult result;

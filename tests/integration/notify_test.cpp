@@ -100,4 +100,50 @@ TEST_CASE("notify: webhook on failure, ping on success, metrics file after each 
   cluster.DropDatabase("notify_db");
 }
 
+TEST_CASE("--log-format json: one object per line naming the command, the database and the backup, for Loki") {
+  PgCluster& cluster = SharedCluster();
+  cluster.DropDatabase("logged_db");
+  cluster.CreateDatabase("logged_db");
+  cluster.Psql("logged_db", "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 100) g");
+  DhanbakEnv env({"logged_db"});
+  env.InitFast();
+  auto r = env.Run({"--log-format", "json", "-v", "backup"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const std::string backup_id = env.ListJson().at(0).at("backup_id").get<std::string>();
+  std::istringstream lines(r.err);
+  int count = 0, about_backup = 0;
+  for (std::string line; std::getline(lines, line);) {
+    CAPTURE(line);
+    const auto j = nlohmann::json::parse(line);  // every line is one JSON object
+    ++count;
+    CHECK(j.at("command") == "backup");
+    CHECK(j.at("time").get<std::string>().size() == 24);  // 2026-12-01T20:26:44.123Z
+    CHECK(!j.at("host").get<std::string>().empty());
+    CHECK(j.at("message").is_string());
+    CHECK(j.at("level").is_string());
+    if (j.contains("backup_id")) {
+      CHECK(j.at("backup_id") == backup_id);
+      CHECK(j.at("database") == "logged_db");
+      ++about_backup;
+    }
+  }
+  CHECK(count >= 3);
+  CHECK(about_backup > 0);
+
+  // A failure is logged as JSON too, and the text format stays the default.
+  auto failed = env.Run({"--log-format", "json", "restore", "no_such_db", "--target-db", "x"});
+  CHECK(failed.exit_code != 0);
+  const auto last = nlohmann::json::parse(failed.err.substr(failed.err.rfind('\n', failed.err.size() - 2) + 1));
+  CHECK(last.at("level") == "error");
+  CHECK(last.at("database") == "no_such_db");
+  CHECK(last.at("command") == "restore");
+  auto text = env.Run({"list"});
+  CHECK(text.err.find("{\"") == std::string::npos);
+  auto bad = env.Run({"--log-format", "xml", "list"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("--log-format takes text or json") != std::string::npos);
+  cluster.DropDatabase("logged_db");
+}
+
 }  // namespace notify_test
