@@ -85,6 +85,16 @@ int RunCatalogRebuild(Context& ctx) {
 
 namespace {
 
+// "45s", "12m", "3.2h", "4.1d": an age at a glance.
+std::string ShortDuration(int64_t seconds) {
+  char buf[32];
+  if (seconds < 120) std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(seconds));
+  else if (seconds < 7200) std::snprintf(buf, sizeof buf, "%lldm", static_cast<long long>(seconds / 60));
+  else if (seconds < 172800) std::snprintf(buf, sizeof buf, "%.1fh", static_cast<double>(seconds) / 3600);
+  else std::snprintf(buf, sizeof buf, "%.1fd", static_cast<double>(seconds) / 86400);
+  return buf;
+}
+
 nlohmann::json PitrVerificationJson(const catalog::PitrVerificationRecord& v) {
   return {{"status", v.status},
           {"at", FormatUtcIso(v.at)},
@@ -115,7 +125,8 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age, const std
   if (max_pitr_age) pitr_limit = ParseDuration(*max_pitr_age);
   UnixMicros now = NowMicros();
   std::string url = ctx.repository_url();
-  std::set<std::string> databases(config.postgres.databases.begin(), config.postgres.databases.end());
+  const std::set<std::string> configured_databases(config.postgres.databases.begin(), config.postgres.databases.end());
+  std::set<std::string> databases = configured_databases;
   for (const auto& b : ctx.catalog().ListBackups(url, std::nullopt)) databases.insert(b.database);
   // The catalog against storage (one listing of manifests/, no passphrase needed): a good
   // backup whose manifest is gone is lost; it does not count as the last good backup and it
@@ -149,23 +160,40 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age, const std
     for (const auto& id : cat.LostBackups(url)) lost.insert(id);
   }
   const size_t damaged_chunks = cat.DamagedChunks(url).size();
+  // The WAL archive: its newest segment's age is the real RPO; a gap loses every moment inside it.
+  const wal::ArchiveSummary wal_summary = QuickWalSummary(ctx);
+  const RestorableWindow window = FindRestorableWindow(cat.ListBaseBackups(url), wal_summary);
   nlohmann::json out = nlohmann::json::array();
   bool alert = false;
   std::vector<std::string> pitr_lines;  // the last point-in-time verification of each database
   if (!ctx.options().json) {
-    std::printf("%-30s %-25s %-9s %-25s %s\n", "DATABASE", "LAST GOOD BACKUP", "AGE", "LAST VERIFICATION", "STATE");
+    std::printf("%-30s %-17s %-7s %-7s %-17s %-22s %s\n", "DATABASE", "LAST GOOD BACKUP", "AGE", "RPO",
+                "RESTORABLE FROM", "LAST VERIFICATION", "STATE");
   }
   for (const auto& db : databases) {
-    std::optional<catalog::BackupRecord> last;
+    std::optional<catalog::BackupRecord> last, oldest;
     std::vector<std::string> lost_here;
     for (const auto& b : cat.ListBackups(url, db)) {  // newest first
       if (b.status != "ok") continue;
       if (lost.count(b.backup_id)) {
         lost_here.push_back(b.backup_id);
-      } else if (!last) {
-        last = b;
+      } else {
+        if (!last) last = b;
+        oldest = b;
       }
     }
+    // A database backed up once but no longer in [postgres] databases (a retired service):
+    // listed, never an alert ('prune --forget-database' removes its backups).
+    const bool configured = configured_databases.empty() || configured_databases.count(db) != 0;
+    // What an incident can get back: the nightly backups' span, widened by the WAL archive's
+    // window (every second of it, for every database of the cluster). The RPO is what would be
+    // lost now: the time since the newest point that can be restored.
+    UnixMicros restorable_from = oldest ? oldest->snapshot_time : 0, restorable_to = last ? last->snapshot_time : 0;
+    if (window.any) {
+      restorable_from = restorable_from == 0 ? window.from : std::min(restorable_from, window.from);
+      restorable_to = std::max(restorable_to, window.to);
+    }
+    const int64_t rpo_seconds = restorable_to == 0 ? -1 : (now - restorable_to) / 1000000;
     auto verification = cat.LastVerification(db);
     std::vector<std::string> problems;
     double age_hours = last ? static_cast<double>(now - last->snapshot_time) / 3.6e9 : -1;
@@ -179,10 +207,15 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age, const std
     if (pitr_limit && (!pitr || now - pitr->at > pitr_limit->count() * 1000000LL)) {
       problems.push_back(pitr ? "last point-in-time verification too old" : "never verified from the WAL archive");
     }
+    if (!configured) problems.clear();
     alert = alert || !problems.empty();
-    std::string state = problems.empty() ? "ok" : "";
+    std::string state = problems.empty() ? (configured ? "ok" : "not configured (no alert)") : "";
     for (const auto& p : problems) state += (state.empty() ? "" : "; ") + p;
     out.push_back({{"database", db},
+                   {"configured", configured},
+                   {"restorable_from", restorable_from ? FormatUtcIso(restorable_from) : ""},
+                   {"restorable_to", restorable_to ? FormatUtcIso(restorable_to) : ""},
+                   {"rpo_seconds", rpo_seconds},
                    {"last_backup_id", last ? last->backup_id : ""},
                    {"last_backup_time", last ? FormatUtcIso(last->snapshot_time) : ""},
                    {"age_hours", age_hours},
@@ -196,8 +229,11 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age, const std
       char age[32] = "-";
       if (last) std::snprintf(age, sizeof age, "%.1fh", age_hours);
       std::string v = verification ? verification->status + " " + FormatLocalTime(verification->at).substr(0, 16) : "never";
-      std::printf("%-30s %-25s %-9s %-25s %s\n", db.c_str(),
-                  last ? FormatLocalTime(last->snapshot_time).c_str() : "never", age, v.c_str(), state.c_str());
+      std::printf("%-30s %-17s %-7s %-7s %-17s %-22s %s\n", db.c_str(),
+                  last ? FormatLocalTime(last->snapshot_time).substr(0, 16).c_str() : "never", age,
+                  rpo_seconds < 0 ? "-" : ShortDuration(rpo_seconds).c_str(),
+                  restorable_from ? FormatLocalTime(restorable_from).substr(0, 16).c_str() : "-", v.c_str(),
+                  state.c_str());
     }
   }
   const auto chain = cat.LastPitrVerification("(cluster)");
@@ -225,8 +261,6 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age, const std
   } catch (const std::exception& e) {
     log::Warning("could not look for databases left by interrupted restores: " + std::string(e.what()));
   }
-  // The WAL archive: its newest segment's age is the real RPO; a gap loses every moment inside it.
-  const wal::ArchiveSummary wal_summary = QuickWalSummary(ctx);
   std::vector<std::string> wal_problems;
   if (!wal_summary.empty()) {
     size_t gaps = 0;
@@ -241,7 +275,6 @@ int RunStatus(Context& ctx, const std::optional<std::string>& max_age, const std
     wal_problems.push_back("no WAL archived in this repository (--max-wal-age given)");
   }
   alert = alert || !wal_problems.empty();
-  const RestorableWindow window = FindRestorableWindow(cat.ListBaseBackups(url), wal_summary);
   // Scratch directories of point-in-time restores that were killed (the next one removes them).
   nlohmann::json scratch_leftovers = nlohmann::json::array();
   for (const auto& dir : FindScratchLeftovers(config.pitr.scratch_dir)) {

@@ -3,9 +3,12 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
 
 #include "support/dhanbak_env.hpp"
 #include "support/pg_cluster.hpp"
@@ -158,6 +161,35 @@ TEST_CASE("prune --dry-run names the rule keeping each backup; a day keeps its v
   CHECK(fs::exists(env.repo_dir() + "/manifests/" + middle));
   auto dry_json = env.RunOk({"--json", "prune", "--dry-run"});
   CHECK(dry_json.out.find("\"kept_by\": \"daily " + day + "\"") != std::string::npos);
+
+  // status: every database with its restorable span and RPO; one no longer configured is listed
+  // without an alert (both are older than --max-age 1s, only the configured one alerts).
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto status = env.Run({"--json", "status", "--max-age", "1s"});
+  CHECK(status.exit_code == 5);
+  std::string oldest_time;
+  for (const auto& b : env.ListJson()) {
+    if (b.at("backup_id") == verified) oldest_time = b.at("snapshot_time").get<std::string>();
+  }
+  for (const auto& d : nlohmann::json::parse(status.out).at("databases")) {
+    CAPTURE(d.dump());
+    if (d.at("database") == "gfs_live") {
+      CHECK(d.at("configured") == true);
+      CHECK(d.at("ok") == false);
+      CHECK(d.at("restorable_from") == oldest_time);
+      CHECK(d.at("rpo_seconds").get<int64_t>() >= 1);
+      CHECK(d.at("rpo_seconds").get<int64_t>() < 600);
+    } else {
+      CHECK(d.at("database") == "gfs_retired");
+      CHECK(d.at("configured") == false);
+      CHECK(d.at("ok") == true);
+      CHECK(d.at("problems").empty());
+    }
+  }
+  auto status_text = env.Run({"status"});
+  CHECK(status_text.exit_code == 0);
+  CHECK(status_text.out.find("RPO") != std::string::npos);
+  CHECK(status_text.out.find("not configured (no alert)") != std::string::npos);
 
   // A database still configured is never forgotten.
   auto refused = env.Run({"prune", "--forget-database", "gfs_live"});
