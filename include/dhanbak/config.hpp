@@ -46,9 +46,17 @@ struct RetentionConfig {
   int keep_daily = 0, keep_weekly = 0, keep_monthly = 0;  // one per day/week/month, N of each
 };
 
+// The commands that run unattended (from cron or a timer) and so notify how they went.
+inline const std::vector<std::string> kUnattendedCommands = {"backup", "prune", "verify", "check", "base-backup",
+                                                            "status"};
+
 struct NotifyConfig {
-  std::string webhook_url;
-  std::string ping_url;
+  std::string webhook_url;       // Slack-compatible: a failure (and, with notify_success, a success)
+  bool notify_success = false;
+  // Dead-man's switch pings of the commands in ping_commands: at start, on success, on failure.
+  // "{msg}" in a URL becomes the run's one-line outcome, URL-encoded (Uptime Kuma's &msg=).
+  std::string ping_start_url, ping_url, ping_failure_url;
+  std::vector<std::string> ping_commands{"backup"};
   std::string metrics_file;
 };
 

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cxxopts.hpp>
+#include <functional>
 #include <iostream>
 #include <map>
 
@@ -27,6 +29,7 @@
 #include "common/progress.hpp"
 #include "dhanbak/config.hpp"
 #include "dhanbak/error.hpp"
+#include "notify/notifier.hpp"
 
 namespace dhanbak::cli {
 namespace {
@@ -135,6 +138,36 @@ std::vector<std::string> Positionals(const cxxopts::ParseResult& r) {
   return r["args"].as<std::vector<std::string>>();
 }
 
+int RunCommand(Context& ctx, const std::string& cmd, const cxxopts::ParseResult& r, const std::vector<std::string>& args);
+
+// An unattended command (cron, a timer): notifies its start, its failure (or success) and pings
+// as [notify] says. Never changes the exit code; a notification that fails is only logged.
+int RunNotified(Context& ctx, const std::string& cmd, const std::vector<std::string>& args,
+                const std::function<int()>& run) {
+  const Config* config = nullptr;
+  try {
+    config = &ctx.config();
+  } catch (const Error&) {
+    return run();  // no configuration to notify with: the command itself says what is wrong
+  }
+  std::vector<std::string> databases = args;
+  if (databases.empty() && (cmd == "backup" || cmd == "verify")) databases = config->postgres.databases;
+  notify::RunNotifier notifier(config->notify, cmd, databases);
+  auto exit_code = [](int code) { return InterruptSignal() != 0 ? 128 + InterruptSignal() : code; };
+  int code = 0;
+  try {
+    code = run();
+  } catch (const Error& e) {
+    notifier.Finish(exit_code(ExitCodeFor(e.code())), e.what());
+    throw;
+  } catch (const std::exception& e) {
+    notifier.Finish(exit_code(1), std::string("internal error: ") + e.what());
+    throw;
+  }
+  notifier.Finish(exit_code(code), "");
+  return code;
+}
+
 int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions globals) {
   cxxopts::Options o("dhanbak " + cmd);
   AddGlobalOptions(o);
@@ -226,6 +259,12 @@ int Dispatch(const std::string& cmd, int argc, char** argv, GlobalOptions global
   }
   auto args = Positionals(r);
   Context ctx(globals);
+  auto run = [&] { return RunCommand(ctx, cmd, r, args); };
+  const bool unattended = std::find(kUnattendedCommands.begin(), kUnattendedCommands.end(), cmd) != kUnattendedCommands.end();
+  return unattended ? RunNotified(ctx, cmd, args, run) : run();
+}
+
+int RunCommand(Context& ctx, const std::string& cmd, const cxxopts::ParseResult& r, const std::vector<std::string>& args) {
   if (cmd == "init") {
     if (!args.empty()) throw Error(ErrorCode::kInvalidArgument, "init takes no arguments");
     return command::RunInit(ctx, r.count("allow-weak-passphrase") > 0);

@@ -107,6 +107,20 @@ std::map<std::string, Section> Sections(Config& c) {
   s["notify"] = {
       {"webhook_url", [&c](const TomlField& f) { c.notify.webhook_url = f.Url(kHttpSchemes, true); }},
       {"ping_url", [&c](const TomlField& f) { c.notify.ping_url = f.Url(kHttpSchemes, true); }},
+      {"ping_start_url", [&c](const TomlField& f) { c.notify.ping_start_url = f.Url(kHttpSchemes, true); }},
+      {"ping_failure_url", [&c](const TomlField& f) { c.notify.ping_failure_url = f.Url(kHttpSchemes, true); }},
+      {"notify_success", [&c](const TomlField& f) { c.notify.notify_success = f.Bool(); }},
+      {"ping_commands",
+       [&c](const TomlField& f) {
+         c.notify.ping_commands = f.StringList();
+         for (const auto& command : c.notify.ping_commands) {
+           if (std::find(kUnattendedCommands.begin(), kUnattendedCommands.end(), command) == kUnattendedCommands.end()) {
+             std::string known;
+             for (const auto& k : kUnattendedCommands) known += (known.empty() ? "" : ", ") + k;
+             f.Fail("lists '" + command + "': the commands that notify are " + known);
+           }
+         }
+       }},
       {"metrics_file", [&c](const TomlField& f) { c.notify.metrics_file = f.String(); }},
   };
   s["verify"] = {

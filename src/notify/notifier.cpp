@@ -3,6 +3,9 @@
 #include <curl/curl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -108,21 +111,112 @@ std::string MetricsText(const RunSummary& s, int64_t now) {
   return out;
 }
 
-void Notify(const NotifyConfig& config, const RunSummary& s) {
-  if (!config.metrics_file.empty()) WriteMetrics(config.metrics_file, MetricsText(s, std::time(nullptr)));
-  if (!s.ok() && !config.webhook_url.empty()) {
-    std::string host = HostName();
-    std::string text = "dhanbak " + s.command + " failed on " + (host.empty() ? "unknown host" : host) + ":";
-    for (const auto& d : s.databases) {
-      if (!d.ok) text += "\n• " + d.database + ": " + d.error;
+namespace {
+
+RunSummary g_outcomes;  // the databases of this run, as the command recorded them
+
+std::string UrlEncode(const std::string& text) {
+  std::string out;
+  char buf[4];
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
     }
-    std::string body = nlohmann::json{{"text", text}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    std::string err = HttpRequest(config.webhook_url, &body);
-    if (!err.empty()) log::Warning("failure notification to [notify] webhook_url failed: " + err);
   }
-  if (s.ok() && !config.ping_url.empty()) {
-    std::string err = HttpRequest(config.ping_url, nullptr);
-    if (!err.empty()) log::Warning("success ping to [notify] ping_url failed: " + err);
+  return out;
+}
+
+// What to do about a failure, by exit code (design §2).
+std::string NextStep(const std::string& command, int exit_code) {
+  switch (exit_code) {
+    case 2: return "fix the configuration or the command line (the error says which key), then run it again";
+    case 3: return "a backup or the repository is damaged: run 'dhanbak check --read-data' and follow the runbook "
+                   "(corrupted data); take a fresh backup now";
+    case 4: return "another dhanbak run holds the lock: it is normal while one runs; if none does, see "
+                   "'dhanbak status' and the repository's locks";
+    case 5: return "run 'dhanbak status' on the host: a backup is too old, a verification failed, a backup is lost or "
+                   "WAL archiving is stale (runbook: routine checks)";
+    case 129: case 130: case 143: return "the run was stopped by a signal (shutdown?): run it again";
+    default: return "read the log (journalctl -u dhanbak-" + command + ", or /var/log/dhanbak/" + command +
+                    ".log), fix the cause, run 'dhanbak " + command + "' again";
+  }
+}
+
+void Get(const std::string& url, const std::string& what) {
+  std::string err = HttpRequest(url, nullptr);
+  if (!err.empty()) log::Warning(what + " failed: " + err);
+}
+
+// `url` with "{msg}" replaced by the URL-encoded one-line outcome.
+std::string WithMessage(std::string url, const std::string& message) {
+  const std::string encoded = UrlEncode(message.substr(0, 200));
+  for (size_t at; (at = url.find("{msg}")) != std::string::npos;) url.replace(at, 5, encoded);
+  return url;
+}
+
+int64_t NowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+void RecordOutcomes(const NotifyConfig& config, const RunSummary& s) {
+  if (!config.metrics_file.empty()) WriteMetrics(config.metrics_file, MetricsText(s, std::time(nullptr)));
+  g_outcomes = s;
+}
+
+std::string OutcomeText(const std::string& command, int exit_code, const std::string& error,
+                        const std::vector<std::string>& databases, double seconds) {
+  const std::string host = HostName();
+  char took[32];
+  std::snprintf(took, sizeof took, "%.0f s", seconds);
+  std::string text = "dhanbak " + command + (exit_code == 0 ? " succeeded" : " FAILED") + " on " +
+                     (host.empty() ? "unknown host" : host) + " (exit " + std::to_string(exit_code) + ", took " + took +
+                     ")";
+  if (!databases.empty()) {
+    text += "\ndatabases: ";
+    for (size_t i = 0; i < databases.size(); ++i) text += (i ? ", " : "") + databases[i];
+  }
+  for (const auto& d : g_outcomes.databases) {
+    if (!d.ok) text += "\n• " + d.database + ": " + d.error;
+  }
+  if (!error.empty()) text += "\nerror: " + error;
+  if (exit_code != 0) text += "\nnext step: " + NextStep(command, exit_code);
+  return text;
+}
+
+RunNotifier::RunNotifier(const NotifyConfig& config, std::string command, std::vector<std::string> databases)
+    : config_(config), command_(std::move(command)), databases_(std::move(databases)), started_ms_(NowMillis()) {
+  if (Pings() && !config_.ping_start_url.empty()) {
+    Get(WithMessage(config_.ping_start_url, "dhanbak " + command_ + " started"), "start ping to [notify] ping_start_url");
+  }
+}
+
+bool RunNotifier::Pings() const {
+  return std::find(config_.ping_commands.begin(), config_.ping_commands.end(), command_) != config_.ping_commands.end();
+}
+
+void RunNotifier::Finish(int exit_code, const std::string& error) {
+  std::vector<std::string> databases = databases_;
+  for (const auto& d : g_outcomes.databases) {
+    if (std::find(databases.begin(), databases.end(), d.database) == databases.end()) databases.push_back(d.database);
+  }
+  const double seconds = static_cast<double>(NowMillis() - started_ms_) / 1000;
+  const std::string text = OutcomeText(command_, exit_code, error, databases, seconds);
+  if (!config_.webhook_url.empty() && (exit_code != 0 || config_.notify_success)) {
+    std::string body = nlohmann::json{{"text", text}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::string err = HttpRequest(config_.webhook_url, &body);
+    if (!err.empty()) log::Warning("notification to [notify] webhook_url failed: " + err);
+  }
+  if (!Pings()) return;
+  const std::string line = text.substr(0, text.find('\n')) + (error.empty() ? "" : ": " + error);
+  if (exit_code == 0 && !config_.ping_url.empty()) Get(WithMessage(config_.ping_url, line), "success ping to [notify] ping_url");
+  if (exit_code != 0 && !config_.ping_failure_url.empty()) {
+    Get(WithMessage(config_.ping_failure_url, line), "failure ping to [notify] ping_failure_url");
   }
 }
 

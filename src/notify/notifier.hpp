@@ -1,8 +1,11 @@
 // Notifier — tells the outside world how a run went ([notify] in the configuration):
-//   webhook_url   Slack-compatible JSON {"text": ...} POSTed when a run fails
-//   ping_url      fetched (GET) when a run succeeds: a dead-man's switch (Uptime Kuma push,
-//                 healthchecks.io) notices when backups silently stop
-//   metrics_file  Prometheus textfile-collector output, rewritten atomically after each run
+//   webhook_url   Slack-compatible JSON {"text": ...} POSTed when an unattended command fails
+//                 (backup, prune, verify, check, base-backup, status), and on success too with
+//                 notify_success: host, command, databases, error, duration, the next step
+//   ping_*_url    fetched (GET) at the start, success and failure of the ping_commands: a
+//                 dead-man's switch (Uptime Kuma push, healthchecks.io) notices a run that
+//                 never happens or never ends
+//   metrics_file  Prometheus textfile-collector output, rewritten atomically after each backup
 // Notification problems are logged as warnings and never change the run's exit code. URLs can
 // carry tokens (a Slack webhook URL is a secret), so they are never logged.
 #pragma once
@@ -31,7 +34,28 @@ struct RunSummary {
   bool ok() const;
 };
 
-void Notify(const NotifyConfig& config, const RunSummary& summary);
+// A backup's per-database outcomes: written to the metrics file, and kept for the failure
+// message the run sends when it ends (RunNotifier::Finish).
+void RecordOutcomes(const NotifyConfig& config, const RunSummary& summary);
+
+// One unattended command's notifications: the start ping when constructed, the rest in Finish.
+class RunNotifier {
+ public:
+  RunNotifier(const NotifyConfig& config, std::string command, std::vector<std::string> databases);
+  // `exit_code` as the process exits with it; `error` the message it failed with ("" if none).
+  void Finish(int exit_code, const std::string& error);
+
+ private:
+  bool Pings() const;
+  const NotifyConfig& config_;
+  std::string command_;
+  std::vector<std::string> databases_;
+  int64_t started_ms_ = 0;
+};
+
+// The message sent to the webhook (exposed for tests).
+std::string OutcomeText(const std::string& command, int exit_code, const std::string& error,
+                        const std::vector<std::string>& databases, double seconds);
 
 // The Prometheus text exposition of a run (exposed for tests).
 std::string MetricsText(const RunSummary& summary, int64_t now_unix_seconds);

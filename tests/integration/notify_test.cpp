@@ -3,7 +3,13 @@
 #include <doctest/doctest.h>
 #include <httplib.h>
 
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -24,6 +30,7 @@ struct Recorder {
   int port = 0;
   std::mutex mu;
   std::vector<std::string> hook_bodies;
+  std::vector<std::string> events;  // "start MSG", "ping MSG", "fail MSG" in arrival order
   int pings = 0;
 
   Recorder() {
@@ -32,11 +39,19 @@ struct Recorder {
       hook_bodies.push_back(req.body);
       res.set_content("ok", "text/plain");
     });
-    server.Get("/ping", [this](const httplib::Request&, httplib::Response& res) {
+    server.Get("/ping", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard<std::mutex> lock(mu);
       ++pings;
+      events.push_back("ping " + req.get_param_value("msg"));
       res.set_content("ok", "text/plain");
     });
+    for (const char* event : {"/start", "/fail"}) {
+      server.Get(event, [this, event](const httplib::Request& req, httplib::Response& res) {
+        std::lock_guard<std::mutex> lock(mu);
+        events.push_back(std::string(event + 1) + " " + req.get_param_value("msg"));
+        res.set_content("ok", "text/plain");
+      });
+    }
     port = server.bind_to_any_port("127.0.0.1");
     thread = std::thread([this] { server.listen_after_bind(); });
   }
@@ -144,6 +159,85 @@ TEST_CASE("--log-format json: one object per line naming the command, the databa
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("--log-format takes text or json") != std::string::npos);
   cluster.DropDatabase("logged_db");
+}
+
+TEST_CASE("notify: every unattended command reports failure (and success) with the next step; pings at start, success and failure") {
+  PgCluster& cluster = SharedCluster();
+  cluster.DropDatabase("notify_all");
+  cluster.CreateDatabase("notify_all");
+  cluster.Psql("notify_all", "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 100) g");
+  auto recorder = std::make_unique<Recorder>();
+  DhanbakEnv env({"notify_all"});
+  const std::string base = "http://127.0.0.1:" + std::to_string(recorder->port);
+  std::ofstream(env.config_path(), std::ios::app)
+      << "\n[notify]\nwebhook_url = \"" << base << "/hook\"\nnotify_success = true\n"
+      << "ping_start_url = \"" << base << "/start\"\nping_url = \"" << base << "/ping?status=up&msg={msg}\"\n"
+      << "ping_failure_url = \"" << base << "/fail?status=down&msg={msg}\"\nping_commands = [\"backup\", \"prune\"]\n";
+  env.InitFast();
+  auto take = [&](std::vector<std::string>& what) {
+    std::lock_guard<std::mutex> lock(recorder->mu);
+    auto out = std::move(what);
+    what.clear();
+    return out;
+  };
+  auto hook_text = [&] {
+    auto bodies = take(recorder->hook_bodies);
+    REQUIRE(bodies.size() == 1);
+    return nlohmann::json::parse(bodies[0]).at("text").get<std::string>();
+  };
+
+  // Success, with notify_success: the webhook hears it; a ping command pings start and success.
+  env.RunOk({"backup"});
+  std::string text = hook_text();
+  CHECK(text.find("dhanbak backup succeeded on ") != std::string::npos);
+  CHECK(text.find("databases: notify_all") != std::string::npos);
+  auto events = take(recorder->events);
+  REQUIRE(events.size() == 2);
+  CHECK(events[0] == "start ");  // its URL has no {msg}
+  CHECK(events[1].starts_with("ping dhanbak backup succeeded on "));
+
+  // prune while another run holds the repository: exit 4, the next step says what it means.
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  std::filesystem::create_directories(env.repo_dir() + "/locks");
+  std::ofstream(env.repo_dir() + "/locks/0123456789abcdef")
+      << "{\"command\":\"backup\",\"host\":\"" << host << "\",\"pid\":" << getpid()
+      << ",\"started\":" << std::time(nullptr) << "}";
+  auto locked = env.Run({"prune"});
+  CHECK(locked.exit_code == 4);
+  text = hook_text();
+  CHECK(text.find("dhanbak prune FAILED on ") != std::string::npos);
+  CHECK(text.find("(exit 4, took ") != std::string::npos);
+  CHECK(text.find("error: ") != std::string::npos);
+  CHECK(text.find("next step: another dhanbak run holds the lock") != std::string::npos);
+  events = take(recorder->events);
+  REQUIRE(events.size() == 2);
+  CHECK(events[0] == "start ");
+  CHECK(events[1].starts_with("fail dhanbak prune FAILED on "));
+  CHECK(events[1].find("(exit 4") != std::string::npos);
+
+  // status alerting (exit 5) is a failure too; it is not a ping command, so no ping.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  CHECK(env.Run({"status", "--max-age", "1s"}).exit_code == 5);
+  text = hook_text();
+  CHECK(text.find("dhanbak status FAILED") != std::string::npos);
+  CHECK(text.find("next step: run 'dhanbak status' on the host") != std::string::npos);
+  CHECK(take(recorder->events).empty());
+  // check and verify report success; a bad command line never notifies (it is not a run).
+  std::filesystem::remove(env.repo_dir() + "/locks/0123456789abcdef");
+  env.RunOk({"check"});
+  CHECK(hook_text().find("dhanbak check succeeded") != std::string::npos);
+  CHECK(env.Run({"verify", "--no-such-flag"}).exit_code == 2);
+  CHECK(take(recorder->hook_bodies).empty());
+
+  // The receiver gone: the command's own exit code stands, the failed notification is logged.
+  recorder.reset();
+  auto unheard = env.Run({"backup", "no_such_database"});
+  CHECK(unheard.exit_code == 1);
+  CHECK(unheard.err.find("notification to [notify] webhook_url failed") != std::string::npos);
+  CHECK(unheard.err.find("start ping to [notify] ping_start_url failed") != std::string::npos);
+  CHECK(unheard.err.find("/hook") == std::string::npos);  // URLs may hold tokens: never logged
+  cluster.DropDatabase("notify_all");
 }
 
 }  // namespace notify_test

@@ -84,6 +84,10 @@ path = "/srv/dhanbak/catalog.sqlite"
 [notify]
 webhook_url = "https://hooks.example.com/x"
 ping_url = "https://ping.example.com/y"
+ping_start_url = "https://hc-ping.com/uuid/start"
+ping_failure_url = "https://ping.example.com/y?status=down&msg={msg}"
+notify_success = true
+ping_commands = ["backup", "verify"]
 metrics_file = "/var/lib/node_exporter/dhanbak.prom"
 
 [verify]
@@ -122,6 +126,10 @@ TEST_CASE("config: a full file is parsed into every field") {
   CHECK(c.retention.keep_within == std::chrono::hours(24 * 14));
   CHECK(c.retention.keep_last == 5);
   CHECK(c.retention.keep_daily == 7);
+  CHECK(c.notify.notify_success);
+  CHECK(c.notify.ping_start_url == "https://hc-ping.com/uuid/start");
+  CHECK(c.notify.ping_failure_url == "https://ping.example.com/y?status=down&msg={msg}");
+  CHECK(c.notify.ping_commands == std::vector<std::string>{"backup", "verify"});
   CHECK(c.retention.keep_weekly == 4);
   CHECK(c.retention.keep_monthly == 12);
   CHECK(c.catalog_path == "/srv/dhanbak/catalog.sqlite");
@@ -204,6 +212,10 @@ TEST_CASE("config: wrongly typed values are errors naming file, line and key") {
   CHECK(ParseError("[retention]\nkeep_monthly = -1\n") ==
         "/etc/dhanbak/dhanbak.toml:2: key 'retention.keep_monthly' must be 0 or a positive integer");
   CHECK(ParseError("[retention]\nkeep_monthy = 12\n").find("keep_monthy") != std::string::npos);
+  CHECK(ParseError("[notify]\nping_commands = [\"backup\", \"restore\"]\n") ==
+        "/etc/dhanbak/dhanbak.toml:2: key 'notify.ping_commands' lists 'restore': the commands that notify are "
+        "backup, prune, verify, check, base-backup, status");
+  CHECK(ParseError("[notify]\nping_failure_url = \"ftp://x\"\n").find("ping_failure_url") != std::string::npos);
   CHECK(ParseError("[retention]\nkeep_within = 30\n").find(":2: key 'retention.keep_within' must be a duration") !=
         std::string::npos);
   CHECK(ParseError("[b2]\nstall_timeout = \"soon\"\n")
