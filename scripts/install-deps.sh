@@ -8,7 +8,7 @@ packages=(
   libpq-dev libzstd-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev
   libcxxopts-dev doctest-dev libtomlplusplus-dev nlohmann-json3-dev libcpp-httplib-dev
   postgresql postgresql-contrib
-  backblaze-b2 python3 python3-b2sdk
+  backblaze-b2 python3 python3-b2sdk python3-aiosmtpd openssl
   ca-certificates procps util-linux systemd
 )
 

@@ -58,6 +58,13 @@ struct NotifyConfig {
   std::string ping_start_url, ping_url, ping_failure_url;
   std::vector<std::string> ping_commands{"backup"};
   std::string metrics_file;
+  // The same message by e-mail through an SMTP relay: smtp:// (STARTTLS required unless the relay
+  // is on a loopback address) or smtps://.
+  std::string smtp_url;
+  SecretRef smtp_user, smtp_password;
+  std::string smtp_ca_file;  // trust this CA (an internal relay's); "" = the system's
+  std::string mail_from;
+  std::vector<std::string> mail_to;
 };
 
 struct VerifyConfig {

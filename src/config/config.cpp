@@ -39,6 +39,14 @@ Handler PeriodCount(int& into) {
   return [&into](const TomlField& f) { into = static_cast<int>(f.Integer(0, kMaxInt, "0 or a positive integer")); };
 }
 
+// A bare e-mail address (local@domain): no display name, no angle brackets, nothing that could
+// end an SMTP command or a header line.
+std::string MailAddress(const TomlField& f, const std::string& address) {
+  static const std::regex kAddress(R"([^\s<>@,;"]+@[A-Za-z0-9.-]+)");
+  if (!std::regex_match(address, kAddress)) f.Fail("'" + address + "' is not an e-mail address (name@example.com)");
+  return address;
+}
+
 uint32_t LineOf(const toml::key& key, const toml::node& node) {
   return key.source().begin.line != 0 ? key.source().begin.line : node.source().begin.line;
 }
@@ -110,6 +118,16 @@ std::map<std::string, Section> Sections(Config& c) {
       {"ping_start_url", [&c](const TomlField& f) { c.notify.ping_start_url = f.Url(kHttpSchemes, true); }},
       {"ping_failure_url", [&c](const TomlField& f) { c.notify.ping_failure_url = f.Url(kHttpSchemes, true); }},
       {"notify_success", [&c](const TomlField& f) { c.notify.notify_success = f.Bool(); }},
+      {"smtp_url", [&c](const TomlField& f) { c.notify.smtp_url = f.Url({"smtp://", "smtps://"}, true); }},
+      {"smtp_user", [&c](const TomlField& f) { c.notify.smtp_user = f.Secret(); }},
+      {"smtp_password", [&c](const TomlField& f) { c.notify.smtp_password = f.Secret(); }},
+      {"smtp_ca_file", [&c](const TomlField& f) { c.notify.smtp_ca_file = f.AbsolutePath(); }},
+      {"mail_from", [&c](const TomlField& f) { c.notify.mail_from = MailAddress(f, f.String()); }},
+      {"mail_to",
+       [&c](const TomlField& f) {
+         c.notify.mail_to.clear();
+         for (const auto& to : f.StringList()) c.notify.mail_to.push_back(MailAddress(f, to));
+       }},
       {"ping_commands",
        [&c](const TomlField& f) {
          c.notify.ping_commands = f.StringList();
@@ -234,6 +252,14 @@ Config ParseConfig(const std::string& text, const std::string& source_name) {
     auto handler = section->second.find(e.key);
     if (handler == section->second.end()) throw Error(ErrorCode::kConfig, where + ": unknown key '" + full + "'");
     handler->second(TomlField(config.source, full, *e.node, e.line));
+  }
+  const NotifyConfig& n = config.notify;
+  if (!n.smtp_url.empty() && (n.mail_from.empty() || n.mail_to.empty())) {
+    throw Error(ErrorCode::kConfig, source_name + ": [notify] smtp_url needs mail_from and mail_to (the addresses)");
+  }
+  if (n.smtp_url.empty() && (!n.mail_to.empty() || !n.smtp_user.empty() || !n.smtp_password.empty())) {
+    throw Error(ErrorCode::kConfig, source_name + ": [notify] mail_to, smtp_user and smtp_password need smtp_url "
+                                                  "(the relay, smtp://host:587 or smtps://host:465)");
   }
   return config;
 }

@@ -14,6 +14,7 @@
 
 #include "common/host_name.hpp"
 #include "common/log.hpp"
+#include "notify/mail.hpp"
 
 namespace dhanbak::notify {
 namespace {
@@ -207,10 +208,16 @@ void RunNotifier::Finish(int exit_code, const std::string& error) {
   }
   const double seconds = static_cast<double>(NowMillis() - started_ms_) / 1000;
   const std::string text = OutcomeText(command_, exit_code, error, databases, seconds);
-  if (!config_.webhook_url.empty() && (exit_code != 0 || config_.notify_success)) {
-    std::string body = nlohmann::json{{"text", text}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    std::string err = HttpRequest(config_.webhook_url, &body);
-    if (!err.empty()) log::Warning("notification to [notify] webhook_url failed: " + err);
+  if (exit_code != 0 || config_.notify_success) {
+    if (!config_.webhook_url.empty()) {
+      std::string body = nlohmann::json{{"text", text}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      std::string err = HttpRequest(config_.webhook_url, &body);
+      if (!err.empty()) log::Warning("notification to [notify] webhook_url failed: " + err);
+    }
+    if (!config_.smtp_url.empty()) {
+      std::string err = SendMail(config_, "[dhanbak] " + text.substr(0, text.find('\n')), text);
+      if (!err.empty()) log::Warning("notification by mail through [notify] smtp_url failed: " + err);
+    }
   }
   if (!Pings()) return;
   const std::string line = text.substr(0, text.find('\n')) + (error.empty() ? "" : ": " + error);

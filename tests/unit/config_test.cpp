@@ -216,6 +216,13 @@ TEST_CASE("config: wrongly typed values are errors naming file, line and key") {
         "/etc/dhanbak/dhanbak.toml:2: key 'notify.ping_commands' lists 'restore': the commands that notify are "
         "backup, prune, verify, check, base-backup, status");
   CHECK(ParseError("[notify]\nping_failure_url = \"ftp://x\"\n").find("ping_failure_url") != std::string::npos);
+  CHECK(ParseError("[notify]\nsmtp_url = \"smtp://relay:587\"\nmail_from = \"a@b.example\"\n") ==
+        "/etc/dhanbak/dhanbak.toml: [notify] smtp_url needs mail_from and mail_to (the addresses)");
+  CHECK(ParseError("[notify]\nmail_to = [\"oncall@example.com\"]\n").find("need smtp_url") != std::string::npos);
+  CHECK(ParseError("[notify]\nmail_to = [\"On Call <oncall@example.com>\"]\n") ==
+        "/etc/dhanbak/dhanbak.toml:2: key 'notify.mail_to' 'On Call <oncall@example.com>' is not an e-mail address "
+        "(name@example.com)");
+  CHECK(ParseError("[notify]\nsmtp_url = \"http://relay\"\n").find("smtp_url") != std::string::npos);
   CHECK(ParseError("[retention]\nkeep_within = 30\n").find(":2: key 'retention.keep_within' must be a duration") !=
         std::string::npos);
   CHECK(ParseError("[b2]\nstall_timeout = \"soon\"\n")
