@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cxxopts.hpp>
 #include <functional>
 #include <iostream>
@@ -16,6 +17,7 @@
 #include "command/list.hpp"
 #include "command/prune.hpp"
 #include "command/maintenance.hpp"
+#include "command/metrics_file.hpp"
 #include "command/restore.hpp"
 #include "command/verify.hpp"
 #include "command/verify_pitr.hpp"
@@ -153,18 +155,24 @@ int RunNotified(Context& ctx, const std::string& cmd, const std::vector<std::str
   std::vector<std::string> databases = args;
   if (databases.empty() && (cmd == "backup" || cmd == "verify")) databases = config->postgres.databases;
   notify::RunNotifier notifier(config->notify, cmd, databases);
-  auto exit_code = [](int code) { return InterruptSignal() != 0 ? 128 + InterruptSignal() : code; };
+  const auto started = std::chrono::steady_clock::now();
+  auto finish = [&](int code, const std::string& error) {
+    if (InterruptSignal() != 0) code = 128 + InterruptSignal();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    command::WriteMetricsFile(ctx, cmd, code, seconds);
+    notifier.Finish(code, error);
+  };
   int code = 0;
   try {
     code = run();
   } catch (const Error& e) {
-    notifier.Finish(exit_code(ExitCodeFor(e.code())), e.what());
+    finish(ExitCodeFor(e.code()), e.what());
     throw;
   } catch (const std::exception& e) {
-    notifier.Finish(exit_code(1), std::string("internal error: ") + e.what());
+    finish(1, std::string("internal error: ") + e.what());
     throw;
   }
-  notifier.Finish(exit_code(code), "");
+  finish(code, "");
   return code;
 }
 

@@ -649,7 +649,7 @@ int RunBackup(Context& ctx, const BackupOptions& options) {
       r.error = e.what();
       results.push_back(r);
     }
-    notify::RecordOutcomes(config.notify, summary);
+    notify::RecordOutcomes(summary);
     if (ctx.options().json) PrintJson(ctx, results, run_started);
     throw;
   }
@@ -710,7 +710,7 @@ int RunBackup(Context& ctx, const BackupOptions& options) {
                    "backups that need them stay unrestorable ('dhanbak check --read-data' lists them)");
     }
   }
-  notify::RecordOutcomes(config.notify, summary);
+  notify::RecordOutcomes(summary);
   if (!failed.empty()) {
     log::Error("backup failed for " + std::to_string(failed.size()) + " of " + std::to_string(databases.size()) +
                " database(s): " + JoinComma(failed));

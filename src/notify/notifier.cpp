@@ -8,8 +8,6 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "common/host_name.hpp"
@@ -48,68 +46,12 @@ std::string HttpRequest(const std::string& url, const std::string* json_body) {
   return "";
 }
 
-std::string Label(const std::string& value) {
-  std::string out;
-  for (char c : value) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
-
-void WriteMetrics(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out) {
-      log::Warning("cannot write the metrics file " + path);
-      return;
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) log::Warning("cannot write the metrics file " + path + ": " + ec.message());
-}
-
 }  // namespace
 
 bool RunSummary::ok() const {
   for (const auto& d : databases)
     if (!d.ok) return false;
   return !databases.empty();
-}
-
-std::string MetricsText(const RunSummary& s, int64_t now) {
-  std::string p = "dhanbak_" + s.command;
-  std::string out;
-  auto metric = [&](const std::string& name, const std::string& help, auto value_of) {
-    out += "# HELP " + p + "_" + name + " " + help + "\n# TYPE " + p + "_" + name + " gauge\n";
-    for (const auto& d : s.databases) {
-      out += p + "_" + name + "{database=\"" + Label(d.database) + "\"} " + value_of(d) + "\n";
-    }
-  };
-  metric("last_run_success", "1 if the last run for the database succeeded, else 0",
-         [](const DatabaseOutcome& d) { return std::string(d.ok ? "1" : "0"); });
-  metric("last_run_timestamp_seconds", "when the last run ended",
-         [&](const DatabaseOutcome&) { return std::to_string(now); });
-  metric("last_success_timestamp_seconds", "time of the newest good backup (0: none)",
-         [](const DatabaseOutcome& d) { return std::to_string(d.last_good_unix_seconds); });
-  metric("duration_seconds", "duration of the last run",
-         [](const DatabaseOutcome& d) { return std::to_string(d.duration_seconds); });
-  if (s.command == "backup") {
-    metric("rows", "rows in the last good backup of this run",
-           [](const DatabaseOutcome& d) { return std::to_string(d.rows); });
-    metric("logical_bytes", "COPY, schema and globals bytes of the backup",
-           [](const DatabaseOutcome& d) { return std::to_string(d.logical_bytes); });
-    metric("stored_bytes", "bytes newly stored by the backup (after dedup, compression, encryption)",
-           [](const DatabaseOutcome& d) { return std::to_string(d.stored_bytes); });
-  }
-  return out;
 }
 
 namespace {
@@ -165,10 +107,7 @@ int64_t NowMillis() {
 
 }  // namespace
 
-void RecordOutcomes(const NotifyConfig& config, const RunSummary& s) {
-  if (!config.metrics_file.empty()) WriteMetrics(config.metrics_file, MetricsText(s, std::time(nullptr)));
-  g_outcomes = s;
-}
+void RecordOutcomes(const RunSummary& s) { g_outcomes = s; }
 
 std::string OutcomeText(const std::string& command, int exit_code, const std::string& error,
                         const std::vector<std::string>& databases, double seconds) {

@@ -5,7 +5,7 @@
 //   ping_*_url    fetched (GET) at the start, success and failure of the ping_commands: a
 //                 dead-man's switch (Uptime Kuma push, healthchecks.io) notices a run that
 //                 never happens or never ends
-//   metrics_file  Prometheus textfile-collector output, rewritten atomically after each backup
+// (metrics_file is command/metrics_file.hpp: it reads the catalog.)
 // Notification problems are logged as warnings and never change the run's exit code. URLs can
 // carry tokens (a Slack webhook URL is a secret), so they are never logged.
 #pragma once
@@ -34,9 +34,9 @@ struct RunSummary {
   bool ok() const;
 };
 
-// A backup's per-database outcomes: written to the metrics file, and kept for the failure
-// message the run sends when it ends (RunNotifier::Finish).
-void RecordOutcomes(const NotifyConfig& config, const RunSummary& summary);
+// A backup's per-database outcomes, kept for the message the run sends when it ends
+// (RunNotifier::Finish).
+void RecordOutcomes(const RunSummary& summary);
 
 // One unattended command's notifications: the start ping when constructed, the rest in Finish.
 class RunNotifier {
@@ -57,7 +57,5 @@ class RunNotifier {
 std::string OutcomeText(const std::string& command, int exit_code, const std::string& error,
                         const std::vector<std::string>& databases, double seconds);
 
-// The Prometheus text exposition of a run (exposed for tests).
-std::string MetricsText(const RunSummary& summary, int64_t now_unix_seconds);
 
 }  // namespace dhanbak::notify

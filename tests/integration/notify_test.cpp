@@ -12,11 +12,14 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "support/dhanbak_env.hpp"
 #include "support/pg_cluster.hpp"
+#include "support/process.hpp"
 
 namespace notify_test {  // this file's names, apart from its unity batch's
 
@@ -112,6 +115,38 @@ TEST_CASE("notify: webhook on failure, ping on success, metrics file after each 
   CHECK(text.find("dhanbak_backup_last_run_success{database=\"notify_db\"} 1") != std::string::npos);
   // The webhook URL may hold a token: it never appears in dhanbak's output.
   CHECK(r.err.find("/hook") == std::string::npos);
+  CHECK(text.find("dhanbak_last_run_success{command=\"backup\"} 0") != std::string::npos);
+
+  // Every command's last run stays beside the others'; the file is valid Prometheus text.
+  env.RunOk({"verify", "notify_db"});
+  text = ReadFile(metrics);
+  CHECK(text.find("dhanbak_last_run_success{command=\"backup\"} 0") != std::string::npos);
+  CHECK(text.find("dhanbak_last_run_success{command=\"verify\"} 1") != std::string::npos);
+  CHECK(text.find("dhanbak_verify_last_success{database=\"notify_db\"} 1") != std::string::npos);
+  CHECK(text.find("dhanbak_repository_stored_bytes ") != std::string::npos);
+  CHECK(text.find("dhanbak_backup_stored_bytes{database=\"notify_db\"} ") != std::string::npos);
+  dhanbak::test::ProcessOptions stdin_file;
+  stdin_file.stdin_text = text;
+  auto lint = dhanbak::test::RunProcess({"promtool", "check", "metrics"}, stdin_file);
+  CHECK_MESSAGE(lint.exit_code == 0, lint.out << lint.err << text);
+  // The shipped dashboard and alert rules use only metrics dhanbak writes (those of the WAL
+  // archive and point-in-time restore tests appear once those exist).
+  std::set<std::string> written{"dhanbak_wal_newest_age_seconds", "dhanbak_pitr_verify_last_success",
+                                "dhanbak_pitr_verify_last_timestamp_seconds", "dhanbak_restore_test_duration_seconds"};
+  for (const std::regex name(R"(\n# TYPE (dhanbak_\w+) gauge)"); const auto& m :
+       std::vector(std::sregex_iterator(text.begin(), text.end(), name), std::sregex_iterator())) {
+    written.insert(m[1].str());
+  }
+  for (const char* shipped : {"/docs/monitoring/dhanbak-dashboard.json", "/docs/monitoring/dhanbak-alerts.yml"}) {
+    const std::string used = ReadFile(std::string(DHANBAK_SOURCE_DIR) + shipped);
+    REQUIRE(!used.empty());
+    const std::regex name(R"(dhanbak_[a-z_]+)");
+    int count = 0;
+    for (auto it = std::sregex_iterator(used.begin(), used.end(), name); it != std::sregex_iterator(); ++it, ++count) {
+      CHECK_MESSAGE(written.count(it->str()) == 1, shipped << " uses " << it->str());
+    }
+    CHECK(count > 5);
+  }
   cluster.DropDatabase("notify_db");
 }
 

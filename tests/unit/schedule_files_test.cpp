@@ -17,6 +17,8 @@
 #include "common/temp_dir.hpp"
 #include "support/process.hpp"
 
+#include <nlohmann/json.hpp>
+
 namespace schedule_files_test {  // this file's names, apart from its unity batch's
 
 namespace fs = std::filesystem;
@@ -160,6 +162,30 @@ TEST_CASE("systemd units: systemd-analyze verify passes without a warning; servi
   std::ofstream(dir.path() + "/dhanbak-backup.service", std::ios::app) << "ProtectSytem=strict\n";
   auto bad = dhanbak::test::RunProcess({"systemd-analyze", "verify", dir.path() + "/dhanbak-backup.service"}, {});
   CHECK(bad.err.find("ProtectSytem") != std::string::npos);
+}
+
+TEST_CASE("docs/monitoring: the alert rules pass promtool check rules; the Grafana dashboard is valid JSON") {
+  const std::string dir = std::string(DHANBAK_SOURCE_DIR) + "/docs/monitoring";
+  auto rules = dhanbak::test::RunProcess({"promtool", "check", "rules", dir + "/dhanbak-alerts.yml"}, {});
+  INFO(rules.out << rules.err);
+  CHECK(rules.exit_code == 0);
+  CHECK(rules.out.find("SUCCESS: 7 rules found") != std::string::npos);
+  for (const char* alert : {"DhanbakBackupTooOld", "DhanbakVerificationFailed", "DhanbakWalArchiveStale",
+                            "DhanbakRepositoryShrinking"}) {
+    CHECK_MESSAGE(ReadText(dir + "/dhanbak-alerts.yml").find("alert: " + std::string(alert) + "\n") != std::string::npos,
+                  alert);
+  }
+  // The check can fail: a broken expression is refused.
+  dhanbak::TempDir tmp;
+  std::ofstream(tmp.path() + "/bad.yml") << "groups:\n  - name: x\n    rules:\n      - alert: X\n        expr: rate(\n";
+  CHECK(dhanbak::test::RunProcess({"promtool", "check", "rules", tmp.path() + "/bad.yml"}, {}).exit_code != 0);
+
+  const auto dashboard = nlohmann::json::parse(ReadText(dir + "/dhanbak-dashboard.json"));
+  CHECK(dashboard.at("uid") == "dhanbak-backups");
+  CHECK(dashboard.at("panels").size() >= 8);
+  for (const auto& panel : dashboard.at("panels")) {
+    CHECK(panel.at("targets").at(0).at("expr").get<std::string>().find("dhanbak_") != std::string::npos);
+  }
 }
 
 }  // namespace schedule_files_test
