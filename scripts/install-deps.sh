@@ -9,7 +9,7 @@ packages=(
   libcxxopts-dev doctest-dev libtomlplusplus-dev nlohmann-json3-dev libcpp-httplib-dev
   postgresql postgresql-contrib
   backblaze-b2 python3 python3-b2sdk python3-aiosmtpd openssl
-  ca-certificates procps util-linux systemd prometheus
+  ca-certificates procps util-linux systemd prometheus dpkg-dev adduser
 )
 
 missing=()
