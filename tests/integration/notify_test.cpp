@@ -152,9 +152,7 @@ TEST_CASE("notify: webhook on failure, ping on success, metrics file after each 
 
 TEST_CASE("--log-format json: one object per line naming the command, the database and the backup, for Loki") {
   PgCluster& cluster = SharedCluster();
-  cluster.DropDatabase("logged_db");
-  cluster.CreateDatabase("logged_db");
-  cluster.Psql("logged_db", "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 100) g");
+  SmallDatabase(cluster, "logged_db");
   DhanbakEnv env({"logged_db"});
   env.InitFast();
   auto r = env.Run({"--log-format", "json", "-v", "backup"});
@@ -198,9 +196,7 @@ TEST_CASE("--log-format json: one object per line naming the command, the databa
 
 TEST_CASE("notify: every unattended command reports failure (and success) with the next step; pings at start, success and failure") {
   PgCluster& cluster = SharedCluster();
-  cluster.DropDatabase("notify_all");
-  cluster.CreateDatabase("notify_all");
-  cluster.Psql("notify_all", "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 100) g");
+  SmallDatabase(cluster, "notify_all");
   auto recorder = std::make_unique<Recorder>();
   DhanbakEnv env({"notify_all"});
   const std::string base = "http://127.0.0.1:" + std::to_string(recorder->port);
@@ -232,12 +228,7 @@ TEST_CASE("notify: every unattended command reports failure (and success) with t
   CHECK(events[1].starts_with("ping dhanbak backup succeeded on "));
 
   // prune while another run holds the repository: exit 4, the next step says what it means.
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
-  std::filesystem::create_directories(env.repo_dir() + "/locks");
-  std::ofstream(env.repo_dir() + "/locks/0123456789abcdef")
-      << "{\"command\":\"backup\",\"host\":\"" << host << "\",\"pid\":" << getpid()
-      << ",\"started\":" << std::time(nullptr) << "}";
+  const std::string lock = HoldRunningBackupLock(env);
   auto locked = env.Run({"prune"});
   CHECK(locked.exit_code == 4);
   text = hook_text();
@@ -259,7 +250,7 @@ TEST_CASE("notify: every unattended command reports failure (and success) with t
   CHECK(text.find("next step: run 'dhanbak status' on the host") != std::string::npos);
   CHECK(take(recorder->events).empty());
   // check and verify report success; a bad command line never notifies (it is not a run).
-  std::filesystem::remove(env.repo_dir() + "/locks/0123456789abcdef");
+  std::filesystem::remove(lock);
   env.RunOk({"check"});
   CHECK(hook_text().find("dhanbak check succeeded") != std::string::npos);
   CHECK(env.Run({"verify", "--no-such-flag"}).exit_code == 2);

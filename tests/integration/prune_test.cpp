@@ -64,12 +64,7 @@ TEST_CASE("prune applies retention, sweeps unreferenced chunks after the grace p
     cluster.DropDatabase("prune_restored");
   }
   SUBCASE("a running backup's repository lock makes prune refuse") {
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    fs::create_directories(env.repo_dir() + "/locks");
-    std::ofstream(env.repo_dir() + "/locks/0123456789abcdef")
-        << "{\"command\":\"backup\",\"host\":\"" << host << "\",\"pid\":" << getpid()
-        << ",\"started\":" << std::time(nullptr) << "}";
+    HoldRunningBackupLock(env);
     auto r = env.Run({"prune"});
     CHECK(r.exit_code == 4);
     CHECK(r.err.find("backup on host") != std::string::npos);

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <utime.h>
 
 #include <ctime>
@@ -163,6 +164,22 @@ void AgeFiles(const std::string& dir, int days) {
   t.actime = t.modtime = std::time(nullptr) - days * 24 * 3600;
   for (auto& e : fs::recursive_directory_iterator(dir))
     if (e.is_regular_file()) ::utime(e.path().c_str(), &t);
+}
+
+std::string HoldRunningBackupLock(const DhanbakEnv& env) {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  fs::create_directories(env.repo_dir() + "/locks");
+  const std::string path = env.repo_dir() + "/locks/0123456789abcdef";
+  std::ofstream(path) << "{\"command\":\"backup\",\"host\":\"" << host << "\",\"pid\":" << ::getpid()
+                      << ",\"started\":" << std::time(nullptr) << "}";
+  return path;
+}
+
+void SmallDatabase(PgCluster& cluster, const std::string& name) {
+  cluster.DropDatabase(name);
+  cluster.CreateDatabase(name);
+  cluster.Psql(name, "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 100) g");
 }
 
 }  // namespace dhanbak::test

@@ -54,6 +54,13 @@ class DhanbakEnv {
   std::string dir_;
 };
 
+// Writes the repository lock of a backup running on this host (this process's pid, so it is not
+// taken for abandoned) into `env`'s repository; returns its path (remove it to release).
+std::string HoldRunningBackupLock(const DhanbakEnv& env);
+
+// Drops and creates database `name` with one small table `t` (100 rows).
+void SmallDatabase(PgCluster& cluster, const std::string& name);
+
 // Creates database `name` and fills it with scripts/gen-sample-data.sql (`kind` is one of
 // common, community, inventory, payroll, purchase, sales). Drops an existing one first.
 void GenerateSampleDatabase(PgCluster& cluster, const std::string& name, const std::string& kind,
