@@ -166,7 +166,8 @@ TEST_CASE("prune --dry-run names the rule keeping each backup; a day keeps its v
   for (const auto& b : env.ListJson()) {
     if (b.at("backup_id") == verified) oldest_time = b.at("snapshot_time").get<std::string>();
   }
-  for (const auto& d : nlohmann::json::parse(status.out).at("databases")) {
+  const auto status_json = nlohmann::json::parse(status.out);  // kept alive for the loop below
+  for (const auto& d : status_json.at("databases")) {
     CAPTURE(d.dump());
     if (d.at("database") == "gfs_live") {
       CHECK(d.at("configured") == true);
