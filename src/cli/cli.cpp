@@ -142,6 +142,14 @@ std::vector<std::string> Positionals(const cxxopts::ParseResult& r) {
 
 int RunCommand(Context& ctx, const std::string& cmd, const cxxopts::ParseResult& r, const std::vector<std::string>& args);
 
+// 128 + the signal's number after SIGINT (130) or SIGTERM (143), as shells report a process
+// killed by that signal, once the run has cleaned up; `code` otherwise.
+int ExitCode(int code) {
+  int sig = InterruptSignal();
+  return sig != 0 ? 128 + sig : code;
+}
+
+
 // An unattended command (cron, a timer): notifies its start, its failure (or success) and pings
 // as [notify] says. Never changes the exit code; a notification that fails is only logged.
 int RunNotified(Context& ctx, const std::string& cmd, const std::vector<std::string>& args,
@@ -157,7 +165,7 @@ int RunNotified(Context& ctx, const std::string& cmd, const std::vector<std::str
   notify::RunNotifier notifier(config->notify, cmd, databases);
   const auto started = std::chrono::steady_clock::now();
   auto finish = [&](int code, const std::string& error) {
-    if (InterruptSignal() != 0) code = 128 + InterruptSignal();
+    code = ExitCode(code);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     command::WriteMetricsFile(ctx, cmd, code, seconds);
     notifier.Finish(code, error);
@@ -420,13 +428,6 @@ int RunCommand(Context& ctx, const std::string& cmd, const cxxopts::ParseResult&
 }  // namespace
 
 namespace {
-
-// 128 + the signal's number after SIGINT (130) or SIGTERM (143), as shells report a process
-// killed by that signal, once the run has cleaned up; `code` otherwise.
-int ExitCode(int code) {
-  int sig = InterruptSignal();
-  return sig != 0 ? 128 + sig : code;
-}
 
 // PostgreSQL reads the exit codes of its archive and restore commands: above 125 kills the
 // archiver (so wal-push never exits that high), and anything but 0 or 1 from restore_command must

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <ctime>
 #include <map>
-#include <set>
 #include <sstream>
 #include <vector>
 
@@ -38,19 +37,13 @@ std::string Number(double v) {
 class Families {
  public:
   void Add(const std::string& name, const std::string& help, const std::string& labels, double value) {
-    auto& f = families_[name];
-    if (f.help.empty()) {
-      f.help = help;
-      order_.push_back(name);
-    }
-    f.samples.push_back(name + (labels.empty() ? "" : "{" + labels + "}") + " " + Number(value));
+    AddRaw(name, help, name + (labels.empty() ? "" : "{" + labels + "}") + " " + Number(value));
   }
+  // A sample line as it stands (one kept from the previous file).
   void AddRaw(const std::string& name, const std::string& help, const std::string& sample) {
     auto& f = families_[name];
-    if (f.help.empty()) {
-      f.help = help;
-      order_.push_back(name);
-    }
+    if (f.samples.empty() && f.help.empty()) order_.push_back(name);
+    if (f.help.empty()) f.help = help;
     f.samples.push_back(sample);
   }
   std::string Text() const {
@@ -98,12 +91,13 @@ std::string MetricsSnapshot(Context& ctx, const std::string& command, int exit_c
   const Config& config = ctx.config();
   const std::string url = ctx.repository_url();
   auto& cat = ctx.catalog();
-  std::set<std::string> databases(config.postgres.databases.begin(), config.postgres.databases.end());
-  for (const auto& b : cat.ListBackups(url, std::nullopt)) databases.insert(b.database);
+  // One listing of the catalog, grouped by database (newest first, as listed).
+  std::map<std::string, std::vector<catalog::BackupRecord>> by_database;
+  for (const auto& db : config.postgres.databases) by_database[db];
+  for (auto& b : cat.ListBackups(url, std::nullopt)) by_database[b.database].push_back(std::move(b));
   double stored_total = 0;
-  for (const auto& db : databases) {
+  for (const auto& [db, backups] : by_database) {
     const std::string l = "database=\"" + Label(db) + "\"";
-    const auto backups = cat.ListBackups(url, db);  // newest first
     auto newest = std::find_if(backups.begin(), backups.end(), [](const auto& b) { return b.status != "running"; });
     auto good = std::find_if(backups.begin(), backups.end(), [](const auto& b) { return b.status == "ok"; });
     for (const auto& b : backups) {

@@ -48,12 +48,6 @@ std::string HttpRequest(const std::string& url, const std::string* json_body) {
 
 }  // namespace
 
-bool RunSummary::ok() const {
-  for (const auto& d : databases)
-    if (!d.ok) return false;
-  return !databases.empty();
-}
-
 namespace {
 
 RunSummary g_outcomes;  // the databases of this run, as the command recorded them

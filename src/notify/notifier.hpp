@@ -31,7 +31,6 @@ struct DatabaseOutcome {
 struct RunSummary {
   std::string command;  // "backup" or "verify"
   std::vector<DatabaseOutcome> databases;
-  bool ok() const;
 };
 
 // A backup's per-database outcomes, kept for the message the run sends when it ends
