@@ -67,6 +67,13 @@ struct NotifyConfig {
   std::vector<std::string> mail_to;
 };
 
+// [limits]: a run of an unattended command that exceeds run_timeout, or in which nothing moves
+// for stall_timeout, is stopped as failed (0 = off).
+struct LimitsConfig {
+  std::chrono::seconds run_timeout{0};
+  std::chrono::seconds stall_timeout{0};
+};
+
 struct VerifyConfig {
   std::string conninfo;  // empty = the [postgres] server
 };
@@ -94,6 +101,7 @@ struct Config {
   std::string catalog_path = "/var/lib/dhanbak/catalog.sqlite";
   NotifyConfig notify;
   VerifyConfig verify;
+  LimitsConfig limits;
   PitrConfig pitr;
 };
 

@@ -29,6 +29,7 @@
 #include "common/interrupt.hpp"
 #include "common/log.hpp"
 #include "common/progress.hpp"
+#include "common/watchdog.hpp"
 #include "dhanbak/config.hpp"
 #include "dhanbak/error.hpp"
 #include "notify/notifier.hpp"
@@ -145,6 +146,7 @@ int RunCommand(Context& ctx, const std::string& cmd, const cxxopts::ParseResult&
 // 128 + the signal's number after SIGINT (130) or SIGTERM (143), as shells report a process
 // killed by that signal, once the run has cleaned up; `code` otherwise.
 int ExitCode(int code) {
+  if (!Watchdog::Fired().empty()) return 1;  // [limits] stopped it: the run failed
   int sig = InterruptSignal();
   return sig != 0 ? 128 + sig : code;
 }
@@ -163,9 +165,11 @@ int RunNotified(Context& ctx, const std::string& cmd, const std::vector<std::str
   std::vector<std::string> databases = args;
   if (databases.empty() && (cmd == "backup" || cmd == "verify")) databases = config->postgres.databases;
   notify::RunNotifier notifier(config->notify, cmd, databases);
+  Watchdog watchdog(config->limits.run_timeout, config->limits.stall_timeout);
   const auto started = std::chrono::steady_clock::now();
-  auto finish = [&](int code, const std::string& error) {
+  auto finish = [&](int code, std::string error) {
     code = ExitCode(code);
+    if (const std::string why = Watchdog::Fired(); !why.empty()) error = why;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     command::WriteMetricsFile(ctx, cmd, code, seconds);
     notifier.Finish(code, error);

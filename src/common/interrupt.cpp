@@ -3,6 +3,8 @@
 #include <signal.h>
 
 #include <atomic>
+#include <mutex>
+#include <string>
 
 #include "dhanbak/error.hpp"
 
@@ -10,6 +12,8 @@ namespace dhanbak {
 namespace {
 
 std::atomic<int> g_signal{0};
+std::mutex g_reason_mu;
+std::string g_reason;  // set by RequestInterrupt, never by a signal handler
 
 extern "C" void OnSignal(int sig) { g_signal.store(sig); }
 
@@ -31,11 +35,21 @@ bool Interrupted() { return g_signal.load() != 0; }
 
 int InterruptSignal() { return g_signal.load(); }
 
-void RequestInterrupt() { g_signal.store(SIGTERM); }
+void RequestInterrupt(const std::string& reason) {
+  {
+    std::lock_guard<std::mutex> lock(g_reason_mu);
+    g_reason = reason;
+  }
+  g_signal.store(SIGTERM);
+}
 
 void ThrowIfInterrupted() {
   int sig = g_signal.load();
   if (sig != 0) {
+    {
+      std::lock_guard<std::mutex> lock(g_reason_mu);
+      if (!g_reason.empty()) throw Error(ErrorCode::kInterrupted, g_reason);
+    }
     throw Error(ErrorCode::kInterrupted, sig == SIGINT   ? "interrupted by SIGINT"
                                          : sig == SIGHUP ? "interrupted by SIGHUP (the terminal went away)"
                                                          : "interrupted by SIGTERM");

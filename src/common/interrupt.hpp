@@ -3,6 +3,8 @@
 // row, dropped half-built database, killed child processes).
 #pragma once
 
+#include <string>
+
 namespace dhanbak {
 
 void InstallInterruptHandlers();
@@ -11,7 +13,8 @@ bool Interrupted();
 int InterruptSignal();
 // Throws Error(kInterrupted) once a signal has arrived.
 void ThrowIfInterrupted();
-// For tests and for cancelling a run programmatically.
-void RequestInterrupt();
+// Cancels the run as SIGTERM would (tests, the [limits] watchdog); ThrowIfInterrupted() then
+// throws `reason` when one is given.
+void RequestInterrupt(const std::string& reason = "");
 
 }  // namespace dhanbak

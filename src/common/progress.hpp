@@ -10,6 +10,8 @@
 #include <string>
 #include <thread>
 
+#include "common/watchdog.hpp"
+
 namespace dhanbak {
 
 class Progress {
@@ -18,7 +20,10 @@ class Progress {
 
   Progress(std::string label, int64_t expected_bytes);
   ~Progress();  // stops the reporter and clears the terminal line
-  void Add(int64_t bytes) { done_ += bytes; }
+  void Add(int64_t bytes) {
+    done_ += bytes;
+    Watchdog::Beat();
+  }
   int64_t done() const { return done_; }
 
  private:

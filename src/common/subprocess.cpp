@@ -14,6 +14,7 @@
 #include <filesystem>
 
 #include "common/interrupt.hpp"
+#include "common/watchdog.hpp"
 #include "dhanbak/error.hpp"
 
 extern char** environ;
@@ -128,12 +129,14 @@ SubprocessResult RunSubprocess(const SubprocessOptions& options) {
       }
       if (out_open && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
         ssize_t n = ::read(out.fds[0], buf.data(), buf.size());
+        if (n > 0) Watchdog::Beat();
         if (n > 0 && options.on_stdout) options.on_stdout(std::string_view(buf.data(), static_cast<size_t>(n)));
         if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) out_open = false;
       }
       if (err_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
         ssize_t n = ::read(err.fds[0], buf.data(), buf.size());
         if (n > 0) {
+          Watchdog::Beat();
           result.stderr_tail.append(buf.data(), static_cast<size_t>(n));
           if (result.stderr_tail.size() > 2 * kStderrTail) result.stderr_tail.erase(0, result.stderr_tail.size() - kStderrTail);
           if (options.on_stderr_line) {

@@ -92,6 +92,10 @@ std::map<std::string, Section> Sections(Config& c) {
              static_cast<int>(f.Integer(1, kMaxJobs, "a positive integer (at most " + std::to_string(kMaxJobs) + ")"));
        }},
   };
+  s["limits"] = {
+      {"run_timeout", [&c](const TomlField& f) { c.limits.run_timeout = f.Duration(true); }},
+      {"stall_timeout", [&c](const TomlField& f) { c.limits.stall_timeout = f.Duration(true); }},
+  };
   s["retention"] = {
       // Zero is allowed: it means "keep_last alone decides".
       {"keep_within", [&c](const TomlField& f) { c.retention.keep_within = f.Duration(true); }},

@@ -81,6 +81,10 @@ keep_monthly = 12
 [catalog]
 path = "/srv/dhanbak/catalog.sqlite"
 
+[limits]
+run_timeout = "6h"
+stall_timeout = "30m"
+
 [notify]
 webhook_url = "https://hooks.example.com/x"
 ping_url = "https://ping.example.com/y"
@@ -133,6 +137,8 @@ TEST_CASE("config: a full file is parsed into every field") {
   CHECK(c.retention.keep_weekly == 4);
   CHECK(c.retention.keep_monthly == 12);
   CHECK(c.catalog_path == "/srv/dhanbak/catalog.sqlite");
+  CHECK(c.limits.run_timeout == std::chrono::hours(6));
+  CHECK(c.limits.stall_timeout == std::chrono::minutes(30));
   CHECK(c.notify.webhook_url == "https://hooks.example.com/x");
   CHECK(c.notify.ping_url == "https://ping.example.com/y");
   CHECK(c.notify.metrics_file == "/var/lib/node_exporter/dhanbak.prom");
@@ -152,6 +158,8 @@ TEST_CASE("config: [pitr] values are checked") {
   CHECK(ParseError("[pitr]\nfetch_ahead = 65\n") ==
         "/etc/dhanbak/dhanbak.toml:2: key 'pitr.fetch_ahead' must be an integer from 0 (off) to 64");
   CHECK(ParseError("[pitr]\npush_timout = \"1m\"\n") == "/etc/dhanbak/dhanbak.toml:2: unknown key 'pitr.push_timout'");
+  CHECK(ParseError("[limits]\nrun_timeout = \"soon\"\n").find("key 'limits.run_timeout'") != std::string::npos);
+  CHECK(ParseError("[limits]\nstall_timout = \"1m\"\n") == "/etc/dhanbak/dhanbak.toml:2: unknown key 'limits.stall_timout'");
 }
 
 TEST_CASE("config: an empty file gives the documented defaults") {
@@ -167,6 +175,8 @@ TEST_CASE("config: an empty file gives the documented defaults") {
   CHECK(c.retention.keep_within == std::chrono::hours(24 * 30));
   CHECK(c.retention.keep_last == 3);
   CHECK(c.retention.keep_monthly == 0);  // grandfather-father-son rules are off by default
+  CHECK(c.limits.run_timeout.count() == 0);  // no watchdog unless asked for
+  CHECK(c.limits.stall_timeout.count() == 0);
   CHECK(c.pitr.spool_dir == "/var/lib/dhanbak/spool");
   CHECK(c.pitr.archive_async);
   CHECK(c.pitr.push_timeout == std::chrono::seconds(60));
