@@ -4,9 +4,12 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
+#include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -26,6 +29,7 @@
 #include "pg/pg_tools.hpp"
 #include "pg/rebuilt_tables.hpp"
 #include "pg/source_catalog.hpp"
+#include "pg/standby.hpp"
 #include "pg/table_layout.hpp"
 #include "stream/chunk_uploader.hpp"
 #include "stream/stream_writer.hpp"
@@ -200,6 +204,19 @@ catalog::BackupRecord DatabaseBackup::Run() {
     std::string snapshot = leader.QueryValue("SELECT pg_catalog.pg_export_snapshot()");
     manifest_.snapshot_time = std::stoll(leader.QueryValue(
         "SELECT (extract(epoch FROM pg_catalog.transaction_timestamp()) * 1000000)::bigint"));
+    if (auto standby = pg::ReadStandbySource(leader)) {
+      // A standby behind its primary holds the data of its last replayed commit, not of now:
+      // the backup claims that older time, so `restore --at` never takes it for newer data.
+      if (standby->replay_lag_seconds > 0 && standby->last_replay_at > 0) {
+        manifest_.snapshot_time = std::min(manifest_.snapshot_time, standby->last_replay_at);
+      }
+      char lag[32];
+      std::snprintf(lag, sizeof lag, "%.1f", standby->replay_lag_seconds);
+      log::Info("backing up " + database_ + " from a hot standby, replayed to " + standby->replay_lsn + " (" + lag +
+                " s behind what it received)");
+      manifest_.standby = std::move(standby);
+    }
+    TestPausePoint("backup-snapshot");
     auto tables = pg::ListDataTables(leader);
     CheckLockTable(leader, tables.size());
     // Like pg_dump: ACCESS SHARE locks keep the tables from being dropped or altered while the
@@ -581,6 +598,49 @@ void PrintJson(Context& ctx, const std::vector<DatabaseResult>& results, UnixMic
   std::cout.flush();
 }
 
+// A hot standby cancels a backup whose snapshot holds back replay for longer than
+// max_standby_streaming_delay: a running query is cancelled, and the leader session idle in its
+// transaction is ended, which the workers then meet as "invalid snapshot identifier". A new
+// snapshot usually gets through; when none does, the error names the settings that end it.
+constexpr int kConflictAttempts = 3;
+
+// When `error` is a standby's recovery conflict: that standby's max_standby_streaming_delay.
+std::optional<std::string> RecoveryConflictDelay(Context& ctx, const std::string& db, const std::string& error) {
+  const bool conflict = pg::IsRecoveryConflict(error);
+  if (!conflict && error.find("invalid snapshot identifier") == std::string::npos) return std::nullopt;
+  try {
+    pg::PgConnection conn(ctx.config().postgres.conninfo, db);
+    if (conn.QueryValue("SELECT pg_catalog.pg_is_in_recovery()") != "t") return std::nullopt;
+    return conn.QueryValue("SHOW max_standby_streaming_delay");
+  } catch (const std::exception&) {
+    return conflict ? std::optional<std::string>("unknown") : std::nullopt;
+  }
+}
+
+catalog::BackupRecord BackUpRetryingConflicts(Context& ctx, stream::ChunkUploader& uploader, format::RunLock& run_lock,
+                                              const format::StreamRef& globals, const std::string& db, int jobs) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return DatabaseBackup(ctx, uploader, run_lock, globals, db, jobs).Run();
+    } catch (const Error& e) {
+      if (Interrupted()) throw;
+      const auto delay = RecoveryConflictDelay(ctx, db, e.what());
+      if (!delay) throw;
+      if (attempt == kConflictAttempts) {
+        throw Error(e.code(), std::to_string(kConflictAttempts) + " attempts failed: " +
+                                  pg::RecoveryConflictAdvice(*delay) + ". Last error: " + e.what());
+      }
+      log::Warning("backup of " + db + ": the standby ended its snapshot (conflict with recovery); taking a new "
+                   "snapshot (attempt " + std::to_string(attempt + 1) + " of " + std::to_string(kConflictAttempts) + ")");
+      uploader.Recover();
+      for (int i = 0; i < 10 * attempt; ++i) {
+        ThrowIfInterrupted();
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 format::Manifest BackupOneDatabase(Context& ctx, const std::string& database, int jobs, bool globals) {
@@ -674,7 +734,7 @@ int RunBackup(Context& ctx, const BackupOptions& options) {
     }
     UnixMicros start = NowMicros();
     try {
-      catalog::BackupRecord rec = DatabaseBackup(ctx, uploader, *run_lock, globals, db, jobs).Run();
+      catalog::BackupRecord rec = BackUpRetryingConflicts(ctx, uploader, *run_lock, globals, db, jobs);
       outcome.ok = true;
       outcome.backup_id = rec.backup_id;
       outcome.rows = rec.rows;

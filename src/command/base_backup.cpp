@@ -45,6 +45,9 @@ std::string ArchivingProblem(pg::ReplicationConnection& conn) {
   if (level == "minimal") {
     return "the server's wal_level is minimal: its WAL cannot rebuild a base backup (set wal_level = replica)";
   }
+  // A hot standby's own archive_mode says nothing: its primary archives the WAL (or the
+  // standby does, with archive_mode = always); WaitForWal finds out either way.
+  if (conn.Show("in_hot_standby") == "on") return "";
   const std::string mode = conn.Show("archive_mode");
   if (mode == "off") {
     return "the server does not archive its WAL (archive_mode = off): a base backup needs the WAL from its start "
@@ -193,6 +196,11 @@ int RunBaseBackup(Context& ctx) {
                                     std::to_string(conn.server_version_num()) + ")");
   }
   if (std::string problem = ArchivingProblem(conn); !problem.empty()) throw Error(ErrorCode::kConfig, problem);
+  if (conn.Show("in_hot_standby") == "on") {
+    log::Info("taking the base backup on a hot standby: the primary's archive_command (or the standby's, with "
+              "archive_mode = always) must push the WAL into this repository; the last segment arrives when the "
+              "primary switches to the next (archive_timeout)");
+  }
   const pg::SystemIdentity identity = conn.IdentifySystem();
   format::BaseBackupManifest m;
   m.system_identifier = identity.system_identifier;

@@ -26,6 +26,12 @@ void TestPausePoint(const char* name) {
     ThrowIfInterrupted();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  // NAME.again: pause at every pass, not only the first (the test removes .continue's trace).
+  if (std::filesystem::exists(base + ".again")) {
+    std::error_code ignored;
+    std::filesystem::remove(base + ".reached", ignored);
+    std::filesystem::remove(base + ".continue", ignored);
+  }
 }
 
 }  // namespace dhanbak

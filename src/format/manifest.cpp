@@ -129,6 +129,12 @@ std::string ManifestToJson(const Manifest& m) {
          {"schema", m.schema},
          {"globals", m.globals},
          {"tables", m.tables}};
+  if (m.standby) {
+    j["standby"] = {{"replay_lsn", m.standby->replay_lsn},
+                    {"receive_lsn", m.standby->receive_lsn},
+                    {"last_replay_at", m.standby->last_replay_at},
+                    {"replay_lag_seconds", m.standby->replay_lag_seconds}};
+  }
   return j.dump();
 }
 
@@ -153,6 +159,15 @@ Manifest ManifestFromJson(const std::string& text) {
     j.at("schema").get_to(m.schema);
     j.at("globals").get_to(m.globals);
     j.at("tables").get_to(m.tables);
+    if (j.contains("standby")) {
+      const json& s = j.at("standby");
+      StandbySource standby;
+      s.at("replay_lsn").get_to(standby.replay_lsn);
+      s.at("receive_lsn").get_to(standby.receive_lsn);
+      s.at("last_replay_at").get_to(standby.last_replay_at);
+      s.at("replay_lag_seconds").get_to(standby.replay_lag_seconds);
+      m.standby = standby;
+    }
     return m;
   } catch (const json::exception& e) {
     throw Error(ErrorCode::kCorruption, std::string("malformed manifest: ") + e.what());

@@ -114,7 +114,11 @@ std::string QuoteLiteral(const std::string& text) {
   return quoted + "'";
 }
 
-PgCluster::PgCluster() {
+PgCluster::PgCluster() { Create(nullptr); }
+
+PgCluster::PgCluster(const StandbyOf& standby) { Create(&standby); }
+
+void PgCluster::Create(const StandbyOf* standby) {
   bindir_ = FindBindir();
   as_postgres_user_ = geteuid() == 0;
 
@@ -132,7 +136,11 @@ PgCluster::PgCluster() {
       }
     }
     StartWatchdog();
-    Start();
+    if (standby != nullptr) {
+      CloneFrom(*standby);
+    } else {
+      Start();
+    }
   } catch (...) {
     Stop();
     std::error_code ignored;
@@ -194,6 +202,27 @@ void PgCluster::Start() {
     if (!conf) throw std::runtime_error("cannot write " + data_dir_ + "/postgresql.conf");
   }
 
+  Launch();
+}
+
+void PgCluster::CloneFrom(const StandbyOf& standby) {
+  ProcessOptions options;
+  options.cwd = base_dir_;
+  options.unset_env = {"PGDATA", "PGPORT", "PGHOST", "PGOPTIONS"};
+  options.timeout = std::chrono::minutes(5);
+  RunOrThrow(AsServerUser({Tool("pg_basebackup"), "-D", data_dir_, "-R", "-X", "stream", "--no-sync", "-c", "fast",
+                           "-d", standby.primary.Conninfo()}),
+             options);
+  {
+    // The primary's socket directory was copied with its configuration: this server has its own.
+    std::ofstream conf(data_dir_ + "/postgresql.conf", std::ios::app);
+    conf << "\n# dhanbak test standby\n"
+         << "unix_socket_directories = '" << base_dir_ << "'\n"
+         << "hot_standby = on\n"
+         << "archive_mode = off\n"
+         << standby.extra_conf << "\n";
+    if (!conf) throw std::runtime_error("cannot write " + data_dir_ + "/postgresql.conf");
+  }
   Launch();
 }
 

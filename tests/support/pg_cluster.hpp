@@ -22,6 +22,14 @@ class PgCluster {
   // Initialises and starts a new cluster. Throws std::runtime_error (with the server log) if
   // the server cannot be started.
   PgCluster();
+  // A hot standby of `primary`: pg_basebackup -R from it, streaming, with `extra_conf` appended
+  // to its postgresql.conf (e.g. "max_standby_streaming_delay = 0"). The primary must have no
+  // tablespaces (they would land on the primary's own directories).
+  struct StandbyOf {
+    const PgCluster& primary;
+    std::string extra_conf;
+  };
+  explicit PgCluster(const StandbyOf& standby);
   ~PgCluster();  // stops the server (fast shutdown) and removes the directory
   PgCluster(const PgCluster&) = delete;
   PgCluster& operator=(const PgCluster&) = delete;
@@ -63,7 +71,9 @@ class PgCluster {
                          const std::vector<std::pair<std::string, std::string>>& variables = {}) const;
 
  private:
+  void Create(const StandbyOf* standby);
   void Start();
+  void CloneFrom(const StandbyOf& standby);
   void Launch();  // pg_ctl start on a free port
   void Stop() noexcept;
   void StartWatchdog();

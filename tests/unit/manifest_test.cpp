@@ -122,6 +122,20 @@ TEST_CASE("manifest: JSON round trip keeps every field") {
   CHECK(b.LogicalBytes() == 123456 + 789 + 40000000000);
 }
 
+TEST_CASE("manifest: a backup from a hot standby records its replay position; a primary's records none") {
+  Manifest m = FullManifest();
+  CHECK(ManifestToJson(m).find("standby") == std::string::npos);
+  CHECK_FALSE(ManifestFromJson(ManifestToJson(m)).standby.has_value());
+  m.standby = StandbySource{"0/3000060", "0/3000100", 1764633600123456, 2.5};
+  Manifest b = ManifestFromJson(ManifestToJson(m));
+  REQUIRE(b.standby.has_value());
+  CHECK(b.standby->replay_lsn == "0/3000060");
+  CHECK(b.standby->receive_lsn == "0/3000100");
+  CHECK(b.standby->last_replay_at == 1764633600123456);
+  CHECK(b.standby->replay_lag_seconds == doctest::Approx(2.5));
+  CHECK(ManifestToJson(b) == ManifestToJson(m));
+}
+
 TEST_CASE("manifest: malformed documents are kCorruption") {
   const std::string good = ManifestToJson(FullManifest());
   CHECK(CodeOf("") == ErrorCode::kCorruption);

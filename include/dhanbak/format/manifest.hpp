@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,14 @@ struct DatabaseProperties {
   std::vector<RoleSetting> settings;
 };
 
+// Taken on a hot standby: how far its replay had come when the snapshot was taken.
+struct StandbySource {
+  std::string replay_lsn;          // pg_last_wal_replay_lsn()
+  std::string receive_lsn;         // pg_last_wal_receive_lsn(), empty when not streaming
+  int64_t last_replay_at = 0;      // UnixMicros of the last replayed commit, 0 if none yet
+  double replay_lag_seconds = 0;   // 0 when everything received was replayed
+};
+
 struct Manifest {
   int format = 1;
   std::string backup_id;
@@ -72,6 +81,7 @@ struct Manifest {
   StreamRef schema;   // pg_dump -Fc archive of everything but table data
   StreamRef globals;  // pg_dumpall --globals-only of the cluster, empty if not captured
   std::vector<TableEntry> tables;
+  std::optional<StandbySource> standby;  // set when backed up from a hot standby
 
   int64_t TotalRows() const;
   int64_t LogicalBytes() const;  // tables + schema + globals
