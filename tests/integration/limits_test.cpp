@@ -1,5 +1,5 @@
 // [limits]: a backup stuck behind a lock that nobody releases is stopped by stall_timeout, and
-// by run_timeout: it ends as failed (exit 1, the reason said and in the metrics), its repository
+// by run_timeout: it ends as failed (exit 1, the reason said, notified and in the metrics), its repository
 // lock released and no backup half-written; once the lock is gone the next backup succeeds.
 #include <doctest/doctest.h>
 
@@ -10,6 +10,7 @@
 #include <string>
 
 #include "support/dhanbak_env.hpp"
+#include "support/notification_recorder.hpp"
 #include "support/pg_cluster.hpp"
 #include "support/process.hpp"
 #include "support/wal_archive_env.hpp"
@@ -51,8 +52,11 @@ TEST_CASE("limits: stall_timeout and run_timeout stop a backup stuck on a lock; 
     CAPTURE(key);
     DhanbakEnv env({"limits_db"});
     const std::string metrics = env.dir() + "/dhanbak.prom";
+    NotificationRecorder recorder;
+    const std::string base = "http://127.0.0.1:" + std::to_string(recorder.port);
     std::ofstream(env.config_path(), std::ios::app)
-        << "\n[limits]\n" << key << "\n[notify]\nmetrics_file = \"" << metrics << "\"\n";
+        << "\n[limits]\n" << key << "\n[notify]\nmetrics_file = \"" << metrics << "\"\nwebhook_url = \"" << base
+        << "/hook\"\nping_failure_url = \"" << base << "/fail?msg={msg}\"\n";
     env.InitFast();
     const auto started = std::chrono::steady_clock::now();
     ProcessResult stuck = env.Run({"backup"});
@@ -66,6 +70,13 @@ TEST_CASE("limits: stall_timeout and run_timeout stop a backup stuck on a lock; 
     const auto listed = env.ListJson("limits_db");
     for (const auto& b : listed) CHECK(b.at("status") != "ok");
     CHECK(ReadAll(metrics).find("dhanbak_last_run_success{command=\"backup\"} 0") != std::string::npos);
+    // Notified as a failure, with the reason.
+    std::lock_guard<std::mutex> lock(recorder.mu);
+    REQUIRE(recorder.hook_bodies.size() == 1);
+    CHECK(recorder.hook_bodies[0].find(reason) != std::string::npos);
+    REQUIRE(recorder.events.size() == 1);
+    CHECK(recorder.events[0].starts_with("fail "));
+    CHECK(recorder.events[0].find(reason) != std::string::npos);
   }
   CHECK(cluster.Psql("postgres", "SELECT count(*) FROM pg_stat_activity WHERE datname = 'limits_db' AND "
                                  "application_name LIKE '%dhanbak%'") == "0");

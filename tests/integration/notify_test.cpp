@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "support/dhanbak_env.hpp"
+#include "support/notification_recorder.hpp"
 #include "support/pg_cluster.hpp"
 #include "support/process.hpp"
 
@@ -26,43 +27,6 @@ namespace notify_test {  // this file's names, apart from its unity batch's
 using namespace dhanbak::test;
 
 namespace {
-
-struct Recorder {
-  httplib::Server server;
-  std::thread thread;
-  int port = 0;
-  std::mutex mu;
-  std::vector<std::string> hook_bodies;
-  std::vector<std::string> events;  // "start MSG", "ping MSG", "fail MSG" in arrival order
-  int pings = 0;
-
-  Recorder() {
-    server.Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
-      std::lock_guard<std::mutex> lock(mu);
-      hook_bodies.push_back(req.body);
-      res.set_content("ok", "text/plain");
-    });
-    server.Get("/ping", [this](const httplib::Request& req, httplib::Response& res) {
-      std::lock_guard<std::mutex> lock(mu);
-      ++pings;
-      events.push_back("ping " + req.get_param_value("msg"));
-      res.set_content("ok", "text/plain");
-    });
-    for (const char* event : {"/start", "/fail"}) {
-      server.Get(event, [this, event](const httplib::Request& req, httplib::Response& res) {
-        std::lock_guard<std::mutex> lock(mu);
-        events.push_back(std::string(event + 1) + " " + req.get_param_value("msg"));
-        res.set_content("ok", "text/plain");
-      });
-    }
-    port = server.bind_to_any_port("127.0.0.1");
-    thread = std::thread([this] { server.listen_after_bind(); });
-  }
-  ~Recorder() {
-    server.stop();
-    thread.join();
-  }
-};
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -78,7 +42,7 @@ TEST_CASE("notify: webhook on failure, ping on success, metrics file after each 
   cluster.DropDatabase("notify_db");
   cluster.CreateDatabase("notify_db");
   cluster.Psql("notify_db", "CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 100);");
-  Recorder recorder;
+  NotificationRecorder recorder;
   DhanbakEnv env({"notify_db"});
   std::string metrics = env.dir() + "/dhanbak.prom";
   {
@@ -197,7 +161,7 @@ TEST_CASE("--log-format json: one object per line naming the command, the databa
 TEST_CASE("notify: every unattended command reports failure (and success) with the next step; pings at start, success and failure") {
   PgCluster& cluster = SharedCluster();
   SmallDatabase(cluster, "notify_all");
-  auto recorder = std::make_unique<Recorder>();
+  auto recorder = std::make_unique<NotificationRecorder>();
   DhanbakEnv env({"notify_all"});
   const std::string base = "http://127.0.0.1:" + std::to_string(recorder->port);
   std::ofstream(env.config_path(), std::ios::app)

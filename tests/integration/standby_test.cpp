@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <regex>
 #include <string>
 #include <thread>
@@ -96,23 +97,35 @@ void RemoveRowsUnderTheSnapshot(const PgCluster& primary, const PgCluster& stand
   WaitForReplay(primary, standby);
 }
 
+// A primary holding kDb (autovacuum off: rows die only when a test says), its hot standby with
+// `standby_conf`, and an env that backs up from the standby.
+struct StandbyPair {
+  PgCluster primary;
+  std::unique_ptr<PgCluster> standby;
+  DhanbakEnv env{{kDb}};
+  explicit StandbyPair(const std::string& standby_conf) {
+    primary.Psql("postgres", "ALTER SYSTEM SET autovacuum = off");
+    primary.Psql("postgres", "SELECT pg_reload_conf()");
+    SmallDatabase(primary, kDb);
+    standby = std::make_unique<PgCluster>(PgCluster::StandbyOf{primary, standby_conf});
+    WaitForReplay(primary, *standby);
+    env.InitFast();
+    UseServer(env, *standby);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("standby: a backup from a hot standby records its replay lag and restores into the primary") {
-  PgCluster primary;
-  SmallDatabase(primary, kDb);
-  PgCluster standby(PgCluster::StandbyOf{primary, ""});
-  WaitForReplay(primary, standby);
-  DhanbakEnv env({kDb});
-  env.InitFast();
-  UseServer(env, standby);
+  StandbyPair pair("");
+  PgCluster& primary = pair.primary;
+  PgCluster& standby = *pair.standby;
+  DhanbakEnv& env = pair.env;
 
   // Caught up: no lag, the standby's own clock is the backup's time.
   ProcessResult current = env.RunOk({"backup"});
   CHECK(current.err.find("from a hot standby") != std::string::npos);
-  const auto first = env.ListJson(kDb);
-  REQUIRE(first.size() == 1);
-  const auto caught_up = ReadManifest(env, first[0].at("backup_id").get<std::string>());
+  const auto caught_up = ReadManifest(env, LoggedBackupId(current.err, kDb));
   REQUIRE(caught_up.standby.has_value());
   CHECK(caught_up.standby->replay_lag_seconds == 0);
   CHECK_FALSE(caught_up.standby->replay_lsn.empty());
@@ -131,11 +144,10 @@ TEST_CASE("standby: a backup from a hot standby records its replay lag and resto
   const std::string receive_lsn = primary.Psql("postgres", "SELECT pg_current_wal_lsn()");
   WaitForSql(standby, "SELECT pg_last_wal_receive_lsn() >= '" + receive_lsn + "'::pg_lsn", "t", 60s);
   std::this_thread::sleep_for(1s);
-  env.RunOk({"backup"});
-  const auto second = env.ListJson(kDb);
-  REQUIRE(second.size() == 2);
-  const std::string lagging_id = second[0].at("backup_id").get<std::string>();
+  const ProcessResult behind = env.RunOk({"backup"});
+  const std::string lagging_id = LoggedBackupId(behind.err, kDb);
   const auto lagging = ReadManifest(env, lagging_id);
+  INFO(behind.err << dhanbak::format::ManifestToJson(lagging).substr(0, 600));
   REQUIRE(lagging.standby.has_value());
   CHECK(lagging.standby->replay_lag_seconds >= 2.0);
   CHECK(lagging.standby->last_replay_at > 0);
@@ -154,15 +166,10 @@ TEST_CASE("standby: a backup from a hot standby records its replay lag and resto
 
 TEST_CASE("standby: a recovery conflict is retried with a new snapshot; when every attempt is cancelled the "
           "error names hot_standby_feedback and max_standby_streaming_delay") {
-  PgCluster primary;
-  primary.Psql("postgres", "ALTER SYSTEM SET autovacuum = off");
-  primary.Psql("postgres", "SELECT pg_reload_conf()");
-  SmallDatabase(primary, kDb);
-  PgCluster standby(PgCluster::StandbyOf{primary, "hot_standby_feedback = off\nmax_standby_streaming_delay = 0\n"});
-  WaitForReplay(primary, standby);
-  DhanbakEnv env({kDb});
-  env.InitFast();
-  UseServer(env, standby);
+  StandbyPair pair("hot_standby_feedback = off\nmax_standby_streaming_delay = 0\n");
+  PgCluster& primary = pair.primary;
+  PgCluster& standby = *pair.standby;
+  DhanbakEnv& env = pair.env;
 
   SUBCASE("cancelled once: a new snapshot gets through") {
     PausedBackup run(env, "backup-snapshot", false);
