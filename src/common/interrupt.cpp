@@ -12,8 +12,8 @@ namespace dhanbak {
 namespace {
 
 std::atomic<int> g_signal{0};
-std::mutex g_reason_mu;
-std::string g_reason;  // set by RequestInterrupt, never by a signal handler
+std::mutex g_interrupt_reason_mu;
+std::string g_interrupt_reason;  // set by RequestInterrupt, never by a signal handler
 
 extern "C" void OnSignal(int sig) { g_signal.store(sig); }
 
@@ -37,8 +37,8 @@ int InterruptSignal() { return g_signal.load(); }
 
 void RequestInterrupt(const std::string& reason) {
   {
-    std::lock_guard<std::mutex> lock(g_reason_mu);
-    g_reason = reason;
+    std::lock_guard<std::mutex> lock(g_interrupt_reason_mu);
+    g_interrupt_reason = reason;
   }
   g_signal.store(SIGTERM);
 }
@@ -47,8 +47,8 @@ void ThrowIfInterrupted() {
   int sig = g_signal.load();
   if (sig != 0) {
     {
-      std::lock_guard<std::mutex> lock(g_reason_mu);
-      if (!g_reason.empty()) throw Error(ErrorCode::kInterrupted, g_reason);
+      std::lock_guard<std::mutex> lock(g_interrupt_reason_mu);
+      if (!g_interrupt_reason.empty()) throw Error(ErrorCode::kInterrupted, g_interrupt_reason);
     }
     throw Error(ErrorCode::kInterrupted, sig == SIGINT   ? "interrupted by SIGINT"
                                          : sig == SIGHUP ? "interrupted by SIGHUP (the terminal went away)"
