@@ -146,7 +146,7 @@ int RunCommand(Context& ctx, const std::string& cmd, const cxxopts::ParseResult&
 // 128 + the signal's number after SIGINT (130) or SIGTERM (143), as shells report a process
 // killed by that signal, once the run has cleaned up; `code` otherwise.
 int ExitCode(int code) {
-  if (!Watchdog::Fired().empty()) return 1;  // [limits] stopped it: the run failed
+  if (!InterruptReason().empty()) return 1;  // [limits] stopped it: the run failed
   int sig = InterruptSignal();
   return sig != 0 ? 128 + sig : code;
 }
@@ -169,7 +169,7 @@ int RunNotified(Context& ctx, const std::string& cmd, const std::vector<std::str
   const auto started = std::chrono::steady_clock::now();
   auto finish = [&](int code, std::string error) {
     code = ExitCode(code);
-    if (const std::string why = Watchdog::Fired(); !why.empty()) error = why;
+    if (std::string why = InterruptReason(); !why.empty()) error = std::move(why);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     command::WriteMetricsFile(ctx, cmd, code, seconds);
     notifier.Finish(code, error);

@@ -40,14 +40,14 @@ uint32_t ParseSegmentSize(const std::string& shown) {
 }
 
 // What makes the server's WAL useless for point-in-time restores, or "".
-std::string ArchivingProblem(pg::ReplicationConnection& conn) {
+std::string ArchivingProblem(pg::ReplicationConnection& conn, bool on_standby) {
   const std::string level = conn.Show("wal_level");
   if (level == "minimal") {
     return "the server's wal_level is minimal: its WAL cannot rebuild a base backup (set wal_level = replica)";
   }
   // A hot standby's own archive_mode says nothing: its primary archives the WAL (or the
   // standby does, with archive_mode = always); WaitForWal finds out either way.
-  if (conn.Show("in_hot_standby") == "on") return "";
+  if (on_standby) return "";
   const std::string mode = conn.Show("archive_mode");
   if (mode == "off") {
     return "the server does not archive its WAL (archive_mode = off): a base backup needs the WAL from its start "
@@ -195,8 +195,11 @@ int RunBaseBackup(Context& ctx) {
     throw Error(ErrorCode::kPg, "base-backup needs PostgreSQL 15 or later (the server is version " +
                                     std::to_string(conn.server_version_num()) + ")");
   }
-  if (std::string problem = ArchivingProblem(conn); !problem.empty()) throw Error(ErrorCode::kConfig, problem);
-  if (conn.Show("in_hot_standby") == "on") {
+  const bool on_standby = conn.Show("in_hot_standby") == "on";
+  if (std::string problem = ArchivingProblem(conn, on_standby); !problem.empty()) {
+    throw Error(ErrorCode::kConfig, problem);
+  }
+  if (on_standby) {
     log::Info("taking the base backup on a hot standby: the primary's archive_command (or the standby's, with "
               "archive_mode = always) must push the WAL into this repository; the last segment arrives when the "
               "primary switches to the next (archive_timeout)");

@@ -43,13 +43,15 @@ void RequestInterrupt(const std::string& reason) {
   g_signal.store(SIGTERM);
 }
 
+std::string InterruptReason() {
+  std::lock_guard<std::mutex> lock(g_interrupt_reason_mu);
+  return g_interrupt_reason;
+}
+
 void ThrowIfInterrupted() {
   int sig = g_signal.load();
   if (sig != 0) {
-    {
-      std::lock_guard<std::mutex> lock(g_interrupt_reason_mu);
-      if (!g_interrupt_reason.empty()) throw Error(ErrorCode::kInterrupted, g_interrupt_reason);
-    }
+    if (std::string reason = InterruptReason(); !reason.empty()) throw Error(ErrorCode::kInterrupted, reason);
     throw Error(ErrorCode::kInterrupted, sig == SIGINT   ? "interrupted by SIGINT"
                                          : sig == SIGHUP ? "interrupted by SIGHUP (the terminal went away)"
                                                          : "interrupted by SIGTERM");

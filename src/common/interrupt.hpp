@@ -16,5 +16,8 @@ void ThrowIfInterrupted();
 // Cancels the run as SIGTERM would (tests, the [limits] watchdog); ThrowIfInterrupted() then
 // throws `reason` when one is given.
 void RequestInterrupt(const std::string& reason = "");
+// The reason RequestInterrupt() was given, "" after a signal or none: set only when the
+// [limits] watchdog stopped the run, which then counts as failed rather than signalled.
+std::string InterruptReason();
 
 }  // namespace dhanbak

@@ -10,11 +10,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::atomic<int64_t> g_last_beat{0};  // Clock ticks
-std::mutex g_fired_reason_mu;
-std::string g_fired_reason;
-
-int64_t TicksNow() { return Clock::now().time_since_epoch().count(); }
+// Set by Beat(), taken by the watchdog's thread at each check.
+std::atomic<bool> g_moved{false};
 
 std::string LimitText(std::chrono::seconds s) {
   const int64_t n = s.count();
@@ -27,7 +24,6 @@ std::string LimitText(std::chrono::seconds s) {
 
 Watchdog::Watchdog(std::chrono::seconds run_timeout, std::chrono::seconds stall_timeout)
     : run_timeout_(run_timeout), stall_timeout_(stall_timeout) {
-  Beat();
   if (run_timeout_.count() > 0 || stall_timeout_.count() > 0) thread_ = std::thread([this] { Run(); });
 }
 
@@ -40,20 +36,20 @@ Watchdog::~Watchdog() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Watchdog::Beat() { g_last_beat.store(TicksNow(), std::memory_order_relaxed); }
-
-std::string Watchdog::Fired() {
-  std::lock_guard<std::mutex> lock(g_fired_reason_mu);
-  return g_fired_reason;
+void Watchdog::Beat() {
+  // Called for every row copied: a load of a line the workers share, a store once per check.
+  if (!g_moved.load(std::memory_order_relaxed)) g_moved.store(true, std::memory_order_relaxed);
 }
 
 void Watchdog::Run() {
   const auto started = Clock::now();
+  auto last_moved = started;
   std::unique_lock<std::mutex> lock(mu_);
   while (!cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stop_; })) {
     std::string reason;
     const auto now = Clock::now();
-    const auto idle = now - Clock::time_point(Clock::duration(g_last_beat.load(std::memory_order_relaxed)));
+    if (g_moved.exchange(false, std::memory_order_relaxed)) last_moved = now;
+    const auto idle = now - last_moved;
     if (run_timeout_.count() > 0 && now - started > run_timeout_) {
       reason = "the run exceeded [limits] run_timeout (" + LimitText(run_timeout_) + ")";
     } else if (stall_timeout_.count() > 0 && idle > stall_timeout_) {
@@ -61,10 +57,6 @@ void Watchdog::Run() {
                "): a lock wait or a dead connection";
     }
     if (reason.empty()) continue;
-    {
-      std::lock_guard<std::mutex> r(g_fired_reason_mu);
-      g_fired_reason = reason;
-    }
     log::Error(reason + ": stopping it as on SIGTERM (cleanup follows)");
     RequestInterrupt(reason);
     return;

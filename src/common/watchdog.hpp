@@ -6,7 +6,7 @@
 // "Something moved" is any byte a progress report counts (rows copied, chunks uploaded, data
 // restored) and any output of a child process (pg_dump, pg_restore): a stall is a run that shows
 // none for stall_timeout. A long silent step (one big index built by pg_restore) shows none too:
-// set stall_timeout above the longest such step.
+// set stall_timeout above the longest such step. Why it stopped a run: InterruptReason().
 #pragma once
 
 #include <chrono>
@@ -25,10 +25,8 @@ class Watchdog {
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
 
-  // Something moved (cheap: one relaxed atomic store).
+  // Something moved (cheap enough for every row: no clock read, rarely a store).
   static void Beat();
-  // Why the watchdog stopped the run, "" when it did not.
-  static std::string Fired();
 
  private:
   void Run();
