@@ -1,6 +1,8 @@
 #include "command/init.hpp"
 
+#include <cstdlib>
 #include <filesystem>
+#include <string_view>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -19,6 +21,14 @@ void CheckPassphraseStrength(const std::string& passphrase, const std::string& w
                                               "--allow-weak-passphrase if you really mean it");
   }
   log::Warning(problem + " (accepted because of --allow-weak-passphrase)");
+}
+
+format::KdfParams KdfForNewKeys() {
+  const char* weaken = std::getenv("DHANBAK_TESTONLY_WEAKEN_KDF");
+  if (weaken == nullptr || std::string_view(weaken) != "1") return {};
+  log::Warning("DHANBAK_TESTONLY_WEAKEN_KDF=1: the new key's passphrase is stretched with scrypt N=2^10 only; "
+               "for tests, never for a repository that holds real backups");
+  return format::KdfParams{1u << 10, 8, 1};
 }
 
 namespace {
@@ -74,7 +84,7 @@ int RunInit(Context& ctx, bool allow_weak_passphrase) {
                 storage.Describe() + " is not empty and is not a dhanbak repository: init writes only into an empty "
                                      "directory or bucket prefix; nothing was written");
   }
-  format::Repository::Init(storage, passphrase);
+  format::Repository::Init(storage, passphrase, KdfForNewKeys());
   auto repo = format::Repository::Open(storage, passphrase);
   if (ctx.options().json) {
     std::cout << nlohmann::json{{"repository_id", repo->repository_id()},

@@ -314,7 +314,7 @@ int RunKeyAdd(Context& ctx, const std::string& new_passphrase_ref, bool allow_we
   }
   std::string passphrase = ref.Resolve();
   CheckPassphraseStrength(passphrase, "the new passphrase", allow_weak_passphrase);
-  std::string id = ctx.repository().AddKey(passphrase);
+  std::string id = ctx.repository().AddKey(passphrase, KdfForNewKeys());
   if (ctx.options().json) {
     std::cout << nlohmann::json{{"added_key", id}}.dump(2) << "\n";
   } else {

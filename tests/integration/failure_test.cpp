@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -109,7 +110,17 @@ TEST_CASE("a wrong passphrase exits 2 with 'wrong passphrase' and changes nothin
   const std::string db = "fail-passphrase";
   MakeSmallDatabase(cluster, db);
   DhanbakEnv env({db}, kPassphrase);
-  env.RunOk({"init"});  // the real init: the passphrase check must work on what it writes
+  // The real init, at the default scrypt cost (the suite weakens it everywhere else): the
+  // passphrase check must work on what it writes.
+  ProcessOptions real_kdf = env.Options();
+  real_kdf.unset_env.push_back("DHANBAK_TESTONLY_WEAKEN_KDF");
+  ProcessResult init = RunProcess(env.Argv({"init"}), real_kdf);
+  REQUIRE_MESSAGE(init.exit_code == 0, init.err);
+  CHECK(init.err.find("TESTONLY") == std::string::npos);
+  for (const auto& key : fs::directory_iterator(env.repo_dir() + "/keys")) {
+    std::ifstream in(key.path());
+    CHECK(nlohmann::json::parse(in).at("n").get<uint64_t>() == (1u << 17));
+  }
   env.RunOk({"backup"});
   const std::string repo_before = std::to_string(std::distance(fs::recursive_directory_iterator(env.repo_dir()),
                                                                fs::recursive_directory_iterator()));

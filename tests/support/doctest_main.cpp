@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 namespace {
 
@@ -36,6 +37,12 @@ struct SelectionCounter : doctest::IReporter {
 DOCTEST_REGISTER_LISTENER("selection_counter", 1, SelectionCounter);
 
 int main(int argc, char** argv) {
+  // Every repository the tests create through `dhanbak init` or `key add` gets a key stretched
+  // with scrypt N=2^10 instead of 2^17: each later run that unlocks it (thousands, among them
+  // every wal-push PostgreSQL starts) then spends milliseconds on the passphrase instead of a
+  // second of CPU and 128 MiB. The default cost is tested where it matters (repository_test,
+  // failure_test's passphrase check, which unsets this).
+  setenv("DHANBAK_TESTONLY_WEAKEN_KDF", "1", 1);
   doctest::Context context(argc, argv);
   int rc = context.run();
   if (rc == 0 && g_run_ended && g_selected == 0) {
