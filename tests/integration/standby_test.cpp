@@ -210,7 +210,7 @@ TEST_CASE("standby: a recovery conflict is retried with a new snapshot; when eve
 }
 
 TEST_CASE("standby: base-backup on a hot standby; one database restored from it and the primary's WAL at a second") {
-  PgCluster primary;
+  PgCluster primary(PgCluster::Options{.wal_segment_mb = 16});  // PostgreSQL's default segment size
   WalArchiveEnv env;
   env.EnableArchiving(primary);
   // A base backup on a standby needs full-page writes in the WAL it replayed (PostgreSQL refuses

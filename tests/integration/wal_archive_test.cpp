@@ -57,9 +57,10 @@ std::string ObjectOf(const WalArchiveEnv& env, const std::string& file) {
   return found.front();
 }
 
-// Position of a 16 MiB segment in the WAL (log * 256 + segment), to find gaps.
+// Position of a segment in the WAL (log * segments per log + segment), to find gaps.
 uint64_t SegmentNumber(const std::string& name) {
-  return std::stoull(name.substr(8, 8), nullptr, 16) * 256 + std::stoull(name.substr(16, 8), nullptr, 16);
+  const uint64_t per_log = 4096 / PgCluster::Options{}.wal_segment_mb;  // 4 GiB of WAL per log
+  return std::stoull(name.substr(8, 8), nullptr, 16) * per_log + std::stoull(name.substr(16, 8), nullptr, 16);
 }
 
 // Every segment of timeline 1 from the first archived one to `last` is in the archive, once.
@@ -143,7 +144,7 @@ TEST_CASE("wal-push: the same file again succeeds at once, other content under i
   ProcessResult fetched = env.Run({"wal-fetch", segment, copy});
   REQUIRE_MESSAGE(fetched.exit_code == 0, fetched.err);
   const std::string original = ReadBytes(copy);
-  REQUIRE(original.size() == 16u << 20);
+  REQUIRE(original.size() == static_cast<size_t>(PgCluster::Options{}.wal_segment_mb) << 20);
 
   SUBCASE("the same content: success, nothing stored twice") {
     ProcessResult again = env.Run({"wal-push", copy});
@@ -244,7 +245,9 @@ TEST_CASE("a repository outage while the server writes: archiving fails, then ca
 
 TEST_CASE("max_wal_backlog: in an outage wal-push gives files up instead of filling pg_wal; the gap is reported") {
   PgCluster& cluster = SharedCluster();
-  WalArchiveEnv env("push_timeout = \"2s\"\nmax_wal_backlog = \"20MiB\"\n");
+  // A backlog of 1.25 segments: one segment may wait, two may not.
+  const int segment_kib = PgCluster::Options{}.wal_segment_mb * 1024;
+  WalArchiveEnv env("push_timeout = \"2s\"\nmax_wal_backlog = \"" + std::to_string(segment_kib * 5 / 4) + "KiB\"\n");
   env.EnableArchiving(cluster);
   env.SwitchAndWaitArchived(cluster);
   fs::rename(env.repo_dir(), env.repo_dir() + ".away");
@@ -253,7 +256,7 @@ TEST_CASE("max_wal_backlog: in an outage wal-push gives files up instead of fill
     cluster.Psql("postgres", "INSERT INTO backlog VALUES ('switch " + std::to_string(i) + "')");
     cluster.Psql("postgres", "SELECT pg_switch_wal()");
   }
-  // Four segments (64 MiB) wait; wal-push gives files up until no more than 20 MiB wait.
+  // Four segments wait; wal-push gives files up until no more than 1.25 segments wait.
   WaitForSql(cluster,
              "SELECT count(*) <= 1 FROM pg_ls_dir('pg_wal/archive_status') AS f WHERE f LIKE '%.ready'", "t", 90s);
   fs::rename(env.repo_dir() + ".away", env.repo_dir());

@@ -114,7 +114,7 @@ std::string QuoteLiteral(const std::string& text) {
   return quoted + "'";
 }
 
-PgCluster::PgCluster() { Create(nullptr); }
+PgCluster::PgCluster(const Options& options) : options_(options) { Create(nullptr); }
 
 PgCluster::PgCluster(const StandbyOf& standby) { Create(&standby); }
 
@@ -185,7 +185,8 @@ void PgCluster::Start() {
   options.env = {{"LC_ALL", "C.UTF-8"}};
   options.timeout = std::chrono::minutes(2);
   RunOrThrow(AsServerUser({Tool("initdb"), "-D", data_dir_, "-A", "trust", "-U", "postgres", "--encoding=UTF8",
-                           "--locale=C.UTF-8", "--no-sync", "--no-instructions"}),
+                           "--locale=C.UTF-8", "--no-sync", "--no-instructions",
+                           "--wal-segsize=" + std::to_string(options_.wal_segment_mb)}),
              options);
   {
     std::ofstream conf(data_dir_ + "/postgresql.conf", std::ios::app);

@@ -19,9 +19,17 @@ namespace dhanbak::test {
 
 class PgCluster {
  public:
+  struct Options {
+    // initdb --wal-segsize. The tests' clusters use 1 MiB segments: every pg_switch_wal() of a
+    // test then hands wal-push a 1 MiB file instead of 16 MiB of mostly zeros, and each replay
+    // fetches as much less. One scenario (standby_test's base backup and point-in-time
+    // restore) keeps PostgreSQL's default of 16 MiB.
+    int wal_segment_mb = 1;
+  };
   // Initialises and starts a new cluster. Throws std::runtime_error (with the server log) if
   // the server cannot be started.
-  PgCluster();
+  PgCluster() : PgCluster(Options{}) {}
+  explicit PgCluster(const Options& options);
   // A hot standby of `primary`: pg_basebackup -R from it, streaming, with `extra_conf` appended
   // to its postgresql.conf (e.g. "max_standby_streaming_delay = 0"). The primary must have no
   // tablespaces (they would land on the primary's own directories).
@@ -72,6 +80,7 @@ class PgCluster {
 
  private:
   void Create(const StandbyOf* standby);
+  Options options_;
   void Start();
   void CloneFrom(const StandbyOf& standby);
   void Launch();  // pg_ctl start on a free port
