@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -117,10 +118,22 @@ TEST_CASE("a wrong passphrase exits 2 with 'wrong passphrase' and changes nothin
   ProcessResult init = RunProcess(env.Argv({"init"}), real_kdf);
   REQUIRE_MESSAGE(init.exit_code == 0, init.err);
   CHECK(init.err.find("TESTONLY") == std::string::npos);
-  for (const auto& key : fs::directory_iterator(env.repo_dir() + "/keys")) {
-    std::ifstream in(key.path());
-    CHECK(nlohmann::json::parse(in).at("n").get<uint64_t>() == (1u << 17));
-  }
+  auto key_costs = [&] {
+    std::multiset<uint64_t> costs;
+    for (const auto& key : fs::directory_iterator(env.repo_dir() + "/keys")) {
+      std::ifstream in(key.path());
+      costs.insert(nlohmann::json::parse(in).at("n").get<uint64_t>());
+    }
+    return costs;
+  };
+  CHECK(key_costs() == std::multiset<uint64_t>{1u << 17});
+  // With the suite's DHANBAK_TESTONLY_WEAKEN_KDF=1, a new key is cheap, and the run says so.
+  ProcessOptions weak = env.Options();
+  weak.env.emplace_back("SECOND_KEY", "a second passphrase, for the weakened key");
+  ProcessResult added = RunProcess(env.Argv({"key", "add", "--new-passphrase", "env:SECOND_KEY"}), weak);
+  REQUIRE_MESSAGE(added.exit_code == 0, added.err);
+  CHECK(added.err.find("DHANBAK_TESTONLY_WEAKEN_KDF=1") != std::string::npos);
+  CHECK(key_costs() == std::multiset<uint64_t>{1u << 10, 1u << 17});
   env.RunOk({"backup"});
   const std::string repo_before = std::to_string(std::distance(fs::recursive_directory_iterator(env.repo_dir()),
                                                                fs::recursive_directory_iterator()));
