@@ -2,9 +2,9 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <string_view>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "common/log.hpp"
 #include "common/private_fs.hpp"
@@ -28,7 +28,7 @@ format::KdfParams KdfForNewKeys() {
   if (weaken == nullptr || std::string_view(weaken) != "1") return {};
   log::Warning("DHANBAK_TESTONLY_WEAKEN_KDF=1: the new key's passphrase is stretched with scrypt N=2^10 only; "
                "for tests, never for a repository that holds real backups");
-  return format::KdfParams{1u << 10, 8, 1};
+  return format::kCheapKdf;
 }
 
 namespace {

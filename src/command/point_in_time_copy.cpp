@@ -154,7 +154,7 @@ void PointInTimeCopy::OpenCopyRepository(int jobs) {
   options.repo_url.reset();
   copy_ctx_ = std::make_unique<Context>(options, std::move(copy));
   format::Repository::Init(copy_ctx_->storage(), copy_ctx_->config().passphrase.Resolve(),
-                           format::KdfParams{1u << 10, 8, 1});  // the key is random: no need to stretch it
+                           format::kCheapKdf);  // the key is random: no need to stretch it
 }
 
 }  // namespace dhanbak::command

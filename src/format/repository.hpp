@@ -42,6 +42,10 @@ struct KdfParams {
   uint64_t p = 1;
 };
 
+// The least scrypt cost: for keys whose passphrase is itself random (a scratch repository's), and
+// for the keys the test suites make (DHANBAK_TESTONLY_WEAKEN_KDF).
+inline constexpr KdfParams kCheapKdf{1u << 10, 8, 1};
+
 // Upper bounds on a key's scrypt cost (2x the default memory, 4x its work): a key file planted by
 // someone who can write to the repository cannot make opening it take minutes or gigabytes.
 inline constexpr uint64_t kMaxScryptN = 1u << 20;

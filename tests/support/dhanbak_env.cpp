@@ -75,7 +75,7 @@ void DhanbakEnv::InitFast() const {
   std::getline(in, passphrase);
   std::filesystem::create_directories(repo_dir());  // as `dhanbak init` does
   storage::LocalStorage storage(repo_dir());
-  format::Repository::Init(storage, passphrase, format::KdfParams{1u << 10, 8, 1});
+  format::Repository::Init(storage, passphrase, format::kCheapKdf);
 }
 
 std::vector<std::string> DhanbakEnv::Argv(const std::vector<std::string>& args) const {

@@ -80,13 +80,13 @@ class PgCluster {
 
  private:
   void Create(const StandbyOf* standby);
-  Options options_;
   void Start();
   void CloneFrom(const StandbyOf& standby);
   void Launch();  // pg_ctl start on a free port
   void Stop() noexcept;
   void StartWatchdog();
 
+  Options options_;
   std::string bindir_;
   std::string base_dir_;
   std::string data_dir_;
