@@ -9,7 +9,7 @@
 
 namespace dhanbak::stream {
 
-constexpr int kDefaultZstdLevel = 3;
+constexpr int kDefaultZstdLevel = 2;
 
 std::string ZstdCompress(std::string_view data, int level = kDefaultZstdLevel);
 // Throws Error(kCorruption) on a malformed frame or output larger than max_output.
