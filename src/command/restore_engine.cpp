@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "command/parallel.hpp"
+#include "command/transfer_width.hpp"
 #include "common/interrupt.hpp"
 #include "common/log.hpp"
 #include "common/test_pause.hpp"
@@ -54,7 +55,8 @@ class Restorer {
  public:
   Restorer(Context& ctx, const format::Manifest& m, const RestoreSpec& spec)
       : ctx_(ctx), m_(m), spec_(spec),
-        fetcher_(ctx.repository(), static_cast<size_t>(std::max({2, spec.jobs * 2, ctx.config().b2.connections})), 4) {
+        fetcher_(ctx.repository(), RestoreTransferWidth(ctx.config(), spec.jobs).threads,
+                 RestoreTransferWidth(ctx.config(), spec.jobs).window) {
     for (const auto& t : m_.tables) {
       if (spec_.tables.empty() || spec_.tables.count(t.schema + "." + t.name)) tables_.push_back(&t);
     }

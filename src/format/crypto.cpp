@@ -1,5 +1,7 @@
 #include "format/crypto.hpp"
 
+#include <algorithm>
+
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -106,7 +108,7 @@ std::string Scrypt(std::string_view passphrase, std::string_view salt, uint64_t 
 }
 
 std::string AesGcmSeal(std::string_view key, std::string_view nonce, std::string_view aad,
-                       std::string_view plaintext) {
+                       std::string_view plaintext, std::string_view prefix) {
   CipherCtx c;
   if (c.ctx == nullptr) ThrowSslError("aes-gcm init");
   Check(EVP_EncryptInit_ex(c.ctx, EVP_aes_256_gcm(), nullptr, nullptr, nullptr), "aes-gcm init");
@@ -115,12 +117,13 @@ std::string AesGcmSeal(std::string_view key, std::string_view nonce, std::string
   Check(EVP_EncryptInit_ex(c.ctx, nullptr, nullptr, U(key), U(nonce)), "aes-gcm key");
   int len = 0;
   if (!aad.empty()) Check(EVP_EncryptUpdate(c.ctx, nullptr, &len, U(aad), static_cast<int>(aad.size())), "aes-gcm aad");
-  std::string out(plaintext.size() + kTagSize, '\0');
-  int total = 0;
+  std::string out(prefix.size() + plaintext.size() + kTagSize, '\0');
+  std::copy(prefix.begin(), prefix.end(), out.begin());
+  int total = static_cast<int>(prefix.size());
   if (!plaintext.empty()) {
-    Check(EVP_EncryptUpdate(c.ctx, U(out), &len, U(plaintext), static_cast<int>(plaintext.size())),
+    Check(EVP_EncryptUpdate(c.ctx, U(out) + total, &len, U(plaintext), static_cast<int>(plaintext.size())),
           "aes-gcm encrypt");
-    total = len;
+    total += len;
   }
   Check(EVP_EncryptFinal_ex(c.ctx, U(out) + total, &len), "aes-gcm final");
   total += len;

@@ -39,9 +39,10 @@ std::string HkdfSha256(std::string_view key, std::string_view info, size_t lengt
 std::string Scrypt(std::string_view passphrase, std::string_view salt, uint64_t n, uint64_t r,
                    uint64_t p, size_t length);
 
-// Returns ciphertext || tag.
+// Returns prefix || ciphertext || tag (a prefix, such as an object's header, costs no extra copy
+// of the ciphertext).
 std::string AesGcmSeal(std::string_view key, std::string_view nonce, std::string_view aad,
-                       std::string_view plaintext);
+                       std::string_view plaintext, std::string_view prefix = {});
 // Takes ciphertext || tag; throws Error(kCorruption) when authentication fails.
 std::string AesGcmOpen(std::string_view key, std::string_view nonce, std::string_view aad,
                        std::string_view sealed);

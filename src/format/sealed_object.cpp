@@ -26,8 +26,7 @@ std::string Seal(std::string_view key, ObjectKind kind, std::string_view name, u
   header.replace(8, crypto::kNonceSize, crypto::RandomBytes(crypto::kNonceSize));
   std::string aad = header;
   aad.append(name);
-  return header + crypto::AesGcmSeal(key, std::string_view(header).substr(8, crypto::kNonceSize),
-                                     aad, plaintext);
+  return crypto::AesGcmSeal(key, std::string_view(header).substr(8, crypto::kNonceSize), aad, plaintext, header);
 }
 
 }  // namespace

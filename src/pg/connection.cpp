@@ -161,7 +161,13 @@ void PgConnection::CopyInBegin(const std::string& sql) {
 }
 
 void PgConnection::CopyInPut(std::string_view data) {
-  if (PQputCopyData(conn_, data.data(), static_cast<int>(data.size())) != 1) Fail("COPY failed");
+  // libpq buffers a CopyData message whole, growing its output buffer to the largest one it was
+  // given (and keeping it): whole chunks of up to 8 MiB would cost that much per connection.
+  constexpr size_t kMessageBytes = 256 * 1024;
+  for (size_t at = 0; at < data.size(); at += kMessageBytes) {
+    std::string_view piece = data.substr(at, kMessageBytes);
+    if (PQputCopyData(conn_, piece.data(), static_cast<int>(piece.size())) != 1) Fail("COPY failed");
+  }
 }
 
 void PgConnection::CopyInEnd() {

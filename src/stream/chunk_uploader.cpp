@@ -8,8 +8,10 @@
 
 namespace dhanbak::stream {
 
-ChunkUploader::ChunkUploader(const format::Repository& repo, size_t threads, size_t max_in_flight)
-    : repo_(repo), max_in_flight_(max_in_flight == 0 ? 1 : max_in_flight), pool_(threads) {}
+ChunkUploader::ChunkUploader(const format::Repository& repo, size_t threads, size_t max_in_flight,
+                             size_t max_in_flight_bytes)
+    : repo_(repo), max_in_flight_(max_in_flight == 0 ? 1 : max_in_flight),
+      max_in_flight_bytes_(max_in_flight_bytes), pool_(threads) {}
 
 ChunkUploader::~ChunkUploader() {
   // Let queued uploads finish (or fail) before members go away.
@@ -138,12 +140,17 @@ std::string ChunkUploader::Add(std::string&& plaintext, const ChunkHint& hint) {
       return id;
     }
     base = DeltaBaseFor(id, hint);
-    cv_.wait(lock, [this] { return in_flight_ < max_in_flight_ || error_; });
+    const size_t bytes = plaintext.size();
+    cv_.wait(lock, [&] {
+      return (in_flight_ < max_in_flight_ && (in_flight_ == 0 || in_flight_bytes_ + bytes <= max_in_flight_bytes_)) ||
+             error_;
+    });
     if (error_) {
       known_.erase(id);  // never queued: not stored, so a later stream must store it
       RethrowIfFailed();
     }
     ++in_flight_;
+    in_flight_bytes_ += bytes;
   }
   pool_.Submit([this, id, base, data = std::move(plaintext)] {
     std::exception_ptr failure;
@@ -164,6 +171,7 @@ std::string ChunkUploader::Add(std::string&& plaintext, const ChunkHint& hint) {
     if (!failure) known_[id] = stored_base;
     if (!failure && distrusted_.erase(id)) restored_.push_back(id);
     --in_flight_;
+    in_flight_bytes_ -= data.size();
     cv_.notify_all();
   });
   return id;

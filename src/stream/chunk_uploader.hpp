@@ -33,7 +33,12 @@ struct ChunkHint {
 
 class ChunkUploader {
  public:
-  ChunkUploader(const format::Repository& repo, size_t threads, size_t max_in_flight);
+  // Plaintext bytes queued or uploading at most (one chunk is always let in, however large): with
+  // chunks of 2.5 MiB on average and 8 MiB at most, memory stays bounded whatever the database.
+  static constexpr size_t kMaxInFlightBytes = 16 * 1024 * 1024;
+
+  ChunkUploader(const format::Repository& repo, size_t threads, size_t max_in_flight,
+                size_t max_in_flight_bytes = kMaxInFlightBytes);
   ~ChunkUploader();
 
   // Lists chunks/ once so that chunks stored by earlier runs are not uploaded again.
@@ -48,8 +53,8 @@ class ChunkUploader {
   void Distrust(const std::vector<std::string>& ids);
   // Ids of distrusted chunks stored again since the last call.
   std::vector<std::string> TakeRestored();
-  // Returns the chunk's id; blocks while max_in_flight chunks are pending. Rethrows the first
-  // upload error.
+  // Returns the chunk's id; blocks while max_in_flight chunks, or max_in_flight_bytes, are
+  // pending. Rethrows the first upload error.
   std::string Add(std::string&& plaintext, const ChunkHint& hint = {});
   // After Flush: how each chunk of `ref` is stored (its `bases`; cleared when all are whole).
   void RecordBases(format::StreamRef& ref) const;
@@ -76,9 +81,11 @@ class ChunkUploader {
 
   const format::Repository& repo_;
   size_t max_in_flight_;
+  size_t max_in_flight_bytes_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   size_t in_flight_ = 0;
+  size_t in_flight_bytes_ = 0;
   std::exception_ptr error_;
   std::unordered_map<std::string, std::string> known_;  // stored chunk id → its base ("" whole)
   std::unordered_set<std::string> distrusted_;

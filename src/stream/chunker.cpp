@@ -1,5 +1,7 @@
 #include "stream/chunker.hpp"
 
+#include <utility>
+
 #include "dhanbak/error.hpp"
 
 namespace dhanbak::stream {
@@ -26,12 +28,18 @@ Chunker::Chunker(const ChunkerParams& params, bool row_aligned)
   mask_ = ~0ull << (64 - params.avg_bits);
   uint64_t state = params.seed;
   for (auto& g : gear_) g = SplitMix64(state);
-  cur_.reserve(params.max_size);
 }
 
 void Chunker::Cut(size_t length, const Emit& emit) {
-  std::string chunk = cur_.substr(0, length);
-  cur_.erase(0, length);
+  // Most cuts take the whole buffer: handed over as it is, not copied. The buffer is not reserved
+  // at the maximum chunk size either: only what a chunk holds is resident while it is uploaded.
+  std::string chunk;
+  if (length == cur_.size()) {
+    chunk = std::exchange(cur_, std::string());
+  } else {
+    chunk = cur_.substr(0, length);
+    cur_.erase(0, length);
+  }
   last_row_end_ = 0;
   if (row_aligned_) {
     size_t nl = cur_.rfind('\n');

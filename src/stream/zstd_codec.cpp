@@ -8,15 +8,36 @@
 
 namespace dhanbak::stream {
 
-std::string ZstdCompress(std::string_view data, int level) {
-  // Contexts are reused per thread: creating one costs more than compressing a small chunk.
-  thread_local std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> ctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
-  std::string out(ZSTD_compressBound(data.size()), '\0');
-  size_t n = ZSTD_compressCCtx(ctx.get(), out.data(), out.size(), data.data(), data.size(), level);
-  if (ZSTD_isError(n)) throw Error(ErrorCode::kInternal, std::string("zstd compress: ") + ZSTD_getErrorName(n));
-  out.resize(n);
-  return out;
+namespace {
+
+void Check(size_t ret, const char* what, ErrorCode code) {
+  if (ZSTD_isError(ret)) throw Error(code, std::string(what) + ": " + ZSTD_getErrorName(ret));
 }
+
+// Contexts are reused per thread: creating one costs more than compressing a small chunk. Each use
+// starts from a reset context, so no parameter or reference of the previous frame lingers.
+ZSTD_CCtx* ThreadCCtx(int level) {
+  thread_local std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> ctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  ZSTD_CCtx_reset(ctx.get(), ZSTD_reset_session_and_parameters);
+  Check(ZSTD_CCtx_setParameter(ctx.get(), ZSTD_c_compressionLevel, level), "zstd", ErrorCode::kInternal);
+  return ctx.get();
+}
+
+// One frame with the context's parameters, into an uninitialised buffer of the worst-case size
+// (zstd touches only the pages it writes), then copied out at its real size: a zero-filled string
+// of compressBound would make every page of the worst case resident, about the chunk's own size
+// again per uploading thread.
+std::string CompressFrame(ZSTD_CCtx* c, std::string_view data) {
+  const size_t bound = ZSTD_compressBound(data.size());
+  std::unique_ptr<char[]> buffer(new char[bound]);
+  size_t n = ZSTD_compress2(c, buffer.get(), bound, data.data(), data.size());
+  Check(n, "zstd compress", ErrorCode::kInternal);
+  return std::string(buffer.get(), n);
+}
+
+}  // namespace
+
+std::string ZstdCompress(std::string_view data, int level) { return CompressFrame(ThreadCCtx(level), data); }
 
 namespace {
 
@@ -27,10 +48,6 @@ ZSTD_DCtx* ThreadDCtx() {
   // Parameters too: a reference or window limit set for the previous frame must not linger.
   ZSTD_DCtx_reset(ctx.get(), ZSTD_reset_session_and_parameters);
   return ctx.get();
-}
-
-void Check(size_t ret, const char* what, ErrorCode code) {
-  if (ZSTD_isError(ret)) throw Error(code, std::string(what) + ": " + ZSTD_getErrorName(ret));
 }
 
 // Largest window a reference frame may ask for: two chunks of the chunker's 8 MiB maximum, with
@@ -50,20 +67,13 @@ std::string DecompressWith(ZSTD_DCtx* ctx, std::string_view frame, size_t max_ou
 }  // namespace
 
 std::string ZstdCompressWithReference(std::string_view data, std::string_view reference, int level) {
-  thread_local std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> ctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
-  ZSTD_CCtx* c = ctx.get();
-  ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters);
-  Check(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level), "zstd", ErrorCode::kInternal);
+  ZSTD_CCtx* c = ThreadCCtx(level);
   Check(ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, WindowLogFor(reference.size() + data.size())), "zstd",
         ErrorCode::kInternal);
   // Long-distance matching finds the reference's rows however far back they sit in it.
   Check(ZSTD_CCtx_setParameter(c, ZSTD_c_enableLongDistanceMatching, 1), "zstd", ErrorCode::kInternal);
   Check(ZSTD_CCtx_refPrefix(c, reference.data(), reference.size()), "zstd", ErrorCode::kInternal);
-  std::string out(ZSTD_compressBound(data.size()), '\0');
-  size_t n = ZSTD_compress2(c, out.data(), out.size(), data.data(), data.size());
-  Check(n, "zstd compress", ErrorCode::kInternal);
-  out.resize(n);
-  return out;
+  return CompressFrame(c, data);
 }
 
 std::string ZstdDecompressWithReference(std::string_view frame, std::string_view reference, size_t max_output) {

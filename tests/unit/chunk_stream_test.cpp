@@ -160,6 +160,17 @@ TEST_CASE("chunk stream: a stream is stored in chunks and fetched back byte for 
   CHECK(Fetch(fetcher, empty).empty());
 }
 
+TEST_CASE("chunk stream: a byte budget smaller than one chunk still stores every chunk, one at a time") {
+  TestRepo t;
+  ChunkUploader uploader(*t.repo, 3, 4, /*max_in_flight_bytes=*/1);
+  const std::string data = Rows(4000, 7);
+  StreamRef ref = Store(uploader, data);
+  REQUIRE(ref.chunks.size() > 3);
+  CHECK(uploader.new_chunks() == static_cast<int64_t>(ref.chunks.size()));
+  ChunkFetcher fetcher(*t.repo, 2, 2);
+  CHECK(Fetch(fetcher, ref) == data);
+}
+
 TEST_CASE("chunk stream: chunks already stored are not stored again, in this run or the next") {
   TestRepo t;
   const std::string data = Rows(5000, 2);
