@@ -647,7 +647,7 @@ catalog::BackupRecord BackUpRetryingConflicts(Context& ctx, stream::ChunkUploade
 format::Manifest BackupOneDatabase(Context& ctx, const std::string& database, int jobs, bool globals) {
   format::Repository& repo = ctx.repository();
   format::RunLock run_lock(ctx.storage(), "backup", format::LockKind::kShared);
-  const size_t threads = BackupTransferWidth(ctx.config(), jobs).threads;
+  const size_t threads = BackupUploadThreads(ctx, jobs);
   stream::ChunkUploader uploader(repo, threads, threads * 2);
   format::StreamRef captured;
   if (globals) {
@@ -687,7 +687,7 @@ int RunBackup(Context& ctx, const BackupOptions& options) {
     format::Repository& repo = ctx.repository();
     // Seen by prune on any machine: chunks this run reuses must not be swept meanwhile.
     run_lock = std::make_unique<format::RunLock>(ctx.storage(), "backup", format::LockKind::kShared);
-    const size_t threads = BackupTransferWidth(config, jobs).threads;
+    const size_t threads = BackupUploadThreads(ctx, jobs);
     uploader_holder = std::make_unique<stream::ChunkUploader>(repo, threads, threads * 2);
     uploader_holder->LoadExisting();  // after the lock: a prune that ran before has finished
     TestPausePoint("backup-locked");

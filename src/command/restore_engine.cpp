@@ -54,17 +54,18 @@ std::string FilteredPostDataList(int version, const std::string& archive, const 
 class Restorer {
  public:
   Restorer(Context& ctx, const format::Manifest& m, const RestoreSpec& spec)
-      : ctx_(ctx), m_(m), spec_(spec),
-        fetcher_(ctx.repository(), RestoreTransferWidth(ctx.config(), spec.jobs).threads,
-                 RestoreTransferWidth(ctx.config(), spec.jobs).window) {
+      : Restorer(ctx, m, spec, RestoreTransferWidth(ctx, spec.jobs)) {}
+
+  void Run(RestoreResult& result);
+
+ private:
+  Restorer(Context& ctx, const format::Manifest& m, const RestoreSpec& spec, RestoreFetchWidth width)
+      : ctx_(ctx), m_(m), spec_(spec), fetcher_(ctx.repository(), width.threads, width.window) {
     for (const auto& t : m_.tables) {
       if (spec_.tables.empty() || spec_.tables.count(t.schema + "." + t.name)) tables_.push_back(&t);
     }
   }
 
-  void Run(RestoreResult& result);
-
- private:
   void LoadTables();
   void Verify(RestoreResult& result, const std::string& archive, const std::string& work_dir);
   void CompareLayouts(RestoreResult& result);

@@ -6,16 +6,17 @@
 
 #include <cstddef>
 
-#include "dhanbak/config.hpp"
+#include "command/context.hpp"
 
 namespace dhanbak::command {
 
-struct TransferWidth {
-  size_t threads;  // compressing/uploading or downloading/decompressing threads
-  size_t window;   // restore: chunks read ahead of the one being loaded, per table stream
-};
+// Compressing and uploading threads of a backup.
+size_t BackupUploadThreads(Context& ctx, int jobs);
 
-TransferWidth BackupTransferWidth(const Config& config, int jobs);
-TransferWidth RestoreTransferWidth(const Config& config, int jobs);
+struct RestoreFetchWidth {
+  size_t threads;  // downloading/decompressing threads
+  size_t window;   // chunks read ahead of the one being loaded, per table stream
+};
+RestoreFetchWidth RestoreTransferWidth(Context& ctx, int jobs);
 
 }  // namespace dhanbak::command
