@@ -1,6 +1,9 @@
 #include "command/transfer_width.hpp"
 
 #include <algorithm>
+#include <string>
+
+#include "common/log.hpp"
 
 namespace dhanbak::command {
 namespace {
@@ -14,13 +17,22 @@ bool IsLocal(Context& ctx) { return ctx.repository_url().starts_with("file://");
 // threads instead of 4 takes the same time; a local restore with 2 threads and a window of 2
 // instead of 4 and 4 takes the same time and peaks at 65 MiB instead of 87.
 size_t BackupUploadThreads(Context& ctx, int jobs) {
-  if (IsLocal(ctx)) return static_cast<size_t>(std::max(2, jobs));
-  return static_cast<size_t>(std::max({2, jobs, ctx.config().b2.connections}));
+  const bool local = IsLocal(ctx);
+  const size_t threads = local ? static_cast<size_t>(std::max(2, jobs))
+                               : static_cast<size_t>(std::max({2, jobs, ctx.config().b2.connections}));
+  log::Debug(std::string(local ? "local" : "B2") + " repository: " + std::to_string(threads) +
+             " chunks compressed and stored at a time");
+  return threads;
 }
 
 RestoreFetchWidth RestoreTransferWidth(Context& ctx, int jobs) {
-  if (IsLocal(ctx)) return {static_cast<size_t>(std::max(2, jobs)), 2};
-  return {static_cast<size_t>(std::max({2, jobs * 2, ctx.config().b2.connections})), 4};
+  const bool local = IsLocal(ctx);
+  const RestoreFetchWidth width =
+      local ? RestoreFetchWidth{static_cast<size_t>(std::max(2, jobs)), 2}
+            : RestoreFetchWidth{static_cast<size_t>(std::max({2, jobs * 2, ctx.config().b2.connections})), 4};
+  log::Debug(std::string(local ? "local" : "B2") + " repository: " + std::to_string(width.threads) +
+             " chunks fetched at a time, " + std::to_string(width.window) + " read ahead per table");
+  return width;
 }
 
 }  // namespace dhanbak::command

@@ -22,7 +22,9 @@ TEST_CASE("an append-only application key (no deleteFiles) backs up, restores an
   settings.key = kAppendKey;
   B2Dhanbak dhanbak(emulator, {db}, settings);
   dhanbak.RunOk({"init"});
-  ProcessResult first = dhanbak.RunOk({"backup", db});
+  ProcessResult first = dhanbak.RunOk({"-v", "backup", db});
+  // A B2 repository is bound by round trips: [b2] connections (4) chunks in flight, not one per job.
+  CHECK(first.err.find("B2 repository: 4 chunks compressed and stored at a time") != std::string::npos);
   // A second night: every chunk is already there, nothing needs deleting or overwriting.
   dhanbak.RunOk({"backup", db});
   json backups = dhanbak.ListJson();
@@ -43,6 +45,22 @@ TEST_CASE("an append-only application key (no deleteFiles) backs up, restores an
   CHECK(prune.exit_code == 0);
   CHECK(emulator.ListNames(std::string(kPrefix) + "/manifests/").size() == 2);  // keep_last = 3
   CHECK(emulator.ListNames(std::string(kPrefix) + "/locks/").empty());
+
+  // --repo decides, not the configuration's url: a local repository named on the command line is
+  // bound by CPU and gets one thread per job (2), for the backup and for the restore.
+  const std::string local = MakeTempDir("dhanbak-e2e-local");
+  const std::string local_url = "file://" + local + "/repo";
+  dhanbak.RunOk({"--repo", local_url, "init"});
+  ProcessResult local_backup = dhanbak.RunOk({"-v", "--repo", local_url, "backup", db});
+  CHECK(local_backup.err.find("local repository: 2 chunks compressed and stored at a time") != std::string::npos);
+  CHECK(local_backup.err.find("B2 repository") == std::string::npos);
+  cluster.DropDatabase("width_check");
+  ProcessResult local_restore =
+      dhanbak.RunOk({"-v", "--repo", local_url, "restore", db, "--target-db", "width_check", "--no-verify"});
+  CHECK(local_restore.err.find("local repository: 2 chunks fetched at a time, 2 read ahead per table") !=
+        std::string::npos);
+  cluster.DropDatabase("width_check");
+  fs::remove_all(local);
 }
 
 TEST_CASE("B2: a chunk found corrupted is uploaded again as a new version, and readers get the good one") {
