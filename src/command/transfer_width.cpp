@@ -18,6 +18,13 @@ size_t BackupUploadThreads(Context& ctx, int jobs) {
   return static_cast<size_t>(std::max({2, jobs, ctx.config().b2.connections}));
 }
 
+// Locally one chunk queued beyond those being compressed is enough to keep every thread busy; each
+// further one is one more chunk-sized buffer resident for the whole run (stream/buffer_pool.hpp).
+// B2 keeps two per connection, so that a connection never waits for a chunk between two uploads.
+size_t BackupChunksInFlight(Context& ctx, size_t threads) {
+  return IsLocal(ctx) ? threads + 1 : threads * 2;
+}
+
 RestoreFetchWidth RestoreTransferWidth(Context& ctx, int jobs) {
   if (IsLocal(ctx)) return {static_cast<size_t>(std::max(2, jobs)), 2};
   return {static_cast<size_t>(std::max({2, jobs * 2, ctx.config().b2.connections})), 4};
