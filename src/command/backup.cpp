@@ -648,7 +648,7 @@ format::Manifest BackupOneDatabase(Context& ctx, const std::string& database, in
   format::Repository& repo = ctx.repository();
   format::RunLock run_lock(ctx.storage(), "backup", format::LockKind::kShared);
   const size_t threads = BackupUploadThreads(ctx, jobs);
-  stream::ChunkUploader uploader(repo, threads, threads * 2);
+  stream::ChunkUploader uploader(repo, threads, BackupChunksInFlight(ctx, threads));
   format::StreamRef captured;
   if (globals) {
     captured = CaptureGlobals(ctx, uploader, database);
@@ -688,7 +688,7 @@ int RunBackup(Context& ctx, const BackupOptions& options) {
     // Seen by prune on any machine: chunks this run reuses must not be swept meanwhile.
     run_lock = std::make_unique<format::RunLock>(ctx.storage(), "backup", format::LockKind::kShared);
     const size_t threads = BackupUploadThreads(ctx, jobs);
-    uploader_holder = std::make_unique<stream::ChunkUploader>(repo, threads, threads * 2);
+    uploader_holder = std::make_unique<stream::ChunkUploader>(repo, threads, BackupChunksInFlight(ctx, threads));
     uploader_holder->LoadExisting();  // after the lock: a prune that ran before has finished
     TestPausePoint("backup-locked");
     distrusted = DistrustDamagedChunks(ctx, *uploader_holder);

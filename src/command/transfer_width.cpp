@@ -25,6 +25,13 @@ size_t BackupUploadThreads(Context& ctx, int jobs) {
   return threads;
 }
 
+// Locally one chunk queued beyond those being compressed is enough to keep every thread busy; each
+// further one is one more chunk-sized buffer resident for the whole run (stream/buffer_pool.hpp).
+// B2 keeps two per connection, so that a connection never waits for a chunk between two uploads.
+size_t BackupChunksInFlight(Context& ctx, size_t threads) {
+  return IsLocal(ctx) ? threads + 1 : threads * 2;
+}
+
 RestoreFetchWidth RestoreTransferWidth(Context& ctx, int jobs) {
   const bool local = IsLocal(ctx);
   const RestoreFetchWidth width =

@@ -12,6 +12,8 @@ namespace dhanbak::command {
 
 // Compressing and uploading threads of a backup.
 size_t BackupUploadThreads(Context& ctx, int jobs);
+// Chunks a backup has queued or uploading at most, with `threads` upload threads.
+size_t BackupChunksInFlight(Context& ctx, size_t threads);
 
 struct RestoreFetchWidth {
   size_t threads;  // downloading/decompressing threads

@@ -132,6 +132,23 @@ std::string AesGcmSeal(std::string_view key, std::string_view nonce, std::string
   return out;
 }
 
+void AesGcmSealInPlace(std::string_view key, std::string_view nonce, std::string_view aad, char* data,
+                       size_t size, char* tag) {
+  CipherCtx c;
+  if (c.ctx == nullptr) ThrowSslError("aes-gcm init");
+  Check(EVP_EncryptInit_ex(c.ctx, EVP_aes_256_gcm(), nullptr, nullptr, nullptr), "aes-gcm init");
+  Check(EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce.size()), nullptr),
+        "aes-gcm ivlen");
+  Check(EVP_EncryptInit_ex(c.ctx, nullptr, nullptr, U(key), U(nonce)), "aes-gcm key");
+  int len = 0;
+  if (!aad.empty()) Check(EVP_EncryptUpdate(c.ctx, nullptr, &len, U(aad), static_cast<int>(aad.size())), "aes-gcm aad");
+  auto* bytes = reinterpret_cast<unsigned char*>(data);
+  // GCM is a stream mode: EVP_EncryptUpdate may write its output over its input.
+  if (size > 0) Check(EVP_EncryptUpdate(c.ctx, bytes, &len, bytes, static_cast<int>(size)), "aes-gcm encrypt");
+  Check(EVP_EncryptFinal_ex(c.ctx, bytes + size, &len), "aes-gcm final");  // GCM writes nothing here
+  Check(EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_GET_TAG, kTagSize, tag), "aes-gcm tag");
+}
+
 std::string AesGcmOpen(std::string_view key, std::string_view nonce, std::string_view aad,
                        std::string_view sealed) {
   if (sealed.size() < kTagSize) throw Error(ErrorCode::kCorruption, "sealed data is truncated");

@@ -43,6 +43,11 @@ std::string Scrypt(std::string_view passphrase, std::string_view salt, uint64_t 
 // of the ciphertext).
 std::string AesGcmSeal(std::string_view key, std::string_view nonce, std::string_view aad,
                        std::string_view plaintext, std::string_view prefix = {});
+// The same encryption in place: `data` (size bytes) becomes its ciphertext and the tag is written
+// to `tag` (kTagSize bytes), so a caller that built the plaintext in its output buffer needs no
+// second buffer of the object's size.
+void AesGcmSealInPlace(std::string_view key, std::string_view nonce, std::string_view aad, char* data,
+                       size_t size, char* tag);
 // Takes ciphertext || tag; throws Error(kCorruption) when authentication fails.
 std::string AesGcmOpen(std::string_view key, std::string_view nonce, std::string_view aad,
                        std::string_view sealed);

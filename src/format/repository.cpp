@@ -309,6 +309,10 @@ std::string Repository::SealChunk(const std::string& id, std::string_view plaint
   return SealObject(enc_key_, ObjectKind::kChunk, ChunkName(id), plaintext);
 }
 
+size_t Repository::SealChunkInto(char* out, const std::string& id, std::string_view plaintext) const {
+  return SealObjectInto(out, enc_key_, ObjectKind::kChunk, ChunkName(id), plaintext);
+}
+
 std::string Repository::SealWalObject(const std::string& name, std::string_view plaintext) const {
   return SealObject(enc_key_, ObjectKind::kWal, name, plaintext);
 }

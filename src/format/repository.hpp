@@ -81,6 +81,9 @@ class Repository {
   static std::string ChunkStorageProblem(const std::string& id, const std::string& base,
                                          const std::unordered_set<std::string>& stored_names);
   std::string SealChunk(const std::string& id, std::string_view plaintext) const;
+  // SealChunk's object written to `out` (at least SealedBound(plaintext.size()) bytes); returns
+  // its length.
+  size_t SealChunkInto(char* out, const std::string& id, std::string_view plaintext) const;
   std::string SealDeltaChunk(const std::string& id, std::string_view plaintext, const std::string& base,
                              std::string_view base_plaintext) const;
   // Opens a whole chunk and checks that its content hashes to `id`. Throws kCorruption naming it.

@@ -1,5 +1,7 @@
 #include "format/sealed_object.hpp"
 
+#include <algorithm>
+
 #include "dhanbak/error.hpp"
 #include "format/crypto.hpp"
 #include "stream/zstd_codec.hpp"
@@ -16,14 +18,19 @@ constexpr uint8_t kVersion = 1;
 
 constexpr uint8_t kNone = 0, kZstd = 1, kZstdAgainstReference = 2;
 
-std::string Seal(std::string_view key, ObjectKind kind, std::string_view name, uint8_t compression,
-                 const std::string& plaintext) {
+std::string Header(ObjectKind kind, uint8_t compression) {
   std::string header(kSealedHeaderSize, '\0');
   header.replace(0, 4, kMagic, 4);
   header[4] = static_cast<char>(kVersion);
   header[5] = static_cast<char>(kind);
   header[6] = static_cast<char>(compression);
   header.replace(8, crypto::kNonceSize, crypto::RandomBytes(crypto::kNonceSize));
+  return header;
+}
+
+std::string Seal(std::string_view key, ObjectKind kind, std::string_view name, uint8_t compression,
+                 const std::string& plaintext) {
+  std::string header = Header(kind, compression);
   std::string aad = header;
   aad.append(name);
   return crypto::AesGcmSeal(key, std::string_view(header).substr(8, crypto::kNonceSize), aad, plaintext, header);
@@ -35,6 +42,22 @@ std::string SealObject(std::string_view key, ObjectKind kind, std::string_view n
                        std::string_view payload, bool compress) {
   return Seal(key, kind, name, compress ? kZstd : kNone,
               compress ? stream::ZstdCompress(payload) : std::string(payload));
+}
+
+size_t SealedBound(size_t payload_size) {
+  return kSealedHeaderSize + stream::ZstdCompressBound(payload_size) + crypto::kTagSize;
+}
+
+size_t SealObjectInto(char* out, std::string_view key, ObjectKind kind, std::string_view name,
+                      std::string_view payload) {
+  const std::string header = Header(kind, kZstd);
+  std::copy(header.begin(), header.end(), out);
+  char* body = out + kSealedHeaderSize;
+  const size_t n = stream::ZstdCompressInto(payload, body, stream::ZstdCompressBound(payload.size()));
+  std::string aad = header;
+  aad.append(name);
+  crypto::AesGcmSealInPlace(key, std::string_view(header).substr(8, crypto::kNonceSize), aad, body, n, body + n);
+  return kSealedHeaderSize + n + crypto::kTagSize;
 }
 
 std::string SealObjectAgainst(std::string_view key, ObjectKind kind, std::string_view name,

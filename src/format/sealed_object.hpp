@@ -36,6 +36,14 @@ constexpr size_t kMaxObjectPlaintext = 1ull << 30;  // 1 GiB: refuse to inflate 
 std::string SealObject(std::string_view key, ObjectKind kind, std::string_view name,
                        std::string_view payload, bool compress = true);
 
+// SealObject (compressed) written to `out`, which holds at least SealedBound(payload.size())
+// bytes; returns the object's length. The payload is compressed straight into `out` and encrypted
+// there, so sealing needs no buffer besides `out`, which the caller can keep from one object to
+// the next (the backup's upload threads do).
+size_t SealObjectInto(char* out, std::string_view key, ObjectKind kind, std::string_view name,
+                      std::string_view payload);
+size_t SealedBound(size_t payload_size);
+
 // A delta: the payload compressed with `reference` as zstd's prefix (compression 2). Opening it
 // needs the same reference bytes (for a chunk: its base chunk's plaintext).
 std::string SealObjectAgainst(std::string_view key, ObjectKind kind, std::string_view name,

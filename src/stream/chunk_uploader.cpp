@@ -1,17 +1,23 @@
 #include "stream/chunk_uploader.hpp"
 
+#include <algorithm>
+#include <memory>
 #include <utility>
 
 #include "common/interrupt.hpp"
 #include "common/log.hpp"
 #include "dhanbak/error.hpp"
+#include "format/sealed_object.hpp"
 
 namespace dhanbak::stream {
 
 ChunkUploader::ChunkUploader(const format::Repository& repo, size_t threads, size_t max_in_flight,
                              size_t max_in_flight_bytes)
     : repo_(repo), max_in_flight_(max_in_flight == 0 ? 1 : max_in_flight),
-      max_in_flight_bytes_(max_in_flight_bytes), pool_(threads) {}
+      max_in_flight_bytes_(max_in_flight_bytes),
+      // As many buffers as can be in use at once: one per chunker (at most one COPY job per
+      // thread) and one per chunk in flight. More are never needed, so none is freed in a run.
+      buffers_(max_in_flight_ + threads, repo.chunker_params().max_size), pool_(threads) {}
 
 ChunkUploader::~ChunkUploader() {
   // Let queued uploads finish (or fail) before members go away.
@@ -90,29 +96,48 @@ std::string ChunkUploader::DeltaBaseFor(const std::string& id, const ChunkHint& 
   return whole;
 }
 
-std::string ChunkUploader::Seal(const std::string& id, const std::string& plaintext, const std::string& base,
-                                std::string& stored_base) const {
+namespace {
+
+// The upload thread's sealed-object buffer, kept from one chunk to the next for the reason the
+// chunk buffers are pooled (buffer_pool.hpp). Created at the largest chunk's bound, uninitialised:
+// only the pages a sealed chunk fills are ever resident.
+char* SealScratch(size_t bytes) {
+  thread_local std::unique_ptr<char[]> buffer;
+  thread_local size_t capacity = 0;
+  if (bytes > capacity) {
+    buffer.reset();
+    buffer.reset(new char[bytes]);
+    capacity = bytes;
+  }
+  return buffer.get();
+}
+
+}  // namespace
+
+std::string_view ChunkUploader::Seal(const std::string& id, const std::string& plaintext, const std::string& base,
+                                     std::string& stored_base, std::string& delta) const {
   stored_base.clear();
+  char* whole = SealScratch(format::SealedBound(std::max(plaintext.size(), repo_.chunker_params().max_size)));
   if (!base.empty()) {
     try {
-      std::string delta = repo_.SealDeltaChunk(id, plaintext, base, repo_.ReadChunk(base));
+      delta = repo_.SealDeltaChunk(id, plaintext, base, repo_.ReadChunk(base));
       if (delta.size() <= plaintext.size() / kDeltaSurelySmaller) {
         stored_base = base;
         return delta;
       }
-      std::string whole = repo_.SealChunk(id, plaintext);
-      if (delta.size() <= whole.size() / kDeltaMaxShareOfWhole) {
+      const size_t whole_size = repo_.SealChunkInto(whole, id, plaintext);
+      if (delta.size() <= whole_size / kDeltaMaxShareOfWhole) {
         stored_base = base;
         return delta;
       }
-      return whole;
+      return {whole, whole_size};
     } catch (const Error& e) {
       // An unreadable base (reported damaged by ReadChunk's readers) only costs the space saving.
       if (e.code() != ErrorCode::kCorruption && e.code() != ErrorCode::kNotFound) throw;
       log::Debug("chunk " + id + " stored whole: its base " + base + " cannot be read: " + e.what());
     }
   }
-  return repo_.SealChunk(id, plaintext);
+  return {whole, repo_.SealChunkInto(whole, id, plaintext)};
 }
 
 void ChunkUploader::RecordBases(format::StreamRef& ref) const {
@@ -137,6 +162,7 @@ std::string ChunkUploader::Add(std::string&& plaintext, const ChunkHint& hint) {
     RethrowIfFailed();
     if (!known_.emplace(id, "").second) {
       ++reused_chunks_;
+      buffers_.Give(std::move(plaintext));
       return id;
     }
     base = DeltaBaseFor(id, hint);
@@ -147,17 +173,20 @@ std::string ChunkUploader::Add(std::string&& plaintext, const ChunkHint& hint) {
     });
     if (error_) {
       known_.erase(id);  // never queued: not stored, so a later stream must store it
+      buffers_.Give(std::move(plaintext));
       RethrowIfFailed();
     }
     ++in_flight_;
     in_flight_bytes_ += bytes;
   }
-  pool_.Submit([this, id, base, data = std::move(plaintext)] {
+  pool_.Submit([this, id, base, data = std::move(plaintext)]() mutable {
     std::exception_ptr failure;
     std::string stored_base;
+    const size_t bytes = data.size();
     try {
       ThrowIfInterrupted();
-      std::string sealed = Seal(id, data, base, stored_base);
+      std::string delta;
+      std::string_view sealed = Seal(id, data, base, stored_base, delta);
       repo_.storage().Put(format::Repository::ChunkName(id, stored_base), sealed);
       stored_bytes_ += static_cast<int64_t>(sealed.size());
       ++new_chunks_;
@@ -165,13 +194,14 @@ std::string ChunkUploader::Add(std::string&& plaintext, const ChunkHint& hint) {
     } catch (...) {
       failure = std::current_exception();
     }
+    buffers_.Give(std::move(data));
     std::lock_guard<std::mutex> lock(mu_);
     if (failure && !error_) error_ = failure;
     if (failure) known_.erase(id);
     if (!failure) known_[id] = stored_base;
     if (!failure && distrusted_.erase(id)) restored_.push_back(id);
     --in_flight_;
-    in_flight_bytes_ -= data.size();
+    in_flight_bytes_ -= bytes;
     cv_.notify_all();
   });
   return id;

@@ -22,6 +22,7 @@
 
 #include "common/thread_pool.hpp"
 #include "format/repository.hpp"
+#include "stream/buffer_pool.hpp"
 
 namespace dhanbak::stream {
 
@@ -64,6 +65,10 @@ class ChunkUploader {
   // so the next database starts clean (chunks that failed to upload are not counted as stored).
   void Recover();
 
+  // Where chunkers feeding this uploader take their buffers: Add gives each chunk's buffer back
+  // once the chunk is stored (or found stored already).
+  BufferPool& buffers() { return buffers_; }
+
   int64_t new_chunks() const { return new_chunks_; }
   int64_t reused_chunks() const { return reused_chunks_; }
   int64_t stored_bytes() const { return stored_bytes_; }
@@ -76,8 +81,10 @@ class ChunkUploader {
   // The whole chunk to store `id` against, or "" (no usable hint). Call with mu_ held.
   std::string DeltaBaseFor(const std::string& id, const ChunkHint& hint) const;
   // Seals `plaintext` as a delta against `base` when that pays, else whole; sets `stored_base`.
-  std::string Seal(const std::string& id, const std::string& plaintext, const std::string& base,
-                   std::string& stored_base) const;
+  // A delta is returned in `delta`; a whole object is written to the calling thread's scratch
+  // buffer, which the view points into until the thread's next Seal.
+  std::string_view Seal(const std::string& id, const std::string& plaintext, const std::string& base,
+                        std::string& stored_base, std::string& delta) const;
 
   const format::Repository& repo_;
   size_t max_in_flight_;
@@ -91,6 +98,7 @@ class ChunkUploader {
   std::unordered_set<std::string> distrusted_;
   std::vector<std::string> restored_;
   std::atomic<int64_t> new_chunks_{0}, reused_chunks_{0}, stored_bytes_{0}, delta_chunks_{0};
+  BufferPool buffers_;
   ThreadPool pool_;  // last: destroyed (joined) first, while the members above still live
 };
 

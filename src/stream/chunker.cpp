@@ -17,8 +17,8 @@ uint64_t SplitMix64(uint64_t& state) {
 
 }  // namespace
 
-Chunker::Chunker(const ChunkerParams& params, bool row_aligned)
-    : params_(params), row_aligned_(row_aligned) {
+Chunker::Chunker(const ChunkerParams& params, bool row_aligned, BufferPool* pool)
+    : params_(params), pool_(pool), row_aligned_(row_aligned) {
   if (params.min_size == 0 || params.min_size > params.max_size || params.avg_bits < 8 ||
       params.avg_bits > 40) {
     throw Error(ErrorCode::kInvalidArgument, "invalid chunker parameters");
@@ -28,25 +28,37 @@ Chunker::Chunker(const ChunkerParams& params, bool row_aligned)
   mask_ = ~0ull << (64 - params.avg_bits);
   uint64_t state = params.seed;
   for (auto& g : gear_) g = SplitMix64(state);
+  cur_ = NewBuffer();
 }
 
+Chunker::~Chunker() {
+  if (pool_) pool_->Give(std::move(cur_));
+}
+
+std::string Chunker::NewBuffer() { return pool_ ? pool_->Take() : std::string(); }
+
 void Chunker::Cut(size_t length, const Emit& emit) {
-  // Most cuts take the whole buffer: handed over as it is, not copied. The buffer is not reserved
-  // at the maximum chunk size either: only what a chunk holds is resident while it is uploaded.
-  std::string chunk;
-  if (length == cur_.size()) {
-    chunk = std::exchange(cur_, std::string());
-  } else {
-    chunk = cur_.substr(0, length);
-    cur_.erase(0, length);
+  // The filled buffer is handed over as it is, not copied. A cut before its end (at max_size,
+  // after the last whole row) keeps only the partial row aside. The next buffer is taken once
+  // `emit` returns: `emit` may wait for the uploader's budget, and a buffer taken before would sit
+  // empty meanwhile, one more chunk-sized buffer per COPY job (buffer_pool.hpp). Without a pool the
+  // new buffer is not reserved at the maximum chunk size, so only what a chunk holds is resident
+  // while it is uploaded.
+  std::string chunk = std::exchange(cur_, std::string());
+  std::string rest;
+  if (length < chunk.size()) {
+    rest.assign(chunk, length, std::string::npos);
+    chunk.resize(length);
   }
+  want_cut_ = false;
+  emit(std::move(chunk));
+  cur_ = NewBuffer();
+  cur_.append(rest);
   last_row_end_ = 0;
   if (row_aligned_) {
     size_t nl = cur_.rfind('\n');
     if (nl != std::string::npos) last_row_end_ = nl + 1;
   }
-  want_cut_ = false;
-  emit(std::move(chunk));
 }
 
 void Chunker::Feed(std::string_view data, const Emit& emit) {

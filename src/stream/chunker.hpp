@@ -17,6 +17,8 @@
 #include <string>
 #include <string_view>
 
+#include "stream/buffer_pool.hpp"
+
 namespace dhanbak::stream {
 
 struct ChunkerParams {
@@ -30,7 +32,12 @@ class Chunker {
  public:
   using Emit = std::function<void(std::string&& chunk)>;
 
-  Chunker(const ChunkerParams& params, bool row_aligned);
+  // `pool`: where chunk buffers come from (and the uploader gives them back), or null for a new
+  // buffer per chunk. It must outlive the chunker.
+  Chunker(const ChunkerParams& params, bool row_aligned, BufferPool* pool = nullptr);
+  ~Chunker();
+  Chunker(const Chunker&) = delete;
+  Chunker& operator=(const Chunker&) = delete;
 
   // Feeds bytes; calls `emit` for every completed chunk (possibly several per call).
   void Feed(std::string_view data, const Emit& emit);
@@ -39,8 +46,10 @@ class Chunker {
 
  private:
   void Cut(size_t length, const Emit& emit);
+  std::string NewBuffer();
 
   ChunkerParams params_;
+  BufferPool* pool_;
   bool row_aligned_;
   uint64_t mask_;
   std::array<uint64_t, 256> gear_;

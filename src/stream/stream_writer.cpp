@@ -21,7 +21,7 @@ StreamWriter::StreamWriter(ChunkUploader& uploader, const ChunkerParams& params,
                            const format::StreamRef* previous)
     : uploader_(uploader), repo_(uploader.repository()), row_aligned_(row_aligned),
       previous_(row_aligned && previous && !previous->chunks.empty() ? previous : nullptr),
-      chunker_(params, row_aligned) {
+      chunker_(params, row_aligned, &uploader.buffers()) {
   if (previous_) {
     for (size_t i = 0; i < previous_->anchors.size(); ++i) previous_by_anchor_.emplace(previous_->anchors[i], i);
   }

@@ -39,6 +39,14 @@ std::string CompressFrame(ZSTD_CCtx* c, std::string_view data) {
 
 std::string ZstdCompress(std::string_view data, int level) { return CompressFrame(ThreadCCtx(level), data); }
 
+size_t ZstdCompressInto(std::string_view data, char* out, size_t capacity, int level) {
+  size_t n = ZSTD_compress2(ThreadCCtx(level), out, capacity, data.data(), data.size());
+  Check(n, "zstd compress", ErrorCode::kInternal);
+  return n;
+}
+
+size_t ZstdCompressBound(size_t size) { return ZSTD_compressBound(size); }
+
 namespace {
 
 using DCtxPtr = std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)>;

@@ -12,6 +12,10 @@ namespace dhanbak::stream {
 constexpr int kDefaultZstdLevel = 2;
 
 std::string ZstdCompress(std::string_view data, int level = kDefaultZstdLevel);
+// The same frame written to `out`, which holds at least ZstdCompressBound(data.size()) bytes;
+// returns its length. Only the pages written are touched (no zero-filled worst case).
+size_t ZstdCompressInto(std::string_view data, char* out, size_t capacity, int level = kDefaultZstdLevel);
+size_t ZstdCompressBound(size_t size);
 // Throws Error(kCorruption) on a malformed frame or output larger than max_output.
 std::string ZstdDecompress(std::string_view frame, size_t max_output);
 

@@ -20,6 +20,8 @@ using dhanbak::format::kSealedHeaderSize;
 using dhanbak::format::ObjectKind;
 using dhanbak::format::OpenObject;
 using dhanbak::format::SealObject;
+using dhanbak::format::SealObjectInto;
+using dhanbak::format::SealedBound;
 namespace crypto = dhanbak::crypto;
 
 namespace {
@@ -72,6 +74,22 @@ TEST_CASE("sealed objects round-trip, compressed and uncompressed") {
   // Compressible payloads actually shrink.
   std::string zeros(1 << 20, '\0');
   CHECK(SealObject(key, ObjectKind::kChunk, kName, zeros, true).size() < 10000);
+}
+
+TEST_CASE("an object sealed into a caller's buffer opens like one SealObject returns") {
+  const std::string key = crypto::RandomBytes(crypto::kKeySize);
+  std::mt19937 rng(5);
+  for (size_t size : {size_t{0}, size_t{1}, size_t{4096}, size_t{300000}}) {
+    std::string payload(size, '\0');
+    for (size_t i = 0; i < size; ++i) payload[i] = static_cast<char>(i % 7 == 0 ? rng() & 0xff : 'a' + i % 5);
+    std::string buffer(SealedBound(size), '\x55');  // a reused buffer holds earlier bytes
+    const size_t n = SealObjectInto(buffer.data(), key, ObjectKind::kChunk, "chunks/ab/abcd", payload);
+    CHECK(n <= buffer.size());
+    const std::string sealed = buffer.substr(0, n);
+    CHECK(OpenObject(key, ObjectKind::kChunk, "chunks/ab/abcd", sealed) == payload);
+    CHECK(sealed[6] == 1);  // compression: zstd, as SealObject writes it
+    CHECK_THROWS_AS(OpenObject(key, ObjectKind::kChunk, "chunks/ab/abce", sealed), Error);
+  }
 }
 
 TEST_CASE("sealed objects use a fresh nonce each time and do not contain the plaintext") {
