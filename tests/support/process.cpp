@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,12 +63,91 @@ struct Spawned {
   int err_fd = -1;
 };
 
+// What a child starts with: its argv and environment, its standard streams (stdin_fd -1 for
+// /dev/null), its working directory (nullptr: ours) and umask (none: ours). Its own process
+// group, so a timeout can kill it together with anything it started; SIGPIPE at its default;
+// none of the test process's other descriptors (sockets, other children's pipes), or a pipe's
+// EOF would depend on unrelated processes.
+struct ChildSetup {
+  char** argv;
+  char** envp;
+  int stdin_fd, stdout_fd, stderr_fd;
+  const char* cwd;
+  std::optional<mode_t> umask;
+};
+
+// posix_spawn, not fork: fork copies the (instrumented, large) test process's page tables and
+// leaves its memory copy-on-write until the child execs, a cost paid at every one of the suite's
+// thousands of runs. Returns 0, or the errno that kept the child from starting.
+int SpawnChild(const ChildSetup& c, pid_t& pid) {
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  if (c.cwd != nullptr) posix_spawn_file_actions_addchdir_np(&actions, c.cwd);
+  if (c.stdin_fd >= 0) {
+    posix_spawn_file_actions_adddup2(&actions, c.stdin_fd, 0);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  }
+  posix_spawn_file_actions_adddup2(&actions, c.stdout_fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, c.stderr_fd, 2);
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+  const int rc = posix_spawnp(&pid, c.argv[0], &actions, &attr, c.argv, c.envp);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) pid = -1;
+  return rc;
+}
+
+// fork and exec, for the one thing posix_spawn cannot set: the child's umask.
+int ForkChild(const ChildSetup& c, pid_t& pid) {
+  int exec_pipe[2];
+  if (pipe2(exec_pipe, O_CLOEXEC) != 0) return errno;
+  pid = fork();
+  if (pid < 0) {
+    const int e = errno;
+    close(exec_pipe[0]);
+    close(exec_pipe[1]);
+    return e;
+  }
+  if (pid == 0) {
+    // Only async-signal-safe calls between fork and exec (other test threads may hold malloc locks).
+    setpgid(0, 0);
+    int stdin_source = c.stdin_fd;
+    if (stdin_source < 0) stdin_source = open("/dev/null", O_RDONLY);
+    dup2(stdin_source, 0);
+    dup2(c.stdout_fd, 1);
+    dup2(c.stderr_fd, 2);
+    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    signal(SIGPIPE, SIG_DFL);
+    ::umask(*c.umask);
+    if (c.cwd == nullptr || chdir(c.cwd) == 0) execvpe(c.argv[0], c.argv, c.envp);
+    int e = errno;
+    (void)!write(exec_pipe[1], &e, sizeof e);
+    _exit(127);
+  }
+  close(exec_pipe[1]);
+  int child_errno = 0;
+  ssize_t n;
+  do {
+    n = read(exec_pipe[0], &child_errno, sizeof child_errno);
+  } while (n < 0 && errno == EINTR);
+  close(exec_pipe[0]);
+  return n == static_cast<ssize_t>(sizeof child_errno) ? child_errno : 0;
+}
+
 Spawned Spawn(const std::vector<std::string>& argv, const ProcessOptions& options) {
   if (argv.empty()) throw std::runtime_error("RunProcess: empty argv");
   IgnoreSigpipeOnce();
 
-  // Everything the child needs is prepared before fork: between fork and exec only
-  // async-signal-safe calls are allowed (other test threads may hold malloc locks).
+  // Everything the child needs is prepared before it starts.
   std::vector<std::string> env_strings = BuildEnvironment(options);
   std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());
@@ -77,53 +157,24 @@ Spawned Spawn(const std::vector<std::string>& argv, const ProcessOptions& option
   for (auto& s : argv_copy) argvp.push_back(s.data());
   argvp.push_back(nullptr);
 
-  int in_pipe[2] = {-1, -1}, out_pipe[2], err_pipe[2], exec_pipe[2];
+  int in_pipe[2] = {-1, -1}, out_pipe[2], err_pipe[2];
   if ((options.stdin_text && pipe2(in_pipe, O_CLOEXEC) != 0) || pipe2(out_pipe, O_CLOEXEC) != 0 ||
-      pipe2(err_pipe, O_CLOEXEC) != 0 || pipe2(exec_pipe, O_CLOEXEC) != 0) {
+      pipe2(err_pipe, O_CLOEXEC) != 0) {
     throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   }
-  const char* cwd = options.cwd.empty() ? nullptr : options.cwd.c_str();
-  const std::optional<mode_t> child_umask = options.umask;
-
-  pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    // Own process group, so a timeout can kill the child together with anything it started.
-    setpgid(0, 0);
-    int stdin_source = in_pipe[0];
-    if (stdin_source < 0) stdin_source = open("/dev/null", O_RDONLY);
-    dup2(stdin_source, 0);
-    dup2(out_pipe[1], 1);
-    dup2(err_pipe[1], 2);
-    // Descriptors the test process holds (sockets, other children's pipes) must not leak into
-    // the child, or a pipe's EOF would depend on unrelated processes.
-    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-    signal(SIGPIPE, SIG_DFL);
-    if (child_umask) ::umask(*child_umask);
-    if (cwd != nullptr && chdir(cwd) != 0) {
-      int e = errno;
-      (void)!write(exec_pipe[1], &e, sizeof e);
-      _exit(127);
-    }
-    execvpe(argvp[0], argvp.data(), envp.data());
-    int e = errno;
-    (void)!write(exec_pipe[1], &e, sizeof e);
-    _exit(127);
-  }
-  setpgid(pid, pid);  // also from the parent: no race with an early kill(-pid)
+  ChildSetup setup{argvp.data(), envp.data(), in_pipe[0], out_pipe[1], err_pipe[1],
+                   options.cwd.empty() ? nullptr : options.cwd.c_str(), options.umask};
+  pid_t pid = -1;
+  const int child_errno = setup.umask ? ForkChild(setup, pid) : SpawnChild(setup, pid);
+  if (pid > 0) setpgid(pid, pid);  // also from the parent: no race with an early kill(-pid)
   if (in_pipe[0] >= 0) close(in_pipe[0]);
   close(out_pipe[1]);
   close(err_pipe[1]);
-  close(exec_pipe[1]);
-  int child_errno = 0;
-  ssize_t n;
-  do {
-    n = read(exec_pipe[0], &child_errno, sizeof child_errno);
-  } while (n < 0 && errno == EINTR);
-  close(exec_pipe[0]);
-  if (n == static_cast<ssize_t>(sizeof child_errno)) {
-    int status;
-    waitpid(pid, &status, 0);
+  if (child_errno != 0) {
+    if (pid > 0) {
+      int status;
+      waitpid(pid, &status, 0);
+    }
     if (in_pipe[1] >= 0) close(in_pipe[1]);
     close(out_pipe[0]);
     close(err_pipe[0]);
