@@ -107,9 +107,10 @@ std::string Scrypt(std::string_view passphrase, std::string_view salt, uint64_t 
   return out;
 }
 
-std::string AesGcmSeal(std::string_view key, std::string_view nonce, std::string_view aad,
-                       std::string_view plaintext, std::string_view prefix) {
-  CipherCtx c;
+namespace {
+
+// `c` set up to encrypt with AES-256-GCM under `key` and `nonce`, `aad` already authenticated.
+void StartGcmEncrypt(CipherCtx& c, std::string_view key, std::string_view nonce, std::string_view aad) {
   if (c.ctx == nullptr) ThrowSslError("aes-gcm init");
   Check(EVP_EncryptInit_ex(c.ctx, EVP_aes_256_gcm(), nullptr, nullptr, nullptr), "aes-gcm init");
   Check(EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce.size()), nullptr),
@@ -117,6 +118,15 @@ std::string AesGcmSeal(std::string_view key, std::string_view nonce, std::string
   Check(EVP_EncryptInit_ex(c.ctx, nullptr, nullptr, U(key), U(nonce)), "aes-gcm key");
   int len = 0;
   if (!aad.empty()) Check(EVP_EncryptUpdate(c.ctx, nullptr, &len, U(aad), static_cast<int>(aad.size())), "aes-gcm aad");
+}
+
+}  // namespace
+
+std::string AesGcmSeal(std::string_view key, std::string_view nonce, std::string_view aad,
+                       std::string_view plaintext, std::string_view prefix) {
+  CipherCtx c;
+  StartGcmEncrypt(c, key, nonce, aad);
+  int len = 0;
   std::string out(prefix.size() + plaintext.size() + kTagSize, '\0');
   std::copy(prefix.begin(), prefix.end(), out.begin());
   int total = static_cast<int>(prefix.size());
@@ -135,13 +145,8 @@ std::string AesGcmSeal(std::string_view key, std::string_view nonce, std::string
 void AesGcmSealInPlace(std::string_view key, std::string_view nonce, std::string_view aad, char* data,
                        size_t size, char* tag) {
   CipherCtx c;
-  if (c.ctx == nullptr) ThrowSslError("aes-gcm init");
-  Check(EVP_EncryptInit_ex(c.ctx, EVP_aes_256_gcm(), nullptr, nullptr, nullptr), "aes-gcm init");
-  Check(EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce.size()), nullptr),
-        "aes-gcm ivlen");
-  Check(EVP_EncryptInit_ex(c.ctx, nullptr, nullptr, U(key), U(nonce)), "aes-gcm key");
+  StartGcmEncrypt(c, key, nonce, aad);
   int len = 0;
-  if (!aad.empty()) Check(EVP_EncryptUpdate(c.ctx, nullptr, &len, U(aad), static_cast<int>(aad.size())), "aes-gcm aad");
   auto* bytes = reinterpret_cast<unsigned char*>(data);
   // GCM is a stream mode: EVP_EncryptUpdate may write its output over its input.
   if (size > 0) Check(EVP_EncryptUpdate(c.ctx, bytes, &len, bytes, static_cast<int>(size)), "aes-gcm encrypt");
