@@ -28,12 +28,19 @@ std::string Header(ObjectKind kind, uint8_t compression) {
   return header;
 }
 
+// What the tag authenticates besides the ciphertext: the header and the object's name.
+std::string Aad(std::string_view header, std::string_view name) {
+  std::string aad(header.substr(0, kSealedHeaderSize));
+  aad.append(name);
+  return aad;
+}
+
+std::string_view Nonce(std::string_view header) { return header.substr(8, crypto::kNonceSize); }
+
 std::string Seal(std::string_view key, ObjectKind kind, std::string_view name, uint8_t compression,
                  const std::string& plaintext) {
   std::string header = Header(kind, compression);
-  std::string aad = header;
-  aad.append(name);
-  return crypto::AesGcmSeal(key, std::string_view(header).substr(8, crypto::kNonceSize), aad, plaintext, header);
+  return crypto::AesGcmSeal(key, Nonce(header), Aad(header, name), plaintext, header);
 }
 
 }  // namespace
@@ -54,9 +61,7 @@ size_t SealObjectInto(char* out, std::string_view key, ObjectKind kind, std::str
   std::copy(header.begin(), header.end(), out);
   char* body = out + kSealedHeaderSize;
   const size_t n = stream::ZstdCompressInto(payload, body, stream::ZstdCompressBound(payload.size()));
-  std::string aad = header;
-  aad.append(name);
-  crypto::AesGcmSealInPlace(key, std::string_view(header).substr(8, crypto::kNonceSize), aad, body, n, body + n);
+  crypto::AesGcmSealInPlace(key, Nonce(header), Aad(header, name), body, n, body + n);
   return kSealedHeaderSize + n + crypto::kTagSize;
 }
 
@@ -79,12 +84,9 @@ std::string OpenObject(std::string_view key, ObjectKind kind, std::string_view n
     Corrupt(name, compression == kZstdAgainstReference ? "a delta where a full object was expected"
                                                        : "a full object where a delta was expected");
   }
-  std::string aad(sealed.substr(0, kSealedHeaderSize));
-  aad.append(name);
   std::string plaintext;
   try {
-    plaintext = crypto::AesGcmOpen(key, sealed.substr(8, crypto::kNonceSize), aad,
-                                   sealed.substr(kSealedHeaderSize));
+    plaintext = crypto::AesGcmOpen(key, Nonce(sealed), Aad(sealed, name), sealed.substr(kSealedHeaderSize));
   } catch (const Error& e) {
     if (e.code() == ErrorCode::kCorruption) Corrupt(name, "authentication failed");
     throw;

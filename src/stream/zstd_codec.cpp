@@ -27,12 +27,16 @@ ZSTD_CCtx* ThreadCCtx(int level) {
 // (zstd touches only the pages it writes), then copied out at its real size: a zero-filled string
 // of compressBound would make every page of the worst case resident, about the chunk's own size
 // again per uploading thread.
+size_t CompressFrameInto(ZSTD_CCtx* c, std::string_view data, char* out, size_t capacity) {
+  size_t n = ZSTD_compress2(c, out, capacity, data.data(), data.size());
+  Check(n, "zstd compress", ErrorCode::kInternal);
+  return n;
+}
+
 std::string CompressFrame(ZSTD_CCtx* c, std::string_view data) {
   const size_t bound = ZSTD_compressBound(data.size());
   std::unique_ptr<char[]> buffer(new char[bound]);
-  size_t n = ZSTD_compress2(c, buffer.get(), bound, data.data(), data.size());
-  Check(n, "zstd compress", ErrorCode::kInternal);
-  return std::string(buffer.get(), n);
+  return std::string(buffer.get(), CompressFrameInto(c, data, buffer.get(), bound));
 }
 
 }  // namespace
@@ -40,9 +44,7 @@ std::string CompressFrame(ZSTD_CCtx* c, std::string_view data) {
 std::string ZstdCompress(std::string_view data, int level) { return CompressFrame(ThreadCCtx(level), data); }
 
 size_t ZstdCompressInto(std::string_view data, char* out, size_t capacity, int level) {
-  size_t n = ZSTD_compress2(ThreadCCtx(level), out, capacity, data.data(), data.size());
-  Check(n, "zstd compress", ErrorCode::kInternal);
-  return n;
+  return CompressFrameInto(ThreadCCtx(level), data, out, capacity);
 }
 
 size_t ZstdCompressBound(size_t size) { return ZSTD_compressBound(size); }
