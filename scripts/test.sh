@@ -31,6 +31,14 @@ scripts/install-deps.sh
 phase "install dependencies" "$t"
 
 jobs=$(nproc)
+# The tests' PostgreSQL clusters, work directories and repositories go on a tmpfs when the machine
+# has one with room (2-6% less CPU than on ext4: the clusters create and drop databases and WAL
+# segments by the thousand). DHANBAK_TEST_TMPDIR set by the caller wins; /tmp otherwise.
+if [[ -z ${DHANBAK_TEST_TMPDIR:-} && $(stat -f -c %T /dev/shm 2>/dev/null) == tmpfs ]] &&
+   (( $(df --output=avail -k /dev/shm | tail -n 1) > 4 * 1024 * 1024 )); then
+  export DHANBAK_TEST_TMPDIR=/dev/shm
+fi
+echo "=== test directories in ${DHANBAK_TEST_TMPDIR:-/tmp}"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 builds=${DHANBAK_TEST_BUILDS:-"release sanitize"}
 

@@ -1,4 +1,5 @@
 #include "support/dhanbak_workdir.hpp"
+#include "support/temp_root.hpp"
 
 #include <sys/stat.h>
 
@@ -35,9 +36,7 @@ std::string TomlString(const std::string& text) {
 }
 
 DhanbakWorkdir::DhanbakWorkdir(PgCluster& cluster, const WorkdirOptions& options) : cluster_(cluster) {
-  std::string tmpl = "/tmp/dhanbak-it-XXXXXX";
-  if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  dir_ = tmpl;
+  dir_ = MakeTestTempDir("dhanbak-it");
   config_path_ = dir_ + "/dhanbak.toml";
   repo_dir_ = dir_ + "/repository";
   catalog_path_ = dir_ + "/catalog/catalog.sqlite";

@@ -19,6 +19,7 @@
 #include <stdexcept>
 
 #include "support/process.hpp"
+#include "support/temp_root.hpp"
 
 namespace dhanbak::test {
 namespace {
@@ -122,9 +123,7 @@ void PgCluster::Create(const StandbyOf* standby) {
   bindir_ = FindBindir();
   as_postgres_user_ = geteuid() == 0;
 
-  char dir_template[] = "/tmp/dhanbak-pg-XXXXXX";
-  if (mkdtemp(dir_template) == nullptr) throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
-  base_dir_ = dir_template;
+  base_dir_ = MakeTestTempDir("dhanbak-pg");
   data_dir_ = base_dir_ + "/data";
   log_file_ = base_dir_ + "/server.log";
   try {

@@ -1,4 +1,5 @@
 #include "support/wal_archive_env.hpp"
+#include "support/temp_root.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -33,9 +34,7 @@ void WriteFile(const std::string& path, const std::string& text, fs::perms perms
 }  // namespace
 
 WalArchiveEnv::WalArchiveEnv(const std::string& extra_config) {
-  char tmpl[] = "/tmp/dhanbak-wal-XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
-  dir_ = tmpl;
+  dir_ = MakeTestTempDir("dhanbak-wal");
   fs::copy_file(DHANBAK_BINARY, binary());
   fs::permissions(binary(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                                 fs::perms::others_read | fs::perms::others_exec);

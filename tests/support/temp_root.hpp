@@ -1,0 +1,17 @@
+// Where the test harness makes its temporary directories: PostgreSQL clusters, dhanbak work
+// directories and repositories, WAL archive environments.
+#pragma once
+
+#include <string>
+
+namespace dhanbak::test {
+
+// DHANBAK_TEST_TMPDIR when set, else /tmp. The tests' clusters create and drop databases,
+// relations and WAL segments by the thousand; on a tmpfs those cost a fraction of what ext4
+// journalling costs (scripts/test.sh points it at /dev/shm when that has room).
+std::string TestTempRoot();
+
+// mkdtemp under TestTempRoot(): "<root>/<prefix>-XXXXXX". Throws std::runtime_error on failure.
+std::string MakeTestTempDir(const std::string& prefix);
+
+}  // namespace dhanbak::test
