@@ -39,15 +39,6 @@ constexpr long kRowSampleLimit = 50000;
 constexpr size_t kShownRows = 3;
 constexpr size_t kShownRowChars = 300;
 
-std::string ConninfoValue(const std::string& value) {
-  std::string quoted = "'";
-  for (char c : value) {
-    if (c == '\'' || c == '\\') quoted += '\\';
-    quoted += c;
-  }
-  return quoted + "'";
-}
-
 std::string Show(const Value& v) {
   if (!v) return "NULL";
   std::string s = *v;

@@ -13,27 +13,14 @@
 
 #include "format/repository.hpp"
 #include "storage/local/local_storage.hpp"
+#include "support/dhanbak_workdir.hpp"
+#include "support/temp_root.hpp"
 
 namespace dhanbak::test {
 namespace fs = std::filesystem;
 
-namespace {
-
-std::string TomlString(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
-}  // namespace
-
 DhanbakEnv::DhanbakEnv(std::vector<std::string> databases, std::string passphrase) {
-  std::string tmpl = fs::temp_directory_path().string() + "/dhanbak-it-XXXXXX";
-  if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + tmpl);
-  dir_ = tmpl;
+  dir_ = MakeTestTempDir("dhanbak-it");
   SetPassphrase(passphrase);
   std::string dbs;
   for (const auto& d : databases) dbs += (dbs.empty() ? "" : ", ") + TomlString(d);

@@ -70,16 +70,6 @@ std::string ReadFileOrEmpty(const std::string& path) {
   return ss.str();
 }
 
-std::string ConninfoValue(const std::string& value) {
-  if (!value.empty() && value.find_first_of(" \t\n'\\") == std::string::npos) return value;
-  std::string quoted = "'";
-  for (char c : value) {
-    if (c == '\'' || c == '\\') quoted += '\\';
-    quoted += c;
-  }
-  return quoted + "'";
-}
-
 std::string StripOneNewline(std::string text) {
   if (!text.empty() && text.back() == '\n') text.pop_back();
   return text;
@@ -96,6 +86,16 @@ ProcessOptions ClientOptions() {
 }
 
 }  // namespace
+
+std::string ConninfoValue(const std::string& value) {
+  if (!value.empty() && value.find_first_of(" \t\n'\\") == std::string::npos) return value;
+  std::string quoted = "'";
+  for (char c : value) {
+    if (c == '\'' || c == '\\') quoted += '\\';
+    quoted += c;
+  }
+  return quoted + "'";
+}
 
 std::string QuoteIdent(const std::string& name) {
   std::string quoted = "\"";

@@ -110,6 +110,8 @@ void GiveToServerUser(const std::string& path);
 // A TCP port on 127.0.0.1 that nothing listens on right now.
 int FreeTcpPort();
 
+// A libpq connection-string value: as is when plain, else quoted with ' and \ escaped.
+std::string ConninfoValue(const std::string& value);
 // SQL identifier quoting: "name" with embedded quotes doubled.
 std::string QuoteIdent(const std::string& name);
 // SQL literal quoting: 'text' with embedded quotes doubled (standard_conforming_strings on).

@@ -186,6 +186,19 @@ TEST_CASE("cli: a bad configuration file exits 2 naming file, line and key") {
   CHECK(r.err.find("missing.toml") != std::string::npos);
 }
 
+TEST_CASE("cli: -c takes its value attached as well (-c/etc/dhanbak.toml), as getopt does") {
+  ScratchDir dir;
+  const std::string path = dir.path() + "/dhanbak.toml";
+  WriteFile(path, ValidConfig(dir.path()));
+  ProcessResult attached = Dhanbak({"-c" + path, "--allow-root", "list"});
+  INFO(attached.err);
+  CHECK(attached.exit_code == 0);
+  CHECK(attached.out.find("no backups") != std::string::npos);
+  ProcessResult missing = Dhanbak({"-c" + dir.path() + "/missing.toml", "--allow-root", "list"});
+  CHECK(missing.exit_code == 2);
+  CHECK(missing.err.find(dir.path() + "/missing.toml") != std::string::npos);
+}
+
 TEST_CASE("cli: a passphrase file readable by others is refused with exit 2") {
   ScratchDir dir;
   const std::string path = dir.path() + "/dhanbak.toml";
