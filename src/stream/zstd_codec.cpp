@@ -23,16 +23,16 @@ ZSTD_CCtx* ThreadCCtx(int level) {
   return ctx.get();
 }
 
-// One frame with the context's parameters, into an uninitialised buffer of the worst-case size
-// (zstd touches only the pages it writes), then copied out at its real size: a zero-filled string
-// of compressBound would make every page of the worst case resident, about the chunk's own size
-// again per uploading thread.
+// One frame with the context's parameters into `out`; its size.
 size_t CompressFrameInto(ZSTD_CCtx* c, std::string_view data, char* out, size_t capacity) {
   size_t n = ZSTD_compress2(c, out, capacity, data.data(), data.size());
   Check(n, "zstd compress", ErrorCode::kInternal);
   return n;
 }
 
+// One frame into an uninitialised buffer of the worst-case size (zstd touches only the pages it
+// writes), then copied out at its real size: a zero-filled string of compressBound would make every
+// page of the worst case resident, about the chunk's own size again per uploading thread.
 std::string CompressFrame(ZSTD_CCtx* c, std::string_view data) {
   const size_t bound = ZSTD_compressBound(data.size());
   std::unique_ptr<char[]> buffer(new char[bound]);

@@ -48,7 +48,7 @@ TEST_CASE("an append-only application key (no deleteFiles) backs up, restores an
 
   // --repo decides, not the configuration's url: a local repository named on the command line is
   // bound by CPU and gets one thread per job (2), for the backup and for the restore.
-  const std::string local = MakeTempDir("dhanbak-e2e-local");
+  const std::string local = MakeTestTempDir("dhanbak-e2e-local");
   const std::string local_url = "file://" + local + "/repo";
   dhanbak.RunOk({"--repo", local_url, "init"});
   ProcessResult local_backup = dhanbak.RunOk({"-v", "--repo", local_url, "backup", db});

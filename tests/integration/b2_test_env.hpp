@@ -28,6 +28,7 @@
 #include "support/dhanbak_env.hpp"
 #include "support/pg_cluster.hpp"
 #include "support/process.hpp"
+#include "support/temp_root.hpp"
 
 using namespace dhanbak::test;
 using nlohmann::json;
@@ -44,12 +45,6 @@ constexpr const char* kAppendKeyId = "005e2eAppendOnlyKeyId0002";
 constexpr const char* kAppendKey = "K005AppendOnlySecretApplicationKey19c2";
 constexpr const char* kAppendCaps = "listBuckets,listFiles,readFiles,writeFiles";
 constexpr const char* kPassphrase = "b2 end-to-end passphrase";
-
-inline std::string MakeTempDir(const std::string& stem) {
-  std::string tmpl = fs::temp_directory_path().string() + "/" + stem + "-XXXXXX";
-  if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + tmpl);
-  return tmpl;
-}
 
 inline std::string Quote(const std::string& s) {
   std::string out = "\"";
@@ -121,7 +116,7 @@ inline json HttpRetried(const HttpRequest& request) {
 class Emulator {
  public:
   Emulator(std::vector<std::string> keys, std::vector<std::string> extra_args = {})
-      : data_dir_(MakeTempDir("dhanbak-e2e-emu")), keys_(std::move(keys)), extra_args_(std::move(extra_args)) {
+      : data_dir_(MakeTestTempDir("dhanbak-e2e-emu")), keys_(std::move(keys)), extra_args_(std::move(extra_args)) {
     Start(0);
   }
   ~Emulator() {
@@ -244,7 +239,7 @@ struct B2Settings {
 class B2Dhanbak {
  public:
   B2Dhanbak(const Emulator& emulator, std::vector<std::string> databases, B2Settings settings = {})
-      : dir_(MakeTempDir("dhanbak-e2e")), settings_(std::move(settings)), api_url_(emulator.url()),
+      : dir_(MakeTestTempDir("dhanbak-e2e")), settings_(std::move(settings)), api_url_(emulator.url()),
         databases_(std::move(databases)) {
     const std::string passphrase = dir_ + "/passphrase";
     {

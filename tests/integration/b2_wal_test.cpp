@@ -71,7 +71,7 @@ size_t ArchivedSegments(const Emulator& emulator) {
 
 TEST_CASE("b2: wal-push archives ahead, rides out faults and an outage; wal-fetch returns every byte") {
   Emulator emulator({std::string(kKeyId) + ":" + kKey});
-  const std::string work = MakeTempDir("dhanbak-b2-wal");
+  const std::string work = MakeTestTempDir("dhanbak-b2-wal");
   const std::string pg_wal = work + "/pg_wal";
   fs::create_directories(pg_wal + "/archive_status");
   B2Settings settings;

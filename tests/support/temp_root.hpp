@@ -6,12 +6,10 @@
 
 namespace dhanbak::test {
 
-// DHANBAK_TEST_TMPDIR when set, else /tmp. The tests' clusters create and drop databases,
-// relations and WAL segments by the thousand; on a tmpfs those cost a fraction of what ext4
-// journalling costs (scripts/test.sh points it at /dev/shm when that has room).
-std::string TestTempRoot();
-
-// mkdtemp under TestTempRoot(): "<root>/<prefix>-XXXXXX". Throws std::runtime_error on failure.
+// mkdtemp of "<root>/<prefix>-XXXXXX", root being DHANBAK_TEST_TMPDIR when set, else /tmp. The
+// tests' clusters create and drop databases, relations and WAL segments by the thousand; on a
+// tmpfs those cost less than on ext4 (scripts/test.sh points it at /dev/shm when that has room).
+// Throws std::runtime_error on failure.
 std::string MakeTestTempDir(const std::string& prefix);
 
 }  // namespace dhanbak::test
