@@ -334,16 +334,17 @@ std::string CheckedChunk(const Repository& repo, const std::string& id, const st
 
 }  // namespace
 
-std::string Repository::OpenChunk(const std::string& id, std::string_view sealed) const {
+std::string Repository::OpenChunk(const std::string& id, std::string_view sealed, std::string into) const {
   std::string name = ChunkName(id);
-  return CheckedChunk(*this, id, name, OpenObject(enc_key_, ObjectKind::kChunk, name, sealed));
+  return CheckedChunk(*this, id, name,
+                      OpenObject(enc_key_, ObjectKind::kChunk, name, sealed, std::nullopt, std::move(into)));
 }
 
 std::string Repository::OpenDeltaChunk(const ChunkObject& chunk, std::string_view sealed,
-                                       std::string_view base_plaintext) const {
+                                       std::string_view base_plaintext, std::string into) const {
   std::string name = ChunkName(chunk.id, chunk.base);
   return CheckedChunk(*this, chunk.id, name,
-                      OpenObject(enc_key_, ObjectKind::kChunk, name, sealed, base_plaintext));
+                      OpenObject(enc_key_, ObjectKind::kChunk, name, sealed, base_plaintext, std::move(into)));
 }
 
 std::string Repository::ReadBase(const ChunkObject& delta) const {
@@ -358,8 +359,12 @@ std::string Repository::ReadBase(const ChunkObject& delta) const {
   }
 }
 
-std::string Repository::ReadChunk(const std::string& id, const std::string& base) const {
-  if (base.empty()) return ReadSealed(ChunkName(id));
+std::string Repository::ReadChunk(const std::string& id, const std::string& base, std::string into) const {
+  // `into` serves the first attempt only: one that fails leaves it moved-from, and a retry
+  // (another version, a whole copy) allocates.
+  if (base.empty()) {
+    return ReadSealedWith(ChunkName(id), [&](std::string_view sealed) { return OpenChunk(id, sealed, std::move(into)); });
+  }
   const ChunkObject delta{id, base};
   try {
     std::string base_plaintext;
@@ -370,7 +375,7 @@ std::string Repository::ReadChunk(const std::string& id, const std::string& base
       throw;
     }
     return ReadSealedWith(ChunkName(id, base), [&](std::string_view sealed) {
-      return OpenDeltaChunk(delta, sealed, base_plaintext);
+      return OpenDeltaChunk(delta, sealed, base_plaintext, std::move(into));
     });
   } catch (const Error& e) {
     if (e.code() != ErrorCode::kCorruption && e.code() != ErrorCode::kNotFound) throw;

@@ -87,11 +87,13 @@ class Repository {
   std::string SealDeltaChunk(const std::string& id, std::string_view plaintext, const std::string& base,
                              std::string_view base_plaintext) const;
   // Opens a whole chunk and checks that its content hashes to `id`. Throws kCorruption naming it.
-  std::string OpenChunk(const std::string& id, std::string_view sealed) const;
+  // `into`: a buffer whose capacity the plaintext reuses (a pooled one, stream/buffer_pool.hpp).
+  std::string OpenChunk(const std::string& id, std::string_view sealed, std::string into = {}) const;
   // ReadSealed of chunk `id` as stored under ChunkName(id, base) (so its content is checked
   // against the id too). A delta whose base cannot be read falls back to a whole copy of the
-  // chunk when one exists (a later backup stores one after the damage is reported).
-  std::string ReadChunk(const std::string& id, const std::string& base = "") const;
+  // chunk when one exists (a later backup stores one after the damage is reported). `into`: as
+  // for OpenChunk.
+  std::string ReadChunk(const std::string& id, const std::string& base = "", std::string into = {}) const;
 
   // Opens the sealed bytes of one version of `name`, a chunk, manifest or the config (the kind
   // follows from the name). Throws kCorruption when they do not authenticate.
@@ -137,7 +139,8 @@ class Repository {
   Repository(storage::Storage& storage, std::string master_key, std::string key_id);
   std::string ReadSealedWith(const std::string& name,
                              const std::function<std::string(std::string_view)>& open) const;
-  std::string OpenDeltaChunk(const ChunkObject& chunk, std::string_view sealed, std::string_view base_plaintext) const;
+  std::string OpenDeltaChunk(const ChunkObject& chunk, std::string_view sealed, std::string_view base_plaintext,
+                             std::string into = {}) const;
   // The plaintext of a delta's base; a missing or damaged base is kCorruption about the delta.
   std::string ReadBase(const ChunkObject& delta) const;
   static std::string WriteKey(storage::Storage& storage, const std::string& master_key,

@@ -71,7 +71,7 @@ std::string SealObjectAgainst(std::string_view key, ObjectKind kind, std::string
 }
 
 std::string OpenObject(std::string_view key, ObjectKind kind, std::string_view name,
-                       std::string_view sealed, std::optional<std::string_view> reference) {
+                       std::string_view sealed, std::optional<std::string_view> reference, std::string into) {
   if (sealed.size() < kSealedHeaderSize + crypto::kTagSize) Corrupt(name, "truncated");
   if (sealed.substr(0, 4) != std::string_view(kMagic, 4)) Corrupt(name, "bad magic");
   if (static_cast<uint8_t>(sealed[4]) != kVersion) {
@@ -93,8 +93,10 @@ std::string OpenObject(std::string_view key, ObjectKind kind, std::string_view n
   }
   if (compression == kNone) return plaintext;
   try {
-    if (reference) return stream::ZstdDecompressWithReference(plaintext, *reference, kMaxObjectPlaintext);
-    return stream::ZstdDecompress(plaintext, kMaxObjectPlaintext);
+    if (reference) {
+      return stream::ZstdDecompressWithReference(plaintext, *reference, kMaxObjectPlaintext, std::move(into));
+    }
+    return stream::ZstdDecompress(plaintext, kMaxObjectPlaintext, std::move(into));
   } catch (const Error& e) {
     Corrupt(name, e.what());
   }

@@ -51,8 +51,10 @@ std::string SealObjectAgainst(std::string_view key, ObjectKind kind, std::string
 
 // Throws Error(kCorruption) naming `name` when the object is malformed, of another kind,
 // stored under another name, or fails authentication; also when it is a delta and no
-// `reference` is given, or a full object and one is.
+// `reference` is given, or a full object and one is. `into`: a buffer whose capacity the
+// plaintext reuses (stream/buffer_pool.hpp).
 std::string OpenObject(std::string_view key, ObjectKind kind, std::string_view name,
-                       std::string_view sealed, std::optional<std::string_view> reference = std::nullopt);
+                       std::string_view sealed, std::optional<std::string_view> reference = std::nullopt,
+                       std::string into = {});
 
 }  // namespace dhanbak::format

@@ -10,10 +10,11 @@
 
 namespace dhanbak::stream {
 
-std::string FetchChunk(const format::Repository& repo, const std::string& id, const std::string& base) {
+std::string FetchChunk(const format::Repository& repo, const std::string& id, const std::string& base,
+                       std::string into) {
   const std::string name = format::Repository::ChunkName(id, base);
   try {
-    return repo.ReadChunk(id, base);  // falls back to the version dhanbak wrote (repository.hpp)
+    return repo.ReadChunk(id, base, std::move(into));  // falls back to the version dhanbak wrote (repository.hpp)
   } catch (const Error& e) {
     if (e.code() == ErrorCode::kNotFound) {
       Error missing(ErrorCode::kCorruption, "object '" + name + "' is missing from the repository");
@@ -30,8 +31,13 @@ std::string FetchChunk(const format::Repository& repo, const std::string& id, co
   }
 }
 
+// The pool holds at most what was in use at once: per stream, its read-ahead plus the chunk being
+// consumed. Callers stream no more tables at a time than there are threads.
 ChunkFetcher::ChunkFetcher(const format::Repository& repo, size_t threads, size_t window)
-    : repo_(repo), window_(window == 0 ? 1 : window), pool_(threads) {}
+    : repo_(repo),
+      window_(window == 0 ? 1 : window),
+      buffers_(threads * (window_ + 1), repo.chunker_params().max_size),
+      pool_(threads) {}
 
 void ChunkFetcher::Stream(const format::StreamRef& ref, const std::string& what,
                           const std::function<void(std::string_view)>& fn) {
@@ -43,7 +49,7 @@ void ChunkFetcher::Stream(const format::StreamRef& ref, const std::string& what,
       ++next;
       pending.push_back(pool_.Submit([this, id, base] {
         ThrowIfInterrupted();
-        return FetchChunk(repo_, id, base);
+        return FetchChunk(repo_, id, base, buffers_.Take());
       }));
     }
   };
@@ -60,6 +66,7 @@ void ChunkFetcher::Stream(const format::StreamRef& ref, const std::string& what,
       digest.Update(plaintext);
       bytes += static_cast<int64_t>(plaintext.size());
       fn(plaintext);
+      buffers_.Give(std::move(plaintext));
     }
   } catch (...) {
     // Wait for downloads already started: their tasks reference this frame's futures only

@@ -2,12 +2,17 @@
 // chunks are downloaded, authenticated, decrypted and decompressed on the pool while the
 // caller consumes earlier ones in order; the stream's SHA-256 and length are checked against
 // the manifest at the end, so a missing, swapped or altered chunk is always detected.
+//
+// Chunks are decoded into pooled buffers (stream/buffer_pool.hpp) that go back to the pool once
+// the caller has consumed them: a restore touches thousands of chunks of up to 8 MiB, and a block
+// allocated and freed per chunk leaves glibc's heap holding the high-water of its holes.
 #pragma once
 
 #include <functional>
 #include <string_view>
 
 #include "common/thread_pool.hpp"
+#include "stream/buffer_pool.hpp"
 #include "dhanbak/format/manifest.hpp"
 #include "format/repository.hpp"
 
@@ -17,8 +22,10 @@ namespace dhanbak::stream {
 // is foreign or the name hidden, the version dhanbak wrote). A missing object or one with no
 // version that authenticates throws Error(kCorruption) naming the object, after reporting the
 // chunk to Repository::ReportDamagedChunk (so that the next backup stores it again).
-// `base`: the chunk's base when the manifest lists it as a delta, else "".
-std::string FetchChunk(const format::Repository& repo, const std::string& id, const std::string& base = "");
+// `base`: the chunk's base when the manifest lists it as a delta, else "". `into`: a buffer whose
+// capacity the plaintext reuses.
+std::string FetchChunk(const format::Repository& repo, const std::string& id, const std::string& base = "",
+                       std::string into = {});
 
 class ChunkFetcher {
  public:
@@ -36,6 +43,7 @@ class ChunkFetcher {
  private:
   const format::Repository& repo_;
   size_t window_;
+  BufferPool buffers_;
   ThreadPool pool_;
 };
 

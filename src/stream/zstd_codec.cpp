@@ -72,7 +72,7 @@ int WindowLogFor(size_t bytes) {
   return log;
 }
 
-std::string DecompressWith(ZSTD_DCtx* ctx, std::string_view frame, size_t max_output);
+std::string DecompressWith(ZSTD_DCtx* ctx, std::string_view frame, size_t max_output, std::string out);
 
 }  // namespace
 
@@ -86,24 +86,50 @@ std::string ZstdCompressWithReference(std::string_view data, std::string_view re
   return CompressFrame(c, data);
 }
 
-std::string ZstdDecompressWithReference(std::string_view frame, std::string_view reference, size_t max_output) {
+std::string ZstdDecompressWithReference(std::string_view frame, std::string_view reference, size_t max_output,
+                                        std::string into) {
   ZSTD_DCtx* ctx = ThreadDCtx();
   Check(ZSTD_DCtx_setParameter(ctx, ZSTD_d_windowLogMax, kMaxReferenceWindowLog), "zstd", ErrorCode::kCorruption);
   Check(ZSTD_DCtx_refPrefix(ctx, reference.data(), reference.size()), "zstd", ErrorCode::kCorruption);
-  return DecompressWith(ctx, frame, max_output);
+  return DecompressWith(ctx, frame, max_output, std::move(into));
 }
 
-std::string ZstdDecompress(std::string_view frame, size_t max_output) {
-  return DecompressWith(ThreadDCtx(), frame, max_output);
+std::string ZstdDecompress(std::string_view frame, size_t max_output, std::string into) {
+  return DecompressWith(ThreadDCtx(), frame, max_output, std::move(into));
 }
 
 namespace {
 
-std::string DecompressWith(ZSTD_DCtx* ctx, std::string_view frame, size_t max_output) {
-  std::string out;
+[[noreturn]] void ThrowFrameError(size_t ret) {
+  throw Error(ErrorCode::kCorruption, std::string("zstd: ") + ZSTD_getErrorName(ret));
+}
+
+// A frame that declares its size (every frame dhanbak writes) decodes straight into `out`, sized
+// once: no staging buffer, and a pooled `out` is written where its pages already are.
+std::string DecompressDeclared(ZSTD_DCtx* ctx, std::string_view frame, size_t declared, std::string out) {
+  out.resize(declared);
+  ZSTD_inBuffer in{frame.data(), frame.size(), 0};
+  ZSTD_outBuffer o{out.data(), out.size(), 0};
+  size_t ret = 1;
+  while (ret != 0) {
+    const size_t in_before = in.pos, out_before = o.pos;
+    ret = ZSTD_decompressStream(ctx, &o, &in);
+    if (ZSTD_isError(ret)) ThrowFrameError(ret);
+    if (ret != 0 && in.pos == in_before && o.pos == out_before) {
+      // No progress: the input ran out (truncated) or the frame holds more than it declared.
+      throw Error(ErrorCode::kCorruption, o.pos == o.size ? "zstd: object larger than allowed" : "zstd: truncated frame");
+    }
+  }
+  if (in.pos < in.size) throw Error(ErrorCode::kCorruption, "zstd: trailing bytes after frame");
+  if (o.pos != declared) throw Error(ErrorCode::kCorruption, "zstd: frame shorter than its declared size");
+  return out;
+}
+
+std::string DecompressWith(ZSTD_DCtx* ctx, std::string_view frame, size_t max_output, std::string out) {
+  out.clear();
   unsigned long long declared = ZSTD_getFrameContentSize(frame.data(), frame.size());
   if (declared != ZSTD_CONTENTSIZE_ERROR && declared != ZSTD_CONTENTSIZE_UNKNOWN && declared <= max_output) {
-    out.reserve(declared);
+    return DecompressDeclared(ctx, frame, static_cast<size_t>(declared), std::move(out));
   }
   ZSTD_inBuffer in{frame.data(), frame.size(), 0};
   std::string buf(ZSTD_DStreamOutSize(), '\0');
@@ -111,7 +137,7 @@ std::string DecompressWith(ZSTD_DCtx* ctx, std::string_view frame, size_t max_ou
   while (in.pos < in.size) {
     ZSTD_outBuffer o{buf.data(), buf.size(), 0};
     ret = ZSTD_decompressStream(ctx, &o, &in);
-    if (ZSTD_isError(ret)) throw Error(ErrorCode::kCorruption, std::string("zstd: ") + ZSTD_getErrorName(ret));
+    if (ZSTD_isError(ret)) ThrowFrameError(ret);
     if (out.size() + o.pos > max_output) throw Error(ErrorCode::kCorruption, "zstd: object larger than allowed");
     out.append(buf.data(), o.pos);
     if (ret == 0 && in.pos < in.size) throw Error(ErrorCode::kCorruption, "zstd: trailing bytes after frame");
@@ -120,7 +146,7 @@ std::string DecompressWith(ZSTD_DCtx* ctx, std::string_view frame, size_t max_ou
   while (ret != 0) {
     ZSTD_outBuffer o{buf.data(), buf.size(), 0};
     ret = ZSTD_decompressStream(ctx, &o, &in);
-    if (ZSTD_isError(ret)) throw Error(ErrorCode::kCorruption, std::string("zstd: ") + ZSTD_getErrorName(ret));
+    if (ZSTD_isError(ret)) ThrowFrameError(ret);
     if (o.pos == 0 && ret != 0) throw Error(ErrorCode::kCorruption, "zstd: truncated frame");
     if (out.size() + o.pos > max_output) throw Error(ErrorCode::kCorruption, "zstd: object larger than allowed");
     out.append(buf.data(), o.pos);

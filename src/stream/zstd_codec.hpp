@@ -17,7 +17,9 @@ std::string ZstdCompress(std::string_view data, int level = kDefaultZstdLevel);
 size_t ZstdCompressInto(std::string_view data, char* out, size_t capacity, int level = kDefaultZstdLevel);
 size_t ZstdCompressBound(size_t size);
 // Throws Error(kCorruption) on a malformed frame or output larger than max_output.
-std::string ZstdDecompress(std::string_view frame, size_t max_output);
+// `into`: a buffer whose capacity the output reuses (a pooled one, stream/buffer_pool.hpp); its
+// content is discarded.
+std::string ZstdDecompress(std::string_view frame, size_t max_output, std::string into = {});
 
 // "Patch-from" compression: `data` compressed with `reference` as a raw-content prefix (zstd
 // --patch-from), so bytes it shares with the reference cost a few bytes of match each. The
@@ -26,6 +28,7 @@ std::string ZstdCompressWithReference(std::string_view data, std::string_view re
                                       int level = kDefaultZstdLevel);
 // Throws Error(kCorruption) on a malformed frame, a wrong reference that the frame detects, or
 // output larger than max_output.
-std::string ZstdDecompressWithReference(std::string_view frame, std::string_view reference, size_t max_output);
+std::string ZstdDecompressWithReference(std::string_view frame, std::string_view reference, size_t max_output,
+                                        std::string into = {});
 
 }  // namespace dhanbak::stream

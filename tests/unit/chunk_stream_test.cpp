@@ -160,6 +160,25 @@ TEST_CASE("chunk stream: a stream is stored in chunks and fetched back byte for 
   CHECK(Fetch(fetcher, empty).empty());
 }
 
+TEST_CASE("chunk stream: chunks decoded into reused buffers come back without an earlier chunk's bytes") {
+  // The fetcher decodes into pooled buffers: a short chunk lands in a buffer that held a long one.
+  TestRepo t;
+  ChunkUploader uploader(*t.repo, 2, 4);
+  uploader.LoadExisting();
+  std::string long_rows;
+  for (int i = 0; i < 400; ++i) long_rows += std::to_string(i) + "\t" + std::string(3000 + i, 'a' + i % 26) + "\n";
+  const std::string short_rows = Rows(40, 9);
+  const StreamRef big = Store(uploader, long_rows), small = Store(uploader, short_rows);
+  REQUIRE(big.chunks.size() > 20);
+  for (auto [threads, window] : {std::pair<size_t, size_t>{1, 1}, {2, 2}, {3, 4}}) {
+    CAPTURE(threads);
+    ChunkFetcher fetcher(*t.repo, threads, window);
+    CHECK(Fetch(fetcher, big) == long_rows);
+    CHECK(Fetch(fetcher, small) == short_rows);
+    CHECK(Fetch(fetcher, big) == long_rows);
+  }
+}
+
 TEST_CASE("chunk stream: a byte budget smaller than one chunk still stores every chunk, one at a time") {
   TestRepo t;
   ChunkUploader uploader(*t.repo, 3, 4, /*max_in_flight_bytes=*/1);

@@ -93,6 +93,25 @@ TEST_CASE("zstd: max_output is enforced") {
   CHECK(ZstdDecompress(ZstdCompress(""), 0).empty());
 }
 
+TEST_CASE("zstd: decoding into a used buffer keeps its capacity and none of its old bytes") {
+  // The restore decodes every chunk into a pooled buffer that held a longer chunk before.
+  const std::string longer = Random(1 << 20, 3), shorter = Rows(300000);
+  std::string buffer = ZstdDecompress(ZstdCompress(longer), longer.size());
+  REQUIRE(buffer == longer);
+  const char* storage = buffer.data();
+  std::string out = ZstdDecompress(ZstdCompress(shorter), shorter.size(), std::move(buffer));
+  CHECK(out == shorter);
+  CHECK(out.data() == storage);  // written where the old pages are: no new block
+  // An empty frame into a used buffer is empty; a bad frame into one is still kCorruption.
+  CHECK(ZstdDecompress(ZstdCompress(""), 0, std::move(out)).empty());
+  std::string frame = ZstdCompress(shorter);
+  CHECK_THROWS_AS(ZstdDecompress(std::string_view(frame).substr(0, frame.size() - 1), shorter.size(),
+                                 std::string(longer)),
+                  Error);
+  CHECK_THROWS_AS(ZstdDecompress(frame + "x", shorter.size(), std::string(longer)), Error);
+  CHECK_THROWS_AS(ZstdDecompress(frame, shorter.size() - 1, std::string(longer)), Error);
+}
+
 TEST_CASE("zstd: compression against a reference stores only the difference") {
   using dhanbak::stream::ZstdCompressWithReference;
   using dhanbak::stream::ZstdDecompressWithReference;
@@ -120,6 +139,8 @@ TEST_CASE("zstd: compression against a reference stores only the difference") {
   CHECK_THROWS_AS(ZstdDecompress(frame, changed.size()), Error);
   // The output bound holds for reference frames too.
   CHECK_THROWS_AS(ZstdDecompressWithReference(frame, reference, changed.size() - 1), Error);
+  // Into a used buffer, as the restore decodes a delta chunk.
+  CHECK(ZstdDecompressWithReference(frame, reference, changed.size(), std::string(reference + reference)) == changed);
   // A plain frame after a reference frame on the same thread: no reference lingers.
   CHECK(ZstdDecompress(ZstdCompress("plain"), 100) == "plain");
 }
