@@ -100,10 +100,6 @@ std::string ZstdDecompress(std::string_view frame, size_t max_output, std::strin
 
 namespace {
 
-[[noreturn]] void ThrowFrameError(size_t ret) {
-  throw Error(ErrorCode::kCorruption, std::string("zstd: ") + ZSTD_getErrorName(ret));
-}
-
 // A frame that declares its size (every frame dhanbak writes) decodes straight into `out`, sized
 // once: no staging buffer, and a pooled `out` is written where its pages already are.
 std::string DecompressDeclared(ZSTD_DCtx* ctx, std::string_view frame, size_t declared, std::string out) {
@@ -114,7 +110,7 @@ std::string DecompressDeclared(ZSTD_DCtx* ctx, std::string_view frame, size_t de
   while (ret != 0) {
     const size_t in_before = in.pos, out_before = o.pos;
     ret = ZSTD_decompressStream(ctx, &o, &in);
-    if (ZSTD_isError(ret)) ThrowFrameError(ret);
+    Check(ret, "zstd", ErrorCode::kCorruption);
     if (ret != 0 && in.pos == in_before && o.pos == out_before) {
       // No progress: the input ran out (truncated) or the frame holds more than it declared.
       throw Error(ErrorCode::kCorruption, o.pos == o.size ? "zstd: object larger than allowed" : "zstd: truncated frame");
@@ -137,7 +133,7 @@ std::string DecompressWith(ZSTD_DCtx* ctx, std::string_view frame, size_t max_ou
   while (in.pos < in.size) {
     ZSTD_outBuffer o{buf.data(), buf.size(), 0};
     ret = ZSTD_decompressStream(ctx, &o, &in);
-    if (ZSTD_isError(ret)) ThrowFrameError(ret);
+    Check(ret, "zstd", ErrorCode::kCorruption);
     if (out.size() + o.pos > max_output) throw Error(ErrorCode::kCorruption, "zstd: object larger than allowed");
     out.append(buf.data(), o.pos);
     if (ret == 0 && in.pos < in.size) throw Error(ErrorCode::kCorruption, "zstd: trailing bytes after frame");
@@ -146,7 +142,7 @@ std::string DecompressWith(ZSTD_DCtx* ctx, std::string_view frame, size_t max_ou
   while (ret != 0) {
     ZSTD_outBuffer o{buf.data(), buf.size(), 0};
     ret = ZSTD_decompressStream(ctx, &o, &in);
-    if (ZSTD_isError(ret)) ThrowFrameError(ret);
+    Check(ret, "zstd", ErrorCode::kCorruption);
     if (o.pos == 0 && ret != 0) throw Error(ErrorCode::kCorruption, "zstd: truncated frame");
     if (out.size() + o.pos > max_output) throw Error(ErrorCode::kCorruption, "zstd: object larger than allowed");
     out.append(buf.data(), o.pos);
