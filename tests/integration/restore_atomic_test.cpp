@@ -88,6 +88,10 @@ TEST_CASE("restore --target-db killed with SIGKILL leaves nothing under the targ
   REQUIRE_MESSAGE(loading, "the restore never reached the load: " << p.Stderr());
   p.Signal(SIGKILL);
   p.Wait(30s);
+  // The server ends the killed run's sessions when it notices their sockets closed, a moment
+  // later; until then the database is in use, and in use is not a leftover.
+  WaitForSql(f.cluster,
+             "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE 'dhanbak\\_restoring\\_%'", "0", 30s);
 
   CHECK_FALSE(f.cluster.DatabaseExists(target));
   std::string leftovers = f.cluster.Psql("postgres", "SELECT datname FROM pg_database WHERE datname LIKE 'dhanbak\\_restoring\\_%'");

@@ -17,6 +17,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "support/process.hpp"
 #include "support/temp_root.hpp"
@@ -173,6 +174,25 @@ std::vector<std::string> AsServerUser(std::vector<std::string> argv) {
 void GiveToServerUser(const std::string& path) {
   if (!ServersRunAsPostgresUser()) return;
   RunOrThrow({"chown", "-R", "postgres:", path});
+}
+
+void WaitForSql(const PgCluster& cluster, const std::string& sql, const std::string& expected,
+                std::chrono::seconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string last;
+  for (;;) {
+    try {
+      last = cluster.Psql("postgres", sql);
+    } catch (const std::exception& e) {
+      last = e.what();
+    }
+    if (last == expected) return;
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw std::runtime_error("waited " + std::to_string(timeout.count()) + " s for (" + sql + ") to return '" +
+                               expected + "', last answer: " + last);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 int FreeTcpPort() { return FreePort(); }

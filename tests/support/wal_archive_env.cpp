@@ -110,25 +110,6 @@ std::string WalArchiveEnv::SwitchAndWaitArchived(PgCluster& cluster, std::chrono
   return segment;
 }
 
-void WaitForSql(const PgCluster& cluster, const std::string& sql, const std::string& expected,
-                std::chrono::seconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::string last;
-  for (;;) {
-    try {
-      last = cluster.Psql("postgres", sql);
-    } catch (const std::exception& e) {
-      last = e.what();
-    }
-    if (last == expected) return;
-    if (std::chrono::steady_clock::now() > deadline) {
-      throw std::runtime_error("waited " + std::to_string(timeout.count()) + " s for (" + sql + ") to return '" +
-                               expected + "', last answer: " + last);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-}
-
 DataDirServer::DataDirServer(const std::string& bindir, std::string data_dir, const std::string& settings)
     : bindir_(bindir), data_dir_(std::move(data_dir)), socket_dir_(fs::path(data_dir_).parent_path().string()) {
   port_ = FreeTcpPort();

@@ -53,11 +53,6 @@ class WalArchiveEnv {
 // `text` as a postgresql.conf string value: 'text' with quotes doubled.
 std::string ConfString(const std::string& text);
 
-// Waits until `sql` (run in database postgres of `cluster`) returns `expected`; throws
-// std::runtime_error with the last answer after `timeout`.
-void WaitForSql(const PgCluster& cluster, const std::string& sql, const std::string& expected,
-                std::chrono::seconds timeout);
-
 // A server started on a data directory the test prepared (a restored base backup), on a free
 // port with its socket in the data directory's parent; stopped (immediate) by the destructor.
 class DataDirServer {
