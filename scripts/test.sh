@@ -46,13 +46,21 @@ configure_and_build() {  # configure_and_build NAME [nice]
   local build=$1 flags
   case $build in
     release)  flags=(-DCMAKE_BUILD_TYPE=Release) ;;
-    sanitize) flags=(-DCMAKE_BUILD_TYPE=Debug -DDHANBAK_SANITIZE=ON) ;;
+    sanitize) flags=(-DCMAKE_BUILD_TYPE=Debug -DDHANBAK_SANITIZE=ON)
+              # The Release build's integration harness, when this run built it, runs the
+              # integration tests against the sanitized dhanbak (tests/CMakeLists.txt says why).
+              if [[ -x $root/build/release/tests/integration_tests && " $built " == *" release "* ]]; then
+                flags+=(-DDHANBAK_INTEGRATION_HARNESS="$root/build/release/tests/integration_tests")
+              else
+                flags+=(-DDHANBAK_INTEGRATION_HARNESS=)
+              fi ;;
     *) echo "test.sh: unknown build '$build'" >&2; exit 2 ;;
   esac
   echo "=== $build build ($root/build/$build)"
   # Built once from scratch: each target as one unity translation unit (least compile time).
   cmake -S "$root" -B "$root/build/$build" -G Ninja "${flags[@]}" -DDHANBAK_UNITY_BATCH_SIZE=0 >/dev/null
   ${2:+nice -n 10} cmake --build "$root/build/$build" -j "$jobs"
+  built+=" $build"
 }
 
 run_tests() {  # run_tests NAME JOBS: ctest in that build
@@ -60,6 +68,7 @@ run_tests() {  # run_tests NAME JOBS: ctest in that build
 }
 
 failed=()
+built=""
 background_pid=""
 background_build=""
 background_started=0

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/build_under_test.hpp"
 #include "format/repository.hpp"
 #include "storage/b2/b2_storage.hpp"
 #include "support/db_compare.hpp"
@@ -284,7 +285,7 @@ class B2Dhanbak {
   std::string config() const { return dir_ + "/dhanbak.toml"; }
 
   std::vector<std::string> Argv(const std::vector<std::string>& args) const {
-    std::vector<std::string> argv = {DHANBAK_BINARY, "-c", config(), "--allow-root", "--no-progress"};
+    std::vector<std::string> argv = {DhanbakBinary(), "-c", config(), "--allow-root", "--no-progress"};
     argv.insert(argv.end(), args.begin(), args.end());
     return argv;
   }

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/build_under_test.hpp"
 #include "common/temp_dir.hpp"
 #include "support/process.hpp"
 
@@ -80,7 +81,7 @@ std::string FailingConfig(const std::string& dir, const std::string& name, const
 ProcessResult Check(const std::string& config) {
   ProcessOptions o;
   o.unset_env = {"DHANBAK_NO_SUCH_VAR", "DHANBAK_CONFIG"};
-  return RunProcess({DHANBAK_BINARY, "-c", config, "--allow-root", "check"}, o);
+  return RunProcess({DhanbakBinary(), "-c", config, "--allow-root", "check"}, o);
 }
 
 // An IPv4 address of this machine that is not loopback ("" when there is none).

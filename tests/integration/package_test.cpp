@@ -10,6 +10,7 @@
 #include <iterator>
 #include <string>
 
+#include "support/build_under_test.hpp"
 #include "common/temp_dir.hpp"
 #include "support/process.hpp"
 
@@ -44,7 +45,7 @@ TEST_CASE("package: the .deb installs, runs as the dhanbak user, keeps its conff
                   "dhanbak is installed as a package on this machine: the test would replace and purge it");
   dhanbak::TempDir out;
   ProcessResult built = RunProcess({"cpack", "-G", "DEB", "-B", out.path(), "--config",
-                                    std::string(DHANBAK_BUILD_DIR) + "/CPackConfig.cmake"},
+                                    BuildDirUnderTest() + "/CPackConfig.cmake"},
                                    {});
   REQUIRE_MESSAGE(built.exit_code == 0, built.out << built.err);
   std::string deb;

@@ -13,6 +13,7 @@
 
 #include "format/repository.hpp"
 #include "storage/local/local_storage.hpp"
+#include "support/build_under_test.hpp"
 #include "support/dhanbak_workdir.hpp"
 #include "support/temp_root.hpp"
 
@@ -66,7 +67,7 @@ void DhanbakEnv::InitFast() const {
 }
 
 std::vector<std::string> DhanbakEnv::Argv(const std::vector<std::string>& args) const {
-  std::vector<std::string> argv = {DHANBAK_BINARY, "-c", config_path(), "--allow-root", "--no-progress"};
+  std::vector<std::string> argv = {DhanbakBinary(), "-c", config_path(), "--allow-root", "--no-progress"};
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
 }

@@ -38,7 +38,7 @@ class DhanbakEnv {
   // 128 MiB and a fraction of a second on each command). For tests that are not about init.
   void InitFast() const;
 
-  // The full command line: DHANBAK_BINARY -c toml --allow-root --no-progress args...
+  // The full command line: DhanbakBinary() -c toml --allow-root --no-progress args...
   std::vector<std::string> Argv(const std::vector<std::string>& args) const;
   // Options every run uses: TZ=UTC (so local times in messages are predictable), no
   // DHANBAK_CONFIG or PG* variables leaking in from the environment, a generous timeout.

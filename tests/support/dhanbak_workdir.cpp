@@ -1,4 +1,5 @@
 #include "support/dhanbak_workdir.hpp"
+#include "support/build_under_test.hpp"
 #include "support/temp_root.hpp"
 
 #include <sys/stat.h>
@@ -78,7 +79,7 @@ void DhanbakWorkdir::WriteConfig(const WorkdirOptions& options) {
 }
 
 std::vector<std::string> DhanbakWorkdir::Argv(const std::vector<std::string>& args) const {
-  std::vector<std::string> argv = {DHANBAK_BINARY, "-c", config_path_, "--allow-root", "--no-progress"};
+  std::vector<std::string> argv = {DhanbakBinary(), "-c", config_path_, "--allow-root", "--no-progress"};
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
 }

@@ -1,7 +1,8 @@
 // A throwaway dhanbak setup for integration tests: a temporary directory holding a
 // configuration file, a passphrase file (mode 0600), a local file:// repository and the SQLite
-// catalog, pointed at a PgCluster. Run() invokes the real dhanbak binary (DHANBAK_BINARY) with
-// `-c <config> --allow-root --no-progress` and captures its output. The directory is removed
+// catalog, pointed at a PgCluster. Run() invokes the real dhanbak binary (DhanbakBinary(), see
+// support/build_under_test.hpp) with `-c <config> --allow-root --no-progress` and captures its
+// output. The directory is removed
 // when the object is destroyed.
 #pragma once
 

@@ -1,4 +1,5 @@
 #include "support/wal_archive_env.hpp"
+#include "support/build_under_test.hpp"
 #include "support/temp_root.hpp"
 
 #include <sys/stat.h>
@@ -35,7 +36,7 @@ void WriteFile(const std::string& path, const std::string& text, fs::perms perms
 
 WalArchiveEnv::WalArchiveEnv(const std::string& extra_config) {
   dir_ = MakeTestTempDir("dhanbak-wal");
-  fs::copy_file(DHANBAK_BINARY, binary());
+  fs::copy_file(DhanbakBinary(), binary());
   fs::permissions(binary(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                                 fs::perms::others_read | fs::perms::others_exec);
   WriteFile(dir_ + "/passphrase", "wal archive test passphrase\n", fs::perms::owner_read | fs::perms::owner_write);

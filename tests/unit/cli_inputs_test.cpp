@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "support/build_under_test.hpp"
 #include "common/temp_dir.hpp"
 #include "support/process.hpp"
 
@@ -28,7 +29,7 @@ using Result = dhanbak::test::ProcessResult;
 
 // Runs the binary with the given umask, capturing its output.
 dhanbak::test::ProcessResult Run(std::vector<std::string> args, mode_t mask = 022) {
-  args.insert(args.begin(), DHANBAK_BINARY);
+  args.insert(args.begin(), dhanbak::test::DhanbakBinary());
   dhanbak::test::ProcessOptions options;
   options.unset_env = {"DHANBAK_CONFIG"};
   options.umask = mask;

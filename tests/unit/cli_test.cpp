@@ -1,6 +1,7 @@
 // The command line as users and cron see it: run the real binary and check help, exit codes and
 // messages (design §2). Needs no server: every case here fails or finishes before connecting.
 #include "common/temp_dir.hpp"
+#include "support/build_under_test.hpp"
 #include "support/process.hpp"
 #include <doctest/doctest.h>
 #include <fcntl.h>
@@ -30,7 +31,7 @@ using dhanbak::test::ProcessResult;
 
 // Runs the dhanbak binary (no DHANBAK_CONFIG from the environment), capturing its output.
 dhanbak::test::ProcessResult Dhanbak(std::vector<std::string> args) {
-  args.insert(args.begin(), DHANBAK_BINARY);
+  args.insert(args.begin(), dhanbak::test::DhanbakBinary());
   dhanbak::test::ProcessOptions options;
   options.unset_env = {"DHANBAK_CONFIG"};
   return dhanbak::test::RunProcess(args, options);

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "support/build_under_test.hpp"
 #include "common/temp_dir.hpp"
 #include "support/process.hpp"
 
@@ -39,7 +40,7 @@ std::vector<std::string> Words(const std::string& text) {
 // `dhanbak ARGS` as a schedule runs it: the command exists and takes every option given.
 void CheckAccepted(const std::vector<std::string>& args) {
   CAPTURE(args);
-  std::vector<std::string> help{DHANBAK_BINARY};
+  std::vector<std::string> help{dhanbak::test::DhanbakBinary()};
   std::string command;
   for (const auto& a : args) {
     if (!a.starts_with("-") && command.empty()) command = a;
@@ -145,7 +146,7 @@ TEST_CASE("systemd units: systemd-analyze verify passes without a warning; servi
     }
     // The binary is not installed where the units expect it: point them at the one built.
     for (size_t at; (at = text.find("/usr/bin/dhanbak")) != std::string::npos;) {
-      text.replace(at, std::string("/usr/bin/dhanbak").size(), DHANBAK_BINARY);
+      text.replace(at, std::string("/usr/bin/dhanbak").size(), dhanbak::test::DhanbakBinary());
     }
     std::ofstream(dir.path() + "/" + name) << text;
     verify.push_back(dir.path() + "/" + name);
