@@ -40,14 +40,16 @@ std::string FetchChunk(const format::Repository& repo, const std::string& id, co
 // at 109-115 MiB pooled against 86-92 unpooled (docs/decisions.md). Unpooled, each chunk is
 // decoded into a string of exactly its size, still without a staging copy.
 namespace {
-constexpr size_t kPooledWindow = 1;
-size_t PooledBuffers(size_t threads, size_t window) { return window <= kPooledWindow ? threads * (window + 1) : 0; }
+BufferPool ChunkBuffers(size_t threads, size_t window, size_t max_chunk) {
+  if (window > 1) return BufferPool(0, 0);  // nothing kept; each buffer sized by its chunk
+  return BufferPool(threads * (window + 1), max_chunk);
+}
 }  // namespace
 
 ChunkFetcher::ChunkFetcher(const format::Repository& repo, size_t threads, size_t window)
     : repo_(repo),
       window_(window == 0 ? 1 : window),
-      buffers_(PooledBuffers(threads, window_), PooledBuffers(threads, window_) > 0 ? repo.chunker_params().max_size : 0),
+      buffers_(ChunkBuffers(threads, window_, repo.chunker_params().max_size)),
       pool_(threads) {}
 
 void ChunkFetcher::Stream(const format::StreamRef& ref, const std::string& what,

@@ -22,9 +22,9 @@
 #include <thread>
 #include <vector>
 
-#include "support/build_under_test.hpp"
 #include "format/repository.hpp"
 #include "storage/b2/b2_storage.hpp"
+#include "support/build_under_test.hpp"
 #include "support/db_compare.hpp"
 #include "support/dhanbak_env.hpp"
 #include "support/pg_cluster.hpp"

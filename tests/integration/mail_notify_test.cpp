@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include "support/build_under_test.hpp"
 #include "common/temp_dir.hpp"
+#include "support/build_under_test.hpp"
 #include "support/process.hpp"
 
 namespace mail_notify_test {  // this file's names, apart from its unity batch's

@@ -10,8 +10,8 @@
 #include <iterator>
 #include <string>
 
-#include "support/build_under_test.hpp"
 #include "common/temp_dir.hpp"
+#include "support/build_under_test.hpp"
 #include "support/process.hpp"
 
 namespace package_test {  // this file's names, apart from its unity batch's

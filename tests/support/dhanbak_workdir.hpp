@@ -2,8 +2,7 @@
 // configuration file, a passphrase file (mode 0600), a local file:// repository and the SQLite
 // catalog, pointed at a PgCluster. Run() invokes the real dhanbak binary (DhanbakBinary(), see
 // support/build_under_test.hpp) with `-c <config> --allow-root --no-progress` and captures its
-// output. The directory is removed
-// when the object is destroyed.
+// output. The directory is removed when the object is destroyed.
 #pragma once
 
 #include <string>

@@ -107,12 +107,11 @@ bool ServersRunAsPostgresUser();
 // `argv` prefixed with `runuser -u postgres --` when ServersRunAsPostgresUser().
 std::vector<std::string> AsServerUser(std::vector<std::string> argv);
 // Gives `path` (recursively) to the `postgres` OS user when ServersRunAsPostgresUser().
+void GiveToServerUser(const std::string& path);
 // Waits until `sql` (run in database postgres of `cluster`) returns `expected`; throws
 // std::runtime_error with the last answer after `timeout`.
 void WaitForSql(const PgCluster& cluster, const std::string& sql, const std::string& expected,
                 std::chrono::seconds timeout);
-
-void GiveToServerUser(const std::string& path);
 // A TCP port on 127.0.0.1 that nothing listens on right now.
 int FreeTcpPort();
 

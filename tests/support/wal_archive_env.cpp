@@ -11,7 +11,6 @@
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
-#include <thread>
 
 namespace dhanbak::test {
 namespace {
