@@ -216,6 +216,7 @@ void PgCluster::Start() {
          << "max_connections = 100\n"
          << "max_wal_size = '2GB'\n"
          << "max_locks_per_transaction = 256\n"
+         << "jit = off\nautovacuum = off\n"
          << "lc_messages = 'C'\n"
          << "log_min_messages = warning\n"
          << "log_line_prefix = '%m [%p] %q%u@%d '\n";
