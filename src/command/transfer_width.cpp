@@ -40,7 +40,7 @@ RestoreFetchWidth RestoreTransferWidth(Context& ctx, int jobs) {
       local ? RestoreFetchWidth{static_cast<size_t>(std::max(2, jobs)), 1}
             : RestoreFetchWidth{static_cast<size_t>(std::max({2, jobs * 2, ctx.config().b2.connections})), 4};
   log::Debug(std::string(local ? "local" : "B2") + " repository: " + std::to_string(width.threads) +
-             " chunks fetched at a time, " + std::to_string(width.window) + " read ahead per table");
+             " chunks fetched at a time, up to " + std::to_string(width.window) + " read ahead per table");
   return width;
 }
 

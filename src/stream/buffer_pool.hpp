@@ -9,7 +9,12 @@
 // back once the chunk is stored, and the next chunk reuses the same resident pages.
 //
 // Bounded: at most `max_pooled` buffers are kept; a buffer given back beyond that is freed, so
-// what the pool holds does not grow with the database whatever the callers do.
+// what the pool holds does not grow with the database whatever the callers do. And the idle
+// buffers keep at most about kIdleResidentBytes of pages between them (each at least a typical
+// chunk's): otherwise every buffer would, in time, hold the pages of the largest chunk it ever
+// carried (8 MiB), and a B2 backup's dozen buffers made it peak at 106-110 MiB at scale 1, against
+// 68-72 MiB trimmed (docs/decisions.md "Memory"). A chunk larger than what its buffer kept pays a
+// page fault per 4 KiB beyond it, so a pool of few buffers (a local backup's five) keeps more each.
 #pragma once
 
 #include <cstddef>
@@ -23,21 +28,27 @@ class BufferPool {
  public:
   // `reserve`: the capacity a new buffer is created with (the largest chunk), so that a buffer
   // never grows by reallocation — each growth by doubling would free the smaller block into an
-  // arena. Reserved pages that are never written are never resident.
-  BufferPool(size_t max_pooled, size_t reserve);
+  // arena. Reserved pages that are never written are never resident. `typical`: the size most
+  // buffers are filled to, the least an idle buffer keeps resident.
+  BufferPool(size_t max_pooled, size_t reserve, size_t typical);
+
+  static constexpr size_t kIdleResidentBytes = 16 * 1024 * 1024;
 
   // An empty buffer: a pooled one (its capacity kept) when there is one, else a new one.
   std::string Take();
-  // Keeps `buffer` for a later Take (emptied) unless `max_pooled` are kept already or it holds
-  // less than the reserve.
+  // Keeps `buffer` for a later Take (emptied, its pages beyond keep_resident() given back) unless
+  // `max_pooled` are kept already or it holds less than the reserve.
   void Give(std::string&& buffer);
 
   size_t pooled() const;
   size_t max_pooled() const { return max_pooled_; }
+  // The bytes of pages each idle buffer keeps: max(typical, kIdleResidentBytes / max_pooled).
+  size_t keep_resident() const { return keep_resident_; }
 
  private:
   const size_t max_pooled_;
   const size_t reserve_;
+  const size_t keep_resident_;
   mutable std::mutex mu_;
   std::vector<std::string> free_;
 };

@@ -1,5 +1,6 @@
 #include "stream/chunk_fetcher.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <fstream>
 #include <future>
@@ -31,33 +32,38 @@ std::string FetchChunk(const format::Repository& repo, const std::string& id, co
   }
 }
 
-// The pool holds at most what was in use at once: per stream, its read-ahead plus the chunk being
-// consumed. Callers stream no more tables at a time than there are threads.
-//
-// Only a shallow read-ahead (a local repository: one chunk) is pooled. Each pooled buffer keeps the
-// pages of the largest chunk it ever held, so with B2's four chunks ahead per table the pool's 20
-// buffers held more than the arenas did: a verified restore at scale 1 through the emulator peaked
-// at 109-115 MiB pooled against 86-92 unpooled (docs/decisions.md). Unpooled, each chunk is
-// decoded into a string of exactly its size, still without a staging copy.
+// The pool holds at most what is in use at once: the chunks read ahead (no more than there are
+// threads, ReadAhead) and the one each stream is consuming (streams: no more than threads).
 namespace {
-BufferPool ChunkBuffers(size_t threads, size_t window, size_t max_chunk) {
-  if (window > 1) return BufferPool(0, 0);  // nothing kept; each buffer sized by its chunk
-  return BufferPool(threads * (window + 1), max_chunk);
+BufferPool ChunkBuffers(size_t threads, const ChunkerParams& chunks) {
+  return BufferPool(2 * threads, chunks.max_size, chunks.typical_size());
 }
 }  // namespace
 
 ChunkFetcher::ChunkFetcher(const format::Repository& repo, size_t threads, size_t window)
     : repo_(repo),
       window_(window == 0 ? 1 : window),
-      buffers_(ChunkBuffers(threads, window_, repo.chunker_params().max_size)),
+      threads_(threads == 0 ? 1 : threads),
+      buffers_(ChunkBuffers(threads_, repo.chunker_params())),
       pool_(threads) {}
+
+// Per table, up to `window` chunks ahead, and no more in all than there are download threads:
+// chunks beyond that would only wait, decoded, in memory.
+size_t ChunkFetcher::ReadAhead() const {
+  return std::min(window_, std::max<size_t>(1, threads_ / std::max<size_t>(1, streams_.load())));
+}
 
 void ChunkFetcher::Stream(const format::StreamRef& ref, const std::string& what,
                           const std::function<void(std::string_view)>& fn) {
+  streams_.fetch_add(1);
+  struct Leave {
+    std::atomic<size_t>& streams;
+    ~Leave() { streams.fetch_sub(1); }
+  } leave{streams_};
   std::deque<std::future<std::string>> pending;
   size_t next = 0;
   auto fill = [&] {
-    while (next < ref.chunks.size() && pending.size() < window_) {
+    while (next < ref.chunks.size() && pending.size() < ReadAhead()) {
       std::string id = ref.chunks[next], base = ref.BaseOf(next);
       ++next;
       pending.push_back(pool_.Submit([this, id, base] {

@@ -1,6 +1,7 @@
 // ChunkFetcher — the restore side's download-ahead stage. For one stream, up to `window`
 // chunks are downloaded, authenticated, decrypted and decompressed on the pool while the
-// caller consumes earlier ones in order; the stream's SHA-256 and length are checked against
+// caller consumes earlier ones in order (streams read at the same time share the pool's threads:
+// each reads ahead its share of them, at least one chunk); the stream's SHA-256 and length are checked against
 // the manifest at the end, so a missing, swapped or altered chunk is always detected.
 //
 // Chunks are decoded into pooled buffers (stream/buffer_pool.hpp) that go back to the pool once
@@ -8,6 +9,7 @@
 // allocated and freed per chunk leaves glibc's heap holding the high-water of its holes.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <string_view>
 
@@ -41,8 +43,12 @@ class ChunkFetcher {
   void StreamToFile(const format::StreamRef& ref, const std::string& what, const std::string& path);
 
  private:
+  size_t ReadAhead() const;
+
   const format::Repository& repo_;
   size_t window_;
+  size_t threads_;
+  std::atomic<size_t> streams_{0};  // Stream() calls under way
   BufferPool buffers_;
   ThreadPool pool_;
 };

@@ -17,7 +17,8 @@ ChunkUploader::ChunkUploader(const format::Repository& repo, size_t threads, siz
       max_in_flight_bytes_(max_in_flight_bytes),
       // As many buffers as can be in use at once: one per chunker (at most one COPY job per
       // thread) and one per chunk in flight. More are never needed, so none is freed in a run.
-      buffers_(max_in_flight_ + threads, repo.chunker_params().max_size), pool_(threads) {}
+      buffers_(max_in_flight_ + threads, repo.chunker_params().max_size, repo.chunker_params().typical_size()),
+      pool_(threads) {}
 
 ChunkUploader::~ChunkUploader() {
   // Let queued uploads finish (or fail) before members go away.

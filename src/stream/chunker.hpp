@@ -26,6 +26,9 @@ struct ChunkerParams {
   size_t avg_bits = 21;  // boundary probability 2^-avg_bits per byte after min_size (~2 MiB mean)
   size_t max_size = 8 * 1024 * 1024;
   uint64_t seed = 0;
+
+  // The chunks' typical size (2 MiB): what an idle pooled chunk buffer keeps resident.
+  size_t typical_size() const { return size_t{1} << avg_bits; }
 };
 
 class Chunker {

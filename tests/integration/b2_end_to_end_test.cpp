@@ -57,7 +57,7 @@ TEST_CASE("an append-only application key (no deleteFiles) backs up, restores an
   cluster.DropDatabase("width_check");
   ProcessResult local_restore =
       dhanbak.RunOk({"-v", "--repo", local_url, "restore", db, "--target-db", "width_check", "--no-verify"});
-  CHECK(local_restore.err.find("local repository: 2 chunks fetched at a time, 1 read ahead per table") !=
+  CHECK(local_restore.err.find("local repository: 2 chunks fetched at a time, up to 1 read ahead per table") !=
         std::string::npos);
   cluster.DropDatabase("width_check");
   fs::remove_all(local);

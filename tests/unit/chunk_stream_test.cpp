@@ -7,12 +7,15 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <typeinfo>
 
 #include "dhanbak/error.hpp"
@@ -177,6 +180,69 @@ TEST_CASE("chunk stream: chunks decoded into reused buffers come back without an
     CHECK(Fetch(fetcher, small) == short_rows);
     CHECK(Fetch(fetcher, big) == long_rows);
   }
+}
+
+// A local repository that counts the objects read from it.
+struct CountingStorage : LocalStorage {
+  using LocalStorage::LocalStorage;
+  std::atomic<int> gets{0};
+  std::string Get(const std::string& name, std::optional<dhanbak::storage::ByteRange> range) override {
+    ++gets;
+    return LocalStorage::Get(name, range);
+  }
+};
+
+TEST_CASE("chunk stream: tables restored at the same time share the read-ahead: no more chunks ahead than threads") {
+  ScratchDir dir;
+  CountingStorage storage(dir.path());
+  Repository::Init(storage, "pass", {1u << 10, 8, 1});
+  auto repo = Repository::Open(storage, "pass");
+  ChunkUploader uploader(*repo, 2, 4);
+  const std::string a = Rows(6000, 21), b = Rows(6000, 22);
+  const StreamRef ra = Store(uploader, a), rb = Store(uploader, b);
+  REQUIRE(ra.chunks.size() > 30);
+  REQUIRE(rb.chunks.size() > 30);
+  constexpr size_t kThreads = 4, kWindow = 4;
+  ChunkFetcher fetcher(*repo, kThreads, kWindow);
+  std::atomic<int> consumed{0}, most_ahead{0};
+  const int gets_before = storage.gets.load();
+  // Each chunk handed to a table is consumed slowly, as PostgreSQL loads it: the fetcher's threads
+  // have all the time they want to read ahead.
+  auto consume = [&](const StreamRef& ref, std::string& out) {
+    fetcher.Stream(ref, "table", [&](std::string_view d) {
+      out.append(d);
+      const int now = consumed.fetch_add(1) + 1;
+      std::this_thread::sleep_for(std::chrono::milliseconds(3));
+      int ahead = storage.gets.load() - gets_before - now, seen = most_ahead.load();
+      while (ahead > seen && !most_ahead.compare_exchange_weak(seen, ahead)) {
+      }
+    });
+  };
+  std::string got_a, got_b;
+  std::thread other([&] { consume(rb, got_b); });
+  consume(ra, got_a);
+  other.join();
+  CHECK(got_a == a);
+  CHECK(got_b == b);
+  // Alone, each table would keep kWindow chunks ahead (8 in all); sharing, they keep the threads'
+  // worth, give or take the chunk each stream is handed as it starts or while its neighbour ends.
+  CHECK(most_ahead.load() >= 2);
+  CHECK(most_ahead.load() <= static_cast<int>(kThreads) + 2);
+  // One table alone reads its whole window ahead (give or take the chunk a busy machine's threads
+  // have not started yet when the table's loader looks).
+  consumed = 0;
+  most_ahead = 0;
+  const int gets_alone = storage.gets.load();
+  std::string alone;
+  fetcher.Stream(ra, "table", [&](std::string_view d) {
+    alone.append(d);
+    const int now = consumed.fetch_add(1) + 1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    most_ahead = std::max(most_ahead.load(), storage.gets.load() - gets_alone - now);
+  });
+  CHECK(alone == a);
+  CHECK(most_ahead.load() >= static_cast<int>(kWindow) - 1);
+  CHECK(most_ahead.load() <= static_cast<int>(kWindow));
 }
 
 TEST_CASE("chunk stream: a byte budget smaller than one chunk still stores every chunk, one at a time") {
