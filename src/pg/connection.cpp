@@ -41,6 +41,32 @@ std::string QualifiedName(std::string_view schema, std::string_view name) {
   return QuoteIdent(schema) + "." + QuoteIdent(name);
 }
 
+// libpq hands a message the server sends between queries to the notice receiver, not to the next
+// query's error: a session ended while idle in its transaction (a hot standby's recovery conflict,
+// pg_terminate_backend, a shutdown) then fails its next query with only "server closed the
+// connection unexpectedly" when the send finds the socket closed. The reason is kept for Fail;
+// every message still goes where libpq would have sent it.
+struct NoticeHook {
+  PQnoticeReceiver previous = nullptr;
+  void* previous_arg = nullptr;
+  std::string ended_because;
+};
+
+namespace {
+
+void OnNotice(void* arg, const PGresult* res) {
+  auto* hook = static_cast<NoticeHook*>(arg);
+  const char* severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+  const char* primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+  if (severity != nullptr && primary != nullptr &&
+      (std::string_view(severity) == "FATAL" || std::string_view(severity) == "PANIC")) {
+    hook->ended_because = primary;
+  }
+  if (hook->previous != nullptr) hook->previous(hook->previous_arg, res);
+}
+
+}  // namespace
+
 PgConnection::PgConnection(const std::string& conninfo, const std::optional<std::string>& dbname) {
   // The first "dbname" is expanded as a connection string; a second one is a plain name.
   std::vector<const char*> keys{"dbname", "fallback_application_name"};
@@ -60,17 +86,25 @@ PgConnection::PgConnection(const std::string& conninfo, const std::optional<std:
     throw Error(ErrorCode::kPg, "cannot connect to PostgreSQL" +
                                     (dbname ? " database '" + *dbname + "'" : std::string()) + ": " + msg);
   }
+  notices_ = std::make_unique<NoticeHook>();
+  notices_->previous = PQsetNoticeReceiver(conn_, OnNotice, notices_.get());
+  // previous_arg stays null: libpq keeps the receiver argument private, and its default one is null.
 }
 
 PgConnection::~PgConnection() {
   if (conn_ != nullptr) PQfinish(conn_);
 }
 
-void PgConnection::Fail(const std::string& what) const {
+std::string PgConnection::ErrorText() const {
   std::string msg = TrimMessage(PQerrorMessage(conn_));
-  ErrorCode code = ErrorCode::kPg;
-  throw Error(code, what + ": " + msg);
+  const std::string& why = notices_->ended_because;
+  if (!why.empty() && PQstatus(conn_) == CONNECTION_BAD && msg.find(why) == std::string::npos) {
+    msg = why + " (" + msg + ")";
+  }
+  return msg;
 }
+
+void PgConnection::Fail(const std::string& what) const { throw Error(ErrorCode::kPg, what + ": " + ErrorText()); }
 
 std::string PgConnection::ApplySessionSettings() {
   std::string encoding = QueryValue(
@@ -100,7 +134,7 @@ bool PgConnection::TryExec(const std::string& sql, std::string& sqlstate, std::s
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return true;
   const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
   sqlstate = state ? state : "";
-  message = TrimMessage(PQerrorMessage(conn_));
+  message = ErrorText();
   return false;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +25,8 @@ std::string QuoteLiteral(std::string_view value);
 std::string QualifiedName(std::string_view schema, std::string_view name);
 // A value in a libpq conninfo string: 'value' with quotes and backslashes escaped.
 std::string ConninfoValue(const std::string& value);
+
+struct NoticeHook;  // connection.cpp
 
 class PgConnection {
  public:
@@ -61,7 +64,11 @@ class PgConnection {
 
  private:
   [[noreturn]] void Fail(const std::string& what) const;
+  // libpq's error message, after the reason the server gave for ending the session when that
+  // came between queries (see connection.cpp).
+  std::string ErrorText() const;
   PGconn* conn_ = nullptr;
+  std::unique_ptr<NoticeHook> notices_;
 };
 
 // Environment variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, …) equivalent to `conninfo`,

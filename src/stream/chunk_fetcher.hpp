@@ -1,8 +1,9 @@
 // ChunkFetcher — the restore side's download-ahead stage. For one stream, up to `window`
 // chunks are downloaded, authenticated, decrypted and decompressed on the pool while the
-// caller consumes earlier ones in order (streams read at the same time share the pool's threads:
-// each reads ahead its share of them, at least one chunk); the stream's SHA-256 and length are checked against
-// the manifest at the end, so a missing, swapped or altered chunk is always detected.
+// caller consumes earlier ones in order (streams read at the same time share the pool's
+// threads: each reads ahead its share of them, at least one chunk); the stream's SHA-256 and
+// length are checked against the manifest at the end, so a missing, swapped or altered chunk is
+// always detected.
 //
 // Chunks are decoded into pooled buffers (stream/buffer_pool.hpp) that go back to the pool once
 // the caller has consumed them: a restore touches thousands of chunks of up to 8 MiB, and a block
