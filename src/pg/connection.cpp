@@ -47,8 +47,7 @@ std::string QualifiedName(std::string_view schema, std::string_view name) {
 // connection unexpectedly" when the send finds the socket closed. The reason is kept for Fail;
 // every message still goes where libpq would have sent it.
 struct NoticeHook {
-  PQnoticeReceiver previous = nullptr;
-  void* previous_arg = nullptr;
+  PQnoticeReceiver previous = nullptr;  // libpq's own; its argument is always null
   std::string ended_because;
 };
 
@@ -62,7 +61,7 @@ void OnNotice(void* arg, const PGresult* res) {
       (std::string_view(severity) == "FATAL" || std::string_view(severity) == "PANIC")) {
     hook->ended_because = primary;
   }
-  if (hook->previous != nullptr) hook->previous(hook->previous_arg, res);
+  if (hook->previous != nullptr) hook->previous(nullptr, res);
 }
 
 }  // namespace
@@ -88,7 +87,6 @@ PgConnection::PgConnection(const std::string& conninfo, const std::optional<std:
   }
   notices_ = std::make_unique<NoticeHook>();
   notices_->previous = PQsetNoticeReceiver(conn_, OnNotice, notices_.get());
-  // previous_arg stays null: libpq keeps the receiver argument private, and its default one is null.
 }
 
 PgConnection::~PgConnection() {
