@@ -19,6 +19,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "support/cluster_template.hpp"
 #include "support/process.hpp"
 #include "support/temp_root.hpp"
 
@@ -198,15 +199,7 @@ void WaitForSql(const PgCluster& cluster, const std::string& sql, const std::str
 int FreeTcpPort() { return FreePort(); }
 
 void PgCluster::Start() {
-  ProcessOptions options;
-  options.cwd = base_dir_;  // the postgres user may not be able to enter the test's cwd
-  options.unset_env = {"PGDATA", "PGPORT", "PGHOST", "PGOPTIONS"};
-  options.env = {{"LC_ALL", "C.UTF-8"}};
-  options.timeout = std::chrono::minutes(2);
-  RunOrThrow(AsServerUser({Tool("initdb"), "-D", data_dir_, "-A", "trust", "-U", "postgres", "--encoding=UTF8",
-                           "--locale=C.UTF-8", "--no-sync", "--no-instructions",
-                           "--wal-segsize=" + std::to_string(options_.wal_segment_mb)}),
-             options);
+  InitClusterFromTemplate(bindir_, data_dir_, options_.wal_segment_mb);
   {
     std::ofstream conf(data_dir_ + "/postgresql.conf", std::ios::app);
     conf << "\n# dhanbak test cluster: speed over durability\n"

@@ -1,6 +1,7 @@
 // A throwaway PostgreSQL server for one test binary.
 //
-// The first call to SharedCluster() runs initdb in a fresh /tmp/dhanbak-pg-XXXXXX directory
+// The first call to SharedCluster() makes a fresh cluster in a new /tmp/dhanbak-pg-XXXXXX
+// directory (a copy of one initdb made, with its own system identifier: cluster_template.hpp)
 // and starts the server on a free TCP port on 127.0.0.1 (unix socket in the same directory),
 // tuned for speed, not durability (fsync, full_page_writes and synchronous_commit off). When
 // the test process runs as root, initdb/pg_ctl run as the `postgres` OS user, because the

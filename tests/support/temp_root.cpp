@@ -8,9 +8,13 @@
 
 namespace dhanbak::test {
 
-std::string MakeTestTempDir(const std::string& prefix) {
+std::string TestTempRoot() {
   const char* root = std::getenv("DHANBAK_TEST_TMPDIR");
-  std::string path = std::string(root != nullptr && *root != '\0' ? root : "/tmp") + "/" + prefix + "-XXXXXX";
+  return root != nullptr && *root != '\0' ? root : "/tmp";
+}
+
+std::string MakeTestTempDir(const std::string& prefix) {
+  std::string path = TestTempRoot() + "/" + prefix + "-XXXXXX";
   if (::mkdtemp(path.data()) == nullptr) {
     throw std::runtime_error("mkdtemp " + path + ": " + std::strerror(errno));
   }

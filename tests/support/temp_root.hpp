@@ -12,4 +12,7 @@ namespace dhanbak::test {
 // Throws std::runtime_error on failure.
 std::string MakeTestTempDir(const std::string& prefix);
 
+// That root: DHANBAK_TEST_TMPDIR when set, else /tmp.
+std::string TestTempRoot();
+
 }  // namespace dhanbak::test
