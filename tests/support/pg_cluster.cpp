@@ -357,7 +357,13 @@ std::string PgCluster::Psql(const std::string& db, const std::string& sql) const
 }
 
 void PgCluster::CreateDatabase(const std::string& name, const std::string& extra_options) const {
-  Psql("postgres", "CREATE DATABASE " + QuoteIdent(name) + (extra_options.empty() ? "" : " " + extra_options) + ";");
+  // FILE_COPY unless the caller chose: PostgreSQL 15's default (WAL_LOG) writes the whole template
+  // into the WAL, 7.5 MiB for an empty one, which an archiving test cluster then hands to wal-push
+  // as seven or eight 1 MiB segments (and a replay fetches again). FILE_COPY logs one record (its
+  // checkpoints cost little with fsync off) and takes half the time.
+  std::string options = extra_options;
+  if (options.find("STRATEGY") == std::string::npos) options += " STRATEGY FILE_COPY";
+  Psql("postgres", "CREATE DATABASE " + QuoteIdent(name) + " " + options + ";");
 }
 
 void PgCluster::DropDatabase(const std::string& name) const {

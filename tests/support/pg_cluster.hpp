@@ -69,7 +69,8 @@ class PgCluster {
   // carrying psql's stderr on any error.
   std::string Psql(const std::string& db, const std::string& sql) const;
 
-  // CREATE DATABASE "name" <extra_options>, e.g. extra "TEMPLATE template0 ENCODING 'LATIN1'".
+  // CREATE DATABASE "name" <extra_options>, e.g. extra "TEMPLATE template0 ENCODING 'LATIN1'";
+  // STRATEGY FILE_COPY unless the options name a strategy.
   void CreateDatabase(const std::string& name, const std::string& extra_options = "") const;
   // DROP DATABASE IF EXISTS "name" WITH (FORCE).
   void DropDatabase(const std::string& name) const;
