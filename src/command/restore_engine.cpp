@@ -228,6 +228,7 @@ void Restorer::Run(RestoreResult& result) {
     ThrowIfInterrupted();
     log::Info("building indexes, constraints and triggers, refreshing materialized views");
     std::string list = spec_.tables.empty() ? "" : FilteredPostDataList(version_, archive, tmp.path() + "/post-data.list");
+    TestPausePoint("restore-post-data");
     pg::RestoreSection(Tool(), archive, "post-data", spec_.jobs, list);
     phase_done("indexes, constraints, triggers (post-data)");
     ThrowIfInterrupted();

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -362,7 +363,9 @@ void PgCluster::CreateDatabase(const std::string& name, const std::string& extra
   // as seven or eight 1 MiB segments (and a replay fetches again). FILE_COPY logs one record (its
   // checkpoints cost little with fsync off) and takes half the time.
   std::string options = extra_options;
-  if (options.find("STRATEGY") == std::string::npos) options += " STRATEGY FILE_COPY";
+  std::string upper = options;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (upper.find("STRATEGY") == std::string::npos) options += " STRATEGY FILE_COPY";
   Psql("postgres", "CREATE DATABASE " + QuoteIdent(name) + " " + options + ";");
 }
 
