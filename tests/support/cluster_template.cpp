@@ -5,6 +5,8 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdint>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -94,9 +96,10 @@ void MakeTemplate(const std::string& bindir, const std::string& template_dir, in
   }
 }
 
-}  // namespace
-
-std::uint64_t GiveClusterNewSystemIdentifier(const std::string& data_dir) {
+// Gives a stopped cluster's data directory a new random system identifier: in global/pg_control
+// (its CRC recomputed) and in the first page header of every WAL segment in pg_wal that carries
+// the old one.
+void GiveClusterNewSystemIdentifier(const std::string& data_dir) {
   const std::string control_path = data_dir + "/global/pg_control";
   std::vector<unsigned char> control = ReadAll(control_path);
   // ControlFileData starts with the system identifier and ends with a CRC-32C of everything before
@@ -143,8 +146,9 @@ std::uint64_t GiveClusterNewSystemIdentifier(const std::string& data_dir) {
     }
     if (in_segment == old_id) WriteAt(entry.path().string(), kSysidOffset, &new_id, 8);
   }
-  return new_id;
 }
+
+}  // namespace
 
 void InitClusterFromTemplate(const std::string& bindir, const std::string& data_dir, int wal_segment_mb) {
   const std::string template_dir = TemplateDir(bindir, wal_segment_mb);

@@ -6,7 +6,6 @@
 // of another cluster), and so do tests.
 #pragma once
 
-#include <cstdint>
 #include <string>
 
 namespace dhanbak::test {
@@ -17,11 +16,5 @@ namespace dhanbak::test {
 // temp_root.hpp), one per server binary and segment size, and made again when missing; several
 // test processes may make it at once. Throws std::runtime_error.
 void InitClusterFromTemplate(const std::string& bindir, const std::string& data_dir, int wal_segment_mb);
-
-// Gives a stopped cluster's data directory a new random system identifier: in global/pg_control
-// (its CRC recomputed) and in the first page header of every WAL segment in pg_wal that carries
-// the old one. Returns the new identifier. Throws std::runtime_error if pg_control is not
-// recognised.
-std::uint64_t GiveClusterNewSystemIdentifier(const std::string& data_dir);
 
 }  // namespace dhanbak::test
