@@ -74,7 +74,9 @@ TEST_CASE("package: the .deb installs, runs as the dhanbak user, keeps its conff
   // As the service user it finds and reads the packaged configuration (its secrets are not there yet).
   ProcessResult configured = Run({"runuser", "-u", "dhanbak", "--", "/usr/bin/dhanbak", "list"});
   CHECK_MESSAGE(configured.out.find("b2://dhanman-backups/postgresql") != std::string::npos, configured.err);
-  CHECK(configured.err.find("secret file /etc/dhanbak/b2-application-key does not exist") != std::string::npos);
+  // The first secret of [b2] in the file: the key id.
+  CHECK_MESSAGE(configured.err.find("secret file /etc/dhanbak/b2-key-id does not exist") != std::string::npos,
+                configured.err);
 
   // An operator's edit survives a reinstall; a repository-like file under /var/lib/dhanbak
   // survives the purge.

@@ -61,8 +61,11 @@ B2Storage::B2Storage(const std::string& url, const B2Config& config, B2Options o
   settings.max_upload_rate = config.max_upload_rate;
   settings.max_download_rate = config.max_download_rate;
   http_ = std::make_unique<b2::HttpClient>(settings);
-  session_ = std::make_unique<b2::AuthSession>(*http_, config.api_url, config.key_id.Resolve(),
-                                               config.application_key.Resolve());
+  // One after the other, in the configuration's order: as two arguments of one call their order
+  // is the compiler's, and so was which missing secret file the error named.
+  std::string key_id = config.key_id.Resolve();
+  std::string application_key = config.application_key.Resolve();
+  session_ = std::make_unique<b2::AuthSession>(*http_, config.api_url, std::move(key_id), std::move(application_key));
   api_ = std::make_unique<b2::ApiClient>(*http_, *session_);
   upload_urls_ = std::make_unique<b2::UploadUrlPool>(static_cast<size_t>(std::max(1, config.connections)) * 2);
 }
