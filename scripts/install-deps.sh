@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   g++ cmake ninja-build pkg-config make
+  clang libclang-rt-14-dev  # the sanitizer build's compiler (scripts/test.sh)
   libpq-dev libzstd-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev
   libcxxopts-dev doctest-dev libtomlplusplus-dev nlohmann-json3-dev libcpp-httplib-dev
   postgresql postgresql-contrib

@@ -47,6 +47,13 @@ configure_and_build() {  # configure_and_build NAME [nice]
   case $build in
     release)  flags=(-DCMAKE_BUILD_TYPE=Release) ;;
     sanitize) flags=(-DCMAKE_BUILD_TYPE=Debug -DDHANBAK_SANITIZE=ON)
+              # Compiled by clang when there is one (install-deps.sh installs it): its
+              # instrumented -O0 build takes 132 CPU seconds where GCC 12's takes 267, for tests
+              # that run as fast, and a second compiler's warnings come free.
+              # The Release build stays with GCC, the compiler a user's build gets.
+              if command -v clang++ >/dev/null && command -v clang >/dev/null; then
+                flags+=(-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++)
+              fi
               # The Release build's integration harness, when this run built it, runs the
               # integration tests against the sanitized dhanbak (tests/CMakeLists.txt says why).
               if [[ -x $root/build/release/tests/integration_tests && " $built " == *" release "* ]]; then

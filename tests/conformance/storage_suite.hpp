@@ -128,7 +128,8 @@ inline void RunStorageConformance(const StorageFactory& factory, const Conforman
         {"rt/large.bin", RandomBytes(options.large_size, 42)},
     };
     for (const auto& [name, data] : objects) {
-      CAPTURE(name);
+      const std::string& object = name;  // doctest's CAPTURE takes a lambda capture: not a binding (clang 14)
+      CAPTURE(object);
       s.Put(run + name, data);
       if (!data.empty() || options.get_empty_objects) {
         std::string back = s.Get(run + name);

@@ -36,7 +36,7 @@ std::string TomlString(const std::string& text) {
   return out + "\"";
 }
 
-DhanbakWorkdir::DhanbakWorkdir(PgCluster& cluster, const WorkdirOptions& options) : cluster_(cluster) {
+DhanbakWorkdir::DhanbakWorkdir(PgCluster& cluster, const WorkdirOptions& options) {
   dir_ = MakeTestTempDir("dhanbak-it");
   config_path_ = dir_ + "/dhanbak.toml";
   repo_dir_ = dir_ + "/repository";

@@ -47,7 +47,6 @@ class DhanbakWorkdir {
   std::vector<std::string> GoodBackups(const std::string& database) const;
 
  private:
-  PgCluster& cluster_;
   std::string dir_;
   std::string config_path_;
   std::string repo_dir_;

@@ -28,7 +28,8 @@ TEST_CASE("b2 percent-encoding follows B2's vectors") {
       {"\xe8\x82\x89", "%E8%82%89"},  {"\xf0\x9f\x98\x82", "%F0%9F%98%82"},
   };
   for (const auto& [plain, encoded] : vectors) {
-    CAPTURE(plain);
+    const std::string& name = plain;  // CAPTURE takes a lambda capture: not a structured binding (clang 14)
+    CAPTURE(name);
     CHECK(PercentEncodeName(plain) == encoded);
     CHECK(PercentDecode(encoded) == plain);
   }

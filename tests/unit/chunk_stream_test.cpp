@@ -174,7 +174,8 @@ TEST_CASE("chunk stream: chunks decoded into reused buffers come back without an
   const StreamRef big = Store(uploader, long_rows), small = Store(uploader, short_rows);
   REQUIRE(big.chunks.size() > 20);
   for (auto [threads, window] : {std::pair<size_t, size_t>{1, 1}, {2, 2}, {3, 4}}) {
-    CAPTURE(threads);
+    const size_t fetch_threads = threads;  // CAPTURE takes a lambda capture: not a structured binding (clang 14)
+    CAPTURE(fetch_threads);
     ChunkFetcher fetcher(*t.repo, threads, window);
     CHECK(Fetch(fetcher, big) == long_rows);
     CHECK(Fetch(fetcher, small) == short_rows);
