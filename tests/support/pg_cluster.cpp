@@ -16,11 +16,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
 
 #include "support/cluster_template.hpp"
+#include "support/in_process_sql.hpp"
 #include "support/process.hpp"
 #include "support/temp_root.hpp"
 
@@ -346,6 +348,13 @@ std::vector<std::pair<std::string, std::string>> PgCluster::PgEnv(const std::str
 }
 
 std::string PgCluster::Psql(const std::string& db, const std::string& sql) const {
+  if (std::optional<InProcessSqlResult> r = TryRunInProcess(Conninfo(db), sql)) {
+    if (!r->ok) {
+      throw std::runtime_error("psql in database \"" + db + "\" failed (exit " + (r->connection_failed ? "2" : "3") +
+                               "): " + r->err + "\nSQL: " + sql.substr(0, 2000));
+    }
+    return StripOneNewline(r->out);
+  }
   ProcessOptions options = ClientOptions();
   options.stdin_text = sql;
   std::vector<std::string> argv = {Tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-d", Conninfo(db)};

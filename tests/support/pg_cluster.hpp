@@ -66,7 +66,8 @@ class PgCluster {
   // Runs `sql` with `psql -X -q -v ON_ERROR_STOP=1 -At` in `db` (statements are fed on stdin,
   // so several may be given, and CREATE DATABASE works). Returns stdout with one trailing
   // newline removed; rows are separated by '\n', columns by '|'. Throws std::runtime_error
-  // carrying psql's stderr on any error.
+  // carrying psql's stderr on any error. A single statement runs through libpq in this process
+  // instead, printed and failing the same way (support/in_process_sql.hpp says when and why).
   std::string Psql(const std::string& db, const std::string& sql) const;
 
   // CREATE DATABASE "name" <extra_options>, e.g. extra "TEMPLATE template0 ENCODING 'LATIN1'";
