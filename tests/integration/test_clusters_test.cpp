@@ -5,6 +5,8 @@
 // what psql prints.
 #include <doctest/doctest.h>
 
+#include <stdlib.h>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,6 +52,8 @@ TEST_CASE("a statement Psql runs in-process prints and fails as psql -At does; a
   CHECK_FALSE(IsSingleStatement("select $1"));
   CHECK_FALSE(IsSingleStatement("select 1 /* unterminated"));
 
+  // What psql's children never see must not be seen here either (this file runs no dhanbak).
+  for (const std::string& name : PsqlChildUnsetEnvironment()) ::unsetenv(name.c_str());
   PgCluster& cluster = SharedCluster();
   auto psql = [&](const std::string& sql) {
     ProcessOptions options;
@@ -77,6 +81,9 @@ TEST_CASE("a statement Psql runs in-process prints and fails as psql -At does; a
     CHECK(in->out == expected.out);
   }
   CHECK_FALSE(TryRunInProcess(cluster.Conninfo("postgres"), "select 1; select 2").has_value());
+  ::setenv("PGTZ", "Pacific/Chatham", 1);  // the psql child would run without it: so must this
+  CHECK_FALSE(TryRunInProcess(cluster.Conninfo("postgres"), "select now()").has_value());
+  ::unsetenv("PGTZ");
 
   const std::string bad = "select * from in_process_missing";
   std::optional<InProcessSqlResult> failed = TryRunInProcess(cluster.Conninfo("postgres"), bad);

@@ -68,25 +68,20 @@ bool SkipQuoted(const std::string& s, size_t& i) {
   return true;
 }
 
-// What the psql child would not see: PgCluster's ClientOptions() unsets these for it.
 bool EnvironmentDiffersFromPsqlChild() {
-  for (const char* name : {"PGOPTIONS", "PGSERVICE", "PGSERVICEFILE", "PGSSLMODE", "PGTZ", "PGDATESTYLE",
-                           "PGPASSFILE"}) {
-    if (std::getenv(name) != nullptr) return true;
+  for (const std::string& name : PsqlChildUnsetEnvironment()) {
+    if (std::getenv(name.c_str()) != nullptr) return true;
   }
   return false;
 }
 
-std::string ConninfoQuoted(const std::string& value) {
-  std::string quoted = "'";
-  for (char c : value) {
-    if (c == '\'' || c == '\\') quoted += '\\';
-    quoted += c;
-  }
-  return quoted + "'";
-}
-
 }  // namespace
+
+const std::vector<std::string>& PsqlChildUnsetEnvironment() {
+  static const std::vector<std::string> names = {"PGOPTIONS",   "PGSERVICE",   "PGSERVICEFILE", "PGSSLMODE",
+                                                 "PGTZ",        "PGDATESTYLE", "PGPASSFILE"};
+  return names;
+}
 
 bool IsSingleStatement(const std::string& sql) {
   if (sql.find('\\') != std::string::npos) return false;  // a psql meta-command, or E'' escapes
@@ -117,7 +112,7 @@ bool IsSingleStatement(const std::string& sql) {
 std::optional<InProcessSqlResult> TryRunInProcess(const std::string& conninfo, const std::string& sql) {
   if (!IsSingleStatement(sql) || EnvironmentDiffersFromPsqlChild()) return std::nullopt;
   // psql's own defaults: its application name, and the client encoding ClientOptions() gives it.
-  const std::string full = conninfo + " client_encoding=UTF8 fallback_application_name=" + ConninfoQuoted("psql");
+  const std::string full = conninfo + " client_encoding=UTF8 fallback_application_name=psql";
   std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(full.c_str()), &PQfinish);
   InProcessSqlResult result;
   if (PQstatus(conn.get()) != CONNECTION_OK) {

@@ -6,6 +6,7 @@
 // meta-command, COPY, a libpq environment setting the psql child would not see) is left to psql.
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace dhanbak::test {
 
@@ -15,6 +16,10 @@ struct InProcessSqlResult {
   std::string out;                 // rows as psql -At prints them: fields joined by '|', one per line
   std::string err;                 // as psql prints it: "ERROR:  ...", "LINE 1: ..."
 };
+
+// The libpq environment variables PgCluster unsets for its psql children (a caller's PGOPTIONS or
+// PGTZ must not change what the tests read back).
+const std::vector<std::string>& PsqlChildUnsetEnvironment();
 
 // True when `sql` is one statement (an optional trailing ';', whitespace and comments aside) with
 // no backslash anywhere and not a COPY.

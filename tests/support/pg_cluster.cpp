@@ -84,7 +84,7 @@ std::string StripOneNewline(std::string text) {
 // developer's environment that could redirect or alter the session.
 ProcessOptions ClientOptions() {
   ProcessOptions options;
-  options.unset_env = {"PGOPTIONS", "PGSERVICE", "PGSERVICEFILE", "PGSSLMODE", "PGTZ", "PGDATESTYLE", "PGPASSFILE"};
+  options.unset_env = PsqlChildUnsetEnvironment();
   options.env = {{"PGCLIENTENCODING", "UTF8"}};
   options.timeout = std::chrono::minutes(10);
   return options;
