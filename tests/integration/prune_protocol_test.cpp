@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "support/dhanbak_env.hpp"
+#include "support/paused_command.hpp"
 #include "support/pg_cluster.hpp"
 
 namespace prune_protocol_test {  // this file's names, apart from its unity batch's
@@ -51,14 +52,9 @@ class PausedRun {
     process_ = std::make_unique<BackgroundProcess>(env.Argv(args), o);
   }
   bool WaitFor(const std::string& point, std::chrono::seconds timeout = 60s) {
-    auto until = std::chrono::steady_clock::now() + timeout;
-    while (!fs::exists(dir_ + "/" + point + ".reached")) {
-      if (std::chrono::steady_clock::now() > until || !process_->Running()) return false;
-      std::this_thread::sleep_for(20ms);
-    }
-    return true;
+    return WaitForPausePoint(dir_, point, *process_, timeout);
   }
-  void Continue(const std::string& point) { std::ofstream(dir_ + "/" + point + ".continue") << "go\n"; }
+  void Continue(const std::string& point) { ContinueFromPausePoint(dir_, point); }
   BackgroundProcess& process() { return *process_; }
   ProcessResult Finish() {
     ProcessResult r = process_->Wait(std::chrono::minutes(3));

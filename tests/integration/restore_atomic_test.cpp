@@ -11,7 +11,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -20,6 +19,7 @@
 
 #include "support/db_compare.hpp"
 #include "support/dhanbak_workdir.hpp"
+#include "support/paused_command.hpp"
 #include "support/pg_cluster.hpp"
 #include "support/process.hpp"
 
@@ -127,15 +127,12 @@ TEST_CASE("a restored table that differs from the backup fails the verification:
   ProcessOptions opts;
   opts.env = {{"DHANBAK_TEST_PAUSE", "restore-post-data"}, {"DHANBAK_TEST_PAUSE_DIR", pause_dir}};
   BackgroundProcess p(f.work->Argv({"restore", kBig, "--target-db", "atomic_tampered", "--jobs", "2"}), opts);
-  for (int i = 0; i < 1500 && !fs::exists(pause_dir + "/restore-post-data.reached") && p.Running(); ++i) {
-    std::this_thread::sleep_for(20ms);
-  }
-  REQUIRE_MESSAGE(fs::exists(pause_dir + "/restore-post-data.reached"), "never reached post-data: " << p.Stderr());
+  REQUIRE_MESSAGE(WaitForPausePoint(pause_dir, "restore-post-data", p, 30s), "never reached post-data: " << p.Stderr());
   const std::string building =
       f.cluster.Psql("postgres", "SELECT datname FROM pg_database WHERE datname LIKE 'dhanbak\\_restoring\\_%'");
   REQUIRE_FALSE(building.empty());
   f.cluster.Psql(building, "UPDATE b SET note = 'not what was backed up' WHERE id = 4242");
-  std::ofstream(pause_dir + "/restore-post-data.continue").put('\n');
+  ContinueFromPausePoint(pause_dir, "restore-post-data");
   ProcessResult r = p.Wait(120s);
   INFO(r.out << r.err);
   CHECK(r.exit_code == 3);

@@ -18,6 +18,7 @@
 #include "format/repository.hpp"
 #include "storage/local/local_storage.hpp"
 #include "support/dhanbak_env.hpp"
+#include "support/paused_command.hpp"
 #include "support/pg_cluster.hpp"
 #include "support/pitr_fixture.hpp"
 #include "support/process.hpp"
@@ -70,17 +71,10 @@ class PausedBackup {
     o.env.push_back({"DHANBAK_TEST_PAUSE_DIR", dir_});
     process_ = std::make_unique<BackgroundProcess>(env.Argv({"backup"}), o);
   }
-  bool WaitReached() {
-    const auto until = std::chrono::steady_clock::now() + 120s;
-    while (!fs::exists(dir_ + "/" + point_ + ".reached")) {
-      if (std::chrono::steady_clock::now() > until || !process_->Running()) return false;
-      std::this_thread::sleep_for(20ms);
-    }
-    return true;
-  }
+  bool WaitReached() { return WaitForPausePoint(dir_, point_, *process_, 120s); }
   // Lets the run go on; with every_pass, returns once it has left the pause point.
   void Continue() {
-    std::ofstream(dir_ + "/" + point_ + ".continue") << "go\n";
+    ContinueFromPausePoint(dir_, point_);
     if (!fs::exists(dir_ + "/" + point_ + ".again")) return;
     while (fs::exists(dir_ + "/" + point_ + ".continue") && process_->Running()) std::this_thread::sleep_for(20ms);
   }

@@ -53,14 +53,24 @@ PausedCommand::PausedCommand(const WalArchiveEnv& env, const std::vector<std::st
   process_ = std::make_unique<BackgroundProcess>(env.Argv(args), o);
 }
 
-void PausedCommand::WaitForPause() {
-  auto until = std::chrono::steady_clock::now() + 3min;
-  while (!fs::exists(pause_dir_ + "/" + point_ + ".reached")) {
-    INFO(process_->Stdout() << process_->Stderr());
-    REQUIRE(std::chrono::steady_clock::now() < until);
-    REQUIRE(process_->Running());
+bool WaitForPausePoint(const std::string& dir, const std::string& point, BackgroundProcess& process,
+                       std::chrono::seconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (!fs::exists(dir + "/" + point + ".reached")) {
+    if (std::chrono::steady_clock::now() > until || !process.Running()) return false;
     std::this_thread::sleep_for(20ms);
   }
+  return true;
+}
+
+void ContinueFromPausePoint(const std::string& dir, const std::string& point) {
+  std::ofstream(dir + "/" + point + ".continue") << "go\n";
+}
+
+void PausedCommand::WaitForPause() {
+  const bool reached = WaitForPausePoint(pause_dir_, point_, *process_, 3min);
+  INFO(process_->Stdout() << process_->Stderr());
+  REQUIRE(reached);
 }
 
 void PausedCommand::Signal(int sig) {

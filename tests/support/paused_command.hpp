@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -20,6 +21,13 @@ void ForEachProcess(const std::function<void(pid_t, const std::string&, const st
 
 // Whether any process's command line contains `needle`.
 bool AnyProcessMentions(const std::string& needle);
+
+// The handshake of dhanbak's pause points (DHANBAK_TEST_PAUSE, DHANBAK_TEST_PAUSE_DIR=dir): the run
+// writes dir/POINT.reached when it stops there and goes on once dir/POINT.continue exists.
+// WaitForPausePoint returns false if `process` ends or `timeout` passes first.
+bool WaitForPausePoint(const std::string& dir, const std::string& point, BackgroundProcess& process,
+                       std::chrono::seconds timeout);
+void ContinueFromPausePoint(const std::string& dir, const std::string& point);
 
 // A dhanbak run (as the server's user) that stops at pause point `point`; Signal() reaches dhanbak itself.
 class PausedCommand {

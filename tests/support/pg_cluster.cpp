@@ -20,6 +20,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include "support/cluster_template.hpp"
 #include "support/in_process_sql.hpp"
@@ -348,17 +349,16 @@ std::vector<std::pair<std::string, std::string>> PgCluster::PgEnv(const std::str
 }
 
 std::string PgCluster::Psql(const std::string& db, const std::string& sql) const {
-  if (std::optional<InProcessSqlResult> r = TryRunInProcess(Conninfo(db), sql)) {
-    if (!r->ok) {
-      throw std::runtime_error("psql in database \"" + db + "\" failed (exit " + (r->connection_failed ? "2" : "3") +
-                               "): " + r->err + "\nSQL: " + sql.substr(0, 2000));
-    }
-    return StripOneNewline(r->out);
+  ProcessResult r;
+  if (std::optional<InProcessSqlResult> in = TryRunInProcess(Conninfo(db), sql)) {
+    r.exit_code = in->ok ? 0 : in->connection_failed ? 2 : 3;  // psql's exit codes for the same outcome
+    r.out = std::move(in->out);
+    r.err = std::move(in->err);
+  } else {
+    ProcessOptions options = ClientOptions();
+    options.stdin_text = sql;
+    r = RunProcess({Tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-d", Conninfo(db)}, options);
   }
-  ProcessOptions options = ClientOptions();
-  options.stdin_text = sql;
-  std::vector<std::string> argv = {Tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-d", Conninfo(db)};
-  ProcessResult r = RunProcess(argv, options);
   if (r.exit_code != 0 || r.timed_out) {
     throw std::runtime_error("psql in database \"" + db + "\" failed (exit " + std::to_string(r.exit_code) +
                              "): " + r.err + "\nSQL: " + sql.substr(0, 2000));
