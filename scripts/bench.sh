@@ -9,7 +9,7 @@
 #                                emulator, wal-fetch, base-backup and restore-cluster time per GiB.
 #
 # Starts a throwaway PostgreSQL 15 cluster, generates the database, then times (wall clock, and
-# peak RSS from /usr/bin/time) each of:
+# peak RSS from /usr/bin/time, after a checkpoint and a sync) each of:
 #   dhanbak backup --jobs 1 / --jobs 2          (into a fresh local repository each)
 #   dhanbak restore --jobs 1 / --jobs 2         (with verification, as used in an incident)
 #   dhanbak restore --jobs 2 --no-verify
@@ -23,13 +23,16 @@
 # each churn mode (random: UPDATE of 1% of the invoices chosen at random; newest: the newest 1%;
 # append: 2% new invoices), each against its own first backup, with the time to restore the
 # second night's backup; and the pipeline's own peak RSS (a key with a cheap scrypt cost, so the
-# unlock's 128 MiB is not counted) at scale 1 and 4. Prints Markdown tables, the verified
-# restore's phases, and the measures against the figures issue 12 started from. Nothing here
-# runs in CI.
+# unlock's 128 MiB is not counted) at scale 1 and 4. The runs issue 12's ratios are made of
+# (backup and restores --jobs 2, pg_restore -j2, both COPY limits, the six-database backup) run
+# in DHANBAK_BENCH_ROUNDS interleaved rounds (default 3) and the ratios are of their medians.
+# Prints Markdown tables, the verified restore's phases, and the measures against the figures
+# issue 12 started from. Nothing here runs in CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 scale=${1:-1.0}
+rounds=${DHANBAK_BENCH_ROUNDS:-3}
 with_wal=""
 [[ ${2:-} == --wal ]] && with_wal=1
 
@@ -111,52 +114,61 @@ TOML
   echo "$work/$1.toml"
 }
 
-results=()
-timed() {  # like measure but /usr/bin/time writes into err's last line
+results=(); restore_phases=()
+# Before every timed run: a checkpoint and a sync, so that no run pays for writing back what the
+# previous one left dirty (restores leave gigabytes).
+settle() { psql -X -q -d postgres -c CHECKPOINT; sync; }
+timed() {  # label command...: one run, its wall time and peak RSS appended to results
   local label=$1; shift
+  settle
   /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; echo "$label failed" >&2; exit 1; }
   read -r secs rss < "$work/time"
   results+=("$label|$secs|$((rss / 1024))")
   echo "$label: ${secs}s, $((rss / 1024)) MiB" >&2
 }
 
-for j in 1 2; do
-  cfg=$(config "j$j")
-  "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress -q init >/dev/null
-  timed "dhanbak backup --jobs $j" "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress -q backup --jobs "$j"
-done
-repo_bytes=$(du -sb "$work/repo-j2" | cut -f1)
-cfg=$(config j2)
-timed "dhanbak backup --jobs 2 (again, unchanged data)" "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress -q backup --jobs 2
+# One-off runs first; pg_dump -Fd makes the directory the pg_restore -j2 rounds below read.
+cfg=$(config j1)
+"$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress -q init >/dev/null
+timed "dhanbak backup --jobs 1" "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress -q backup --jobs 1
 timed "dhanbak restore --jobs 1 (verified)" "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress -q restore bench --target-db r_dhanbak_1 --jobs 1
 dropdb r_dhanbak_1
-# Not quiet: dhanbak logs where the time went ("restore phases: ...").
-timed "dhanbak restore --jobs 2 (verified)" "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress restore bench --target-db r_dhanbak_2 --jobs 2
-restore_phases=$(grep -o 'restore phases: .*' "$work/err" | sed 's/^restore phases: //')
-dropdb r_dhanbak_2
-timed "dhanbak restore --jobs 2 --no-verify" "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress -q restore bench --target-db r_dhanbak_nv --jobs 2 --no-verify
-dropdb r_dhanbak_nv
-
 timed "pg_dump -Fc" pg_dump -Fc -f "$work/bench.dump" bench
 dump_bytes=$(stat -c %s "$work/bench.dump")
 createdb r_pg_fc
 timed "pg_restore (from -Fc)" pg_restore -d r_pg_fc "$work/bench.dump"
 dropdb r_pg_fc
 timed "pg_dump -Fd -j2" pg_dump -Fd -j2 -f "$work/bench.dir" bench
-createdb r_pg_fd
-timed "pg_restore -j2 (from -Fd)" pg_restore -j2 -d r_pg_fd "$work/bench.dir"
-dropdb r_pg_fd
 
-timed "COPY limit, prod-dhanman-sales (2 connections)" bash -c 'copy_limit "$@"' _ bench
-
-# The nightly job: all six databases in one run.
-cfg_six=$(config six)
+# The measures issue 12's ratios are made of, in interleaved rounds: on this shared 2-core
+# machine one run of the same command varied by up to 2x (the COPY limit took 5.2 s in one
+# bench run and 10.6 s in the next), so each ratio is of medians, and every run is listed.
 six_list=$(printf '"%s", ' "${six[@]}"); six_list="[${six_list%, }]"
-sed -i "s/databases = \\[\"bench\"\\]/databases = $six_list/" "$cfg_six"
-"$dhanbak_bin" -c "$cfg_six" "${root_flag[@]}" --no-progress -q init >/dev/null
-timed "dhanbak backup --jobs 2, all six databases" "$dhanbak_bin" -c "$cfg_six" "${root_flag[@]}" --no-progress -q backup --jobs 2
-timed "COPY limit, all six databases (2 connections)" bash -c 'copy_limit "$@"' _ "${six[@]}"
+for round in $(seq 1 "$rounds"); do
+  rm -rf "$work/repo-j2" "$work/catalog-j2.sqlite" "$work/repo-six" "$work/catalog-six.sqlite"
+  cfg=$(config j2)
+  "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress -q init >/dev/null
+  timed "dhanbak backup --jobs 2" "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress -q backup --jobs 2
+  timed "COPY limit, prod-dhanman-sales (2 connections)" bash -c 'copy_limit "$@"' _ bench
+  # Not quiet: dhanbak logs where the time went ("restore phases: ...").
+  timed "dhanbak restore --jobs 2 (verified)" "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress restore bench --target-db r_dhanbak_2 --jobs 2
+  restore_phases+=("$(grep -o 'restore phases: .*' "$work/err" | sed 's/^restore phases: //')")
+  dropdb r_dhanbak_2
+  timed "dhanbak restore --jobs 2 --no-verify" "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress -q restore bench --target-db r_dhanbak_nv --jobs 2 --no-verify
+  dropdb r_dhanbak_nv
+  createdb r_pg_fd
+  timed "pg_restore -j2 (from -Fd)" pg_restore -j2 -d r_pg_fd "$work/bench.dir"
+  dropdb r_pg_fd
+  # The nightly job: all six databases in one run.
+  cfg_six=$(config six)
+  sed -i "s/databases = \\[\"bench\"\\]/databases = $six_list/" "$cfg_six"
+  "$dhanbak_bin" -c "$cfg_six" "${root_flag[@]}" --no-progress -q init >/dev/null
+  timed "dhanbak backup --jobs 2, all six databases" "$dhanbak_bin" -c "$cfg_six" "${root_flag[@]}" --no-progress -q backup --jobs 2
+  timed "COPY limit, all six databases (2 connections)" bash -c 'copy_limit "$@"' _ "${six[@]}"
+done
+repo_bytes=$(du -sb "$work/repo-j2" | cut -f1)
 rm -rf "$work/repo-six"
+timed "dhanbak backup --jobs 2 (again, unchanged data)" "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress -q backup --jobs 2
 
 cfg_big=$(config big)
 sed -i 's/databases = \["bench"\]/databases = ["bench_big"]/' "$cfg_big"
@@ -226,16 +238,17 @@ echo "| run | seconds | peak RSS (MiB) |"
 echo "|---|---:|---:|"
 for r in "${results[@]}"; do IFS='|' read -r l s m <<<"$r"; echo "| $l | $s | $m |"; done
 echo
-echo "verified restore --jobs 2, phases: ${restore_phases:-not reported}"
+for i in "${!restore_phases[@]}"; do echo "verified restore --jobs 2, round $((i + 1)), phases: ${restore_phases[i]:-not reported}"; done
 echo
 echo "| second night after churn | repository growth (MiB) | growth (% of the first backup) |"
 echo "|---|---:|---:|"
 for r in "${second_nights[@]}"; do IFS='|' read -r m b p <<<"$r"; echo "| $m | $b | $p |"; done
 echo
 secs_of() { for r in "${results[@]}"; do IFS='|' read -r l s m <<<"$r"; [[ $l == "$1" ]] && echo "$s"; done; }
-ratio() { awk "BEGIN { printf \"%.2f\", $(secs_of "$1") / $(secs_of "$2") }"; }
+median_of() { secs_of "$1" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk "BEGIN { printf \"%.2f\", $(median_of "$1") / $(median_of "$2") }"; }
 growth_of() { for r in "${second_nights[@]}"; do IFS='|' read -r m b p <<<"$r"; [[ $m == "$1" ]] && echo "$p%"; done; }
-rss_of() { for r in "${results[@]}"; do IFS='|' read -r l s m <<<"$r"; [[ $l == "$1" ]] && echo "$m MiB"; done; }
+rss_of() { for r in "${results[@]}"; do IFS='|' read -r l s m <<<"$r"; [[ $l == "$1" ]] && echo "$m"; done | sort -n | tail -1 | sed 's/$/ MiB/'; }
 # "previous": the figures issue 12 was filed with (scale 1.0, this 2-core machine, 2026-12-01).
 echo "| measure | measured | previous (issue 12) | target |"
 echo "|---|---:|---:|---:|"
