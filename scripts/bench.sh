@@ -25,7 +25,7 @@
 # second night's backup; and the pipeline's own peak RSS (a key with a cheap scrypt cost, so the
 # unlock's 128 MiB is not counted) at scale 1 and 4. The runs issue 12's ratios are made of
 # (backup and restores --jobs 2, pg_restore -j2, both COPY limits, the six-database backup) run
-# in DHANBAK_BENCH_ROUNDS interleaved rounds (default 3) and the ratios are of their medians.
+# in DHANBAK_BENCH_ROUNDS interleaved rounds (default 3); each ratio is the median of the rounds'.
 # Prints Markdown tables, the verified restore's phases, and the measures against the figures
 # issue 12 started from. Nothing here runs in CI.
 set -euo pipefail
@@ -116,8 +116,13 @@ TOML
 
 results=(); restore_phases=()
 # Before every timed run: a checkpoint and a sync, so that no run pays for writing back what the
-# previous one left dirty (restores leave gigabytes).
-settle() { psql -X -q -d postgres -c CHECKPOINT; sync; }
+# previous one left dirty (restores leave gigabytes), and the files of the databases it reads
+# (`reads="db ..." timed ...`) read once. The generated databases, the restores and the WAL
+# come near this machine's memory, and a run whose database had left the page cache paid for
+# reading it from disk: the backup run right after the 4x restore took 21.8 s against 9.3 s, and
+# each round's backup, run before its COPY limit, read what the COPY limit then found cached.
+warm() { cat "$pgdir/data/base/$(psql -X -At -d postgres -c "SELECT oid FROM pg_database WHERE datname = '$1'")"/* >/dev/null; }
+settle() { psql -X -q -d postgres -c CHECKPOINT; sync; local db; for db in ${reads:-}; do warm "$db"; done; }
 timed() {  # label command...: one run, its wall time and peak RSS appended to results
   local label=$1; shift
   settle
@@ -130,26 +135,27 @@ timed() {  # label command...: one run, its wall time and peak RSS appended to r
 # One-off runs first; pg_dump -Fd makes the directory the pg_restore -j2 rounds below read.
 cfg=$(config j1)
 "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress -q init >/dev/null
-timed "dhanbak backup --jobs 1" "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress -q backup --jobs 1
+reads="bench" timed "dhanbak backup --jobs 1" "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress -q backup --jobs 1
 timed "dhanbak restore --jobs 1 (verified)" "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress -q restore bench --target-db r_dhanbak_1 --jobs 1
 dropdb r_dhanbak_1
-timed "pg_dump -Fc" pg_dump -Fc -f "$work/bench.dump" bench
+reads="bench" timed "pg_dump -Fc" pg_dump -Fc -f "$work/bench.dump" bench
 dump_bytes=$(stat -c %s "$work/bench.dump")
 createdb r_pg_fc
 timed "pg_restore (from -Fc)" pg_restore -d r_pg_fc "$work/bench.dump"
 dropdb r_pg_fc
-timed "pg_dump -Fd -j2" pg_dump -Fd -j2 -f "$work/bench.dir" bench
+reads="bench" timed "pg_dump -Fd -j2" pg_dump -Fd -j2 -f "$work/bench.dir" bench
 
 # The measures issue 12's ratios are made of, in interleaved rounds: on this shared 2-core
 # machine one run of the same command varied by up to 2x (the COPY limit took 5.2 s in one
-# bench run and 10.6 s in the next), so each ratio is of medians, and every run is listed.
+# bench run and 10.6 s in the next), so each ratio is the median of the rounds' ratios, and
+# every run is listed.
 six_list=$(printf '"%s", ' "${six[@]}"); six_list="[${six_list%, }]"
 for round in $(seq 1 "$rounds"); do
   rm -rf "$work/repo-j2" "$work/catalog-j2.sqlite" "$work/repo-six" "$work/catalog-six.sqlite"
   cfg=$(config j2)
   "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress -q init >/dev/null
-  timed "dhanbak backup --jobs 2" "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress -q backup --jobs 2
-  timed "COPY limit, prod-dhanman-sales (2 connections)" bash -c 'copy_limit "$@"' _ bench
+  reads="bench" timed "dhanbak backup --jobs 2" "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress -q backup --jobs 2
+  reads="bench" timed "COPY limit, prod-dhanman-sales (2 connections)" bash -c 'copy_limit "$@"' _ bench
   # Not quiet: dhanbak logs where the time went ("restore phases: ...").
   timed "dhanbak restore --jobs 2 (verified)" "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress restore bench --target-db r_dhanbak_2 --jobs 2
   restore_phases+=("$(grep -o 'restore phases: .*' "$work/err" | sed 's/^restore phases: //')")
@@ -163,34 +169,28 @@ for round in $(seq 1 "$rounds"); do
   cfg_six=$(config six)
   sed -i "s/databases = \\[\"bench\"\\]/databases = $six_list/" "$cfg_six"
   "$dhanbak_bin" -c "$cfg_six" "${root_flag[@]}" --no-progress -q init >/dev/null
-  timed "dhanbak backup --jobs 2, all six databases" "$dhanbak_bin" -c "$cfg_six" "${root_flag[@]}" --no-progress -q backup --jobs 2
-  timed "COPY limit, all six databases (2 connections)" bash -c 'copy_limit "$@"' _ "${six[@]}"
+  reads="${six[*]}" timed "dhanbak backup --jobs 2, all six databases" "$dhanbak_bin" -c "$cfg_six" "${root_flag[@]}" --no-progress -q backup --jobs 2
+  reads="${six[*]}" timed "COPY limit, all six databases (2 connections)" bash -c 'copy_limit "$@"' _ "${six[@]}"
 done
 repo_bytes=$(du -sb "$work/repo-j2" | cut -f1)
 rm -rf "$work/repo-six"
-timed "dhanbak backup --jobs 2 (again, unchanged data)" "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress -q backup --jobs 2
+reads="bench" timed "dhanbak backup --jobs 2 (again, unchanged data)" "$dhanbak_bin" -c "$cfg" "${root_flag[@]}" --no-progress -q backup --jobs 2
 
 cfg_big=$(config big)
 sed -i 's/databases = \["bench"\]/databases = ["bench_big"]/' "$cfg_big"
 "$dhanbak_bin" -c "$cfg_big" "${root_flag[@]}" --no-progress -q init >/dev/null
-timed "dhanbak backup --jobs 2, sales at 4x the scale" "$dhanbak_bin" -c "$cfg_big" "${root_flag[@]}" --no-progress -q backup --jobs 2
+reads="bench_big" timed "dhanbak backup --jobs 2, sales at 4x the scale" "$dhanbak_bin" -c "$cfg_big" "${root_flag[@]}" --no-progress -q backup --jobs 2
 timed "dhanbak restore --jobs 2, sales at 4x the scale" "$dhanbak_bin" -c "$cfg_big" "${root_flag[@]}" --no-progress -q restore bench_big --target-db r_big --jobs 2
 dropdb r_big; rm -rf "$work/repo-big"
 
 # The pipeline's own memory: the same backup and restore with a key stretched with scrypt N=2^10
 # (DHANBAK_TESTONLY_WEAKEN_KDF), so that the 128 MiB of the default key's unlock is not counted.
-# Each database's files are read once first: in one run at scale 1.0 these came after the 4x
-# restore and took 21.8 s against 9.3 s for the same backup above, while run back to back on a
-# fresh cluster the two keys' backups take the same time (7.1-7.5 s against 7.9-8.3 s), so the
-# 4x runs had most likely pushed the smaller database out of the page cache.
-warm() { cat "$pgdir/data/base/$(psql -X -At -d postgres -c "SELECT oid FROM pg_database WHERE datname = '$1'")"/* >/dev/null; }
 for db in bench bench_big; do
-  warm "$db"
   cfg_m=$(config "mem-$db")
   sed -i "s/databases = \[\"bench\"\]/databases = [\"$db\"]/" "$cfg_m"
   DHANBAK_TESTONLY_WEAKEN_KDF=1 "$dhanbak_bin" -c "$cfg_m" "${root_flag[@]}" --no-progress -q init >/dev/null 2>&1
   label=$([[ $db == bench ]] && echo "scale $scale" || echo "4x the scale")
-  timed "pipeline only (key unlock excluded): backup --jobs 2, $label" "$dhanbak_bin" -c "$cfg_m" "${root_flag[@]}" --no-progress -q backup --jobs 2
+  reads="$db" timed "pipeline only (key unlock excluded): backup --jobs 2, $label" "$dhanbak_bin" -c "$cfg_m" "${root_flag[@]}" --no-progress -q backup --jobs 2
   timed "pipeline only (key unlock excluded): restore --jobs 2, $label" "$dhanbak_bin" -c "$cfg_m" "${root_flag[@]}" --no-progress -q restore "$db" --target-db r_mem --jobs 2
   dropdb r_mem; rm -rf "$work/repo-mem-$db"
 done
@@ -219,7 +219,7 @@ for mode in random newest append; do
   "$dhanbak_bin" -c "$cfg_n" "${root_flag[@]}" --no-progress -q backup --jobs 2 >/dev/null
   first=$(du -sb "$work/repo-night-$mode/chunks" | cut -f1)
   churn "$mode"
-  timed "dhanbak backup --jobs 2, second night after churn $mode" "$dhanbak_bin" -c "$cfg_n" "${root_flag[@]}" --no-progress -q backup --jobs 2
+  reads="bench" timed "dhanbak backup --jobs 2, second night after churn $mode" "$dhanbak_bin" -c "$cfg_n" "${root_flag[@]}" --no-progress -q backup --jobs 2
   second=$(du -sb "$work/repo-night-$mode/chunks" | cut -f1)
   pct=$(awk "BEGIN { printf \"%.1f\", 100 * ($second - $first) / $first }")
   [[ $mode == random ]] && timed "dhanbak restore --jobs 2 (verified) of the second night after churn random" \
@@ -245,8 +245,18 @@ echo "|---|---:|---:|"
 for r in "${second_nights[@]}"; do IFS='|' read -r m b p <<<"$r"; echo "| $m | $b | $p |"; done
 echo
 secs_of() { for r in "${results[@]}"; do IFS='|' read -r l s m <<<"$r"; [[ $l == "$1" ]] && echo "$s"; done; }
-median_of() { secs_of "$1" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ratio() { awk "BEGIN { printf \"%.2f\", $(median_of "$1") / $(median_of "$2") }"; }
+# A ratio per round (each run against the one beside it in the same round, under the same
+# conditions), then their median, with the rounds' ratios in brackets.
+ratio() {
+  local ratios median
+  ratios=$(paste <(secs_of "$1") <(secs_of "$2") | awk '{ printf "%.4f\n", $1 / $2 }')
+  median=$(sort -n <<<"$ratios" | awk '{ v[NR] = $1 } END { printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+  if [[ $(wc -l <<<"$ratios") -gt 1 ]]; then
+    echo "$median ($(awk '{ printf "%s%.2f", (NR > 1 ? ", " : ""), $1 }' <<<"$ratios"))"
+  else
+    echo "$median"
+  fi
+}
 growth_of() { for r in "${second_nights[@]}"; do IFS='|' read -r m b p <<<"$r"; [[ $m == "$1" ]] && echo "$p%"; done; }
 rss_of() { for r in "${results[@]}"; do IFS='|' read -r l s m <<<"$r"; [[ $l == "$1" ]] && echo "$m"; done | sort -n | tail -1 | sed 's/$/ MiB/'; }
 # "previous": the figures issue 12 was filed with (scale 1.0, this 2-core machine, 2026-12-01).
