@@ -118,9 +118,9 @@ results=(); restore_phases=()
 # Before every timed run: a checkpoint and a sync, so that no run pays for writing back what the
 # previous one left dirty (restores leave gigabytes), and the files of the databases it reads
 # (`reads="db ..." timed ...`) read once. The generated databases, the restores and the WAL
-# come near this machine's memory, and a run whose database had left the page cache paid for
-# reading it from disk: the backup run right after the 4x restore took 21.8 s against 9.3 s, and
-# each round's backup, run before its COPY limit, read what the COPY limit then found cached.
+# come near this machine's memory, so a run could find its database evicted from the page
+# cache, and each round's backup, run before its COPY limit, read what the COPY limit then found
+# cached.
 warm() { cat "$pgdir/data/base/$(psql -X -At -d postgres -c "SELECT oid FROM pg_database WHERE datname = '$1'")"/* >/dev/null; }
 settle() { psql -X -q -d postgres -c CHECKPOINT; sync; local db; for db in ${reads:-}; do warm "$db"; done; }
 timed() {  # label command...: one run, its wall time and peak RSS appended to results
