@@ -416,6 +416,11 @@ CREATE TABLE ks_app.priced (id int PRIMARY KEY, amount numeric, gross numeric DE
   CHECK (ks_app.add_tax(amount) >= amount));
 INSERT INTO ks_app.priced (id, amount) VALUES (1, 10), (2, 20);
 
+-- ============================================================ beyond tables: publications, event triggers,
+-- foreign data, a table access method, text search, contrib and reg* column types, operators
+\ir catalog_objects.sql
+SET search_path = ks_app, public;
+
 -- ============================================================ grants and default privileges
 GRANT SELECT ON ALL TABLES IN SCHEMA ks_app TO ks_reader;
 GRANT INSERT, UPDATE (name) ON ks_app.customers TO ks_writer;
