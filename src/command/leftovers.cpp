@@ -36,7 +36,7 @@ void RemoveLeftoversOf(const std::string& conninfo, const std::string& target) {
   for (const auto& l : Query(*admin)) {
     if (l.database.starts_with(mine)) {
       try {
-        admin->Exec("DROP DATABASE IF EXISTS " + pg::QuoteIdent(l.database));
+        DropBuiltDatabase(*admin, conninfo, l.database, false);
         log::Warning("removed " + l.database + ", left over by an interrupted restore of " + target);
       } catch (const std::exception& e) {
         log::Warning("could not remove " + l.database + ", left over by an interrupted restore of " + target +

@@ -274,10 +274,32 @@ std::unique_ptr<pg::PgConnection> AdminConnection(const std::string& conninfo) {
   }
 }
 
+void DropBuiltDatabase(pg::PgConnection& admin, const std::string& conninfo, const std::string& name, bool force) {
+  // A restored database holds the source's subscriptions (pg_dump recreates them disabled, with
+  // connect = false), and PostgreSQL refuses to drop a database that has one. Each is detached
+  // from its replication slot first: the slot on the publisher is the live subscription's, and
+  // DROP SUBSCRIPTION would otherwise drop it there.
+  auto subscriptions = admin.Query(
+      "SELECT s.subname FROM pg_catalog.pg_subscription s JOIN pg_catalog.pg_database d ON d.oid = s.subdbid "
+      "WHERE d.datname = $1 ORDER BY 1",
+      {name});
+  if (!subscriptions.empty()) {
+    pg::PgConnection db(conninfo, name);
+    db.ApplySessionSettings();
+    for (const auto& row : subscriptions) {
+      const std::string sub = pg::QuoteIdent(*row[0]);
+      db.Exec("ALTER SUBSCRIPTION " + sub + " DISABLE");
+      db.Exec("ALTER SUBSCRIPTION " + sub + " SET (slot_name = NONE)");
+      db.Exec("DROP SUBSCRIPTION " + sub);
+    }
+  }
+  admin.Exec("DROP DATABASE IF EXISTS " + pg::QuoteIdent(name) + (force ? " WITH (FORCE)" : ""));
+}
+
 void DropDatabaseQuietly(const std::string& conninfo, const std::string& name) {
   try {
     auto admin = AdminConnection(conninfo);
-    admin->Exec("DROP DATABASE IF EXISTS " + pg::QuoteIdent(name) + " WITH (FORCE)");
+    DropBuiltDatabase(*admin, conninfo, name, true);
     log::Info("dropped database " + name);
   } catch (const std::exception& e) {
     log::Error("could not drop database " + name + ": " + e.what() + "; drop it by hand");

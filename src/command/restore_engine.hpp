@@ -58,7 +58,11 @@ void RestoreInto(Context& ctx, const format::Manifest& manifest, const RestoreSp
 // A connection to the server's "postgres" database, or "template1" where that one is missing.
 std::unique_ptr<pg::PgConnection> AdminConnection(const std::string& conninfo);
 
-// Drops a database (WITH (FORCE)); logs instead of throwing.
+// Drops a database dhanbak built (a restore's, a verification's), its subscriptions first, each
+// detached from its replication slot; WITH (FORCE) when `force`. Throws on failure.
+void DropBuiltDatabase(pg::PgConnection& admin, const std::string& conninfo, const std::string& name, bool force);
+
+// DropBuiltDatabase with FORCE; logs instead of throwing.
 void DropDatabaseQuietly(const std::string& conninfo, const std::string& name);
 
 }  // namespace dhanbak::command

@@ -160,6 +160,42 @@ TEST_CASE("verify uses the [verify] conninfo server for its scratch databases") 
   f.work->WriteConfig(WorkdirOptions{{"alpha", "beta db"}, 2, ""});
 }
 
+TEST_CASE("verify and restore of a database with a subscription: scratch dropped, the live slot left alone") {
+  PgCluster& cluster = SharedCluster();
+  // A subscription makes DROP DATABASE fail ("being used by logical replication subscription"),
+  // and DROP SUBSCRIPTION with a slot name would drop that slot on the publisher: the slot of
+  // the live database's subscription, which the restored copy only names.
+  cluster.CreateDatabase("subscribed");
+  cluster.Psql("subscribed", "CREATE TABLE public.orders (id int PRIMARY KEY, amount numeric)");
+  cluster.Psql("subscribed", "INSERT INTO public.orders SELECT g, g * 1.5 FROM generate_series(1, 1000) g");
+  cluster.Psql("subscribed", "CREATE SUBSCRIPTION live_sub CONNECTION 'host=127.0.0.1 port=1 dbname=publisher' "
+                             "PUBLICATION orders_pub WITH (connect = false, slot_name = 'live_slot')");
+  const std::string subscriptions =
+      "SELECT d.datname || ':' || s.subname || ':' || coalesce(s.subslotname::text, 'NONE') || ':' || s.subenabled "
+      "FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid ORDER BY 1";
+  REQUIRE(cluster.Psql("postgres", subscriptions) == "subscribed:live_sub:live_slot:false");
+  DhanbakWorkdir work(cluster, WorkdirOptions{{"subscribed"}, 2, ""});
+  work.RunOk({"init"});
+  work.RunOk({"backup"});
+
+  ProcessResult verify = work.Run({"verify", "subscribed"});
+  CHECK_MESSAGE(verify.exit_code == 0, Describe(verify));
+  CHECK_MESSAGE(DatabasesWithPrefix(cluster, kScratchPrefix).empty(), Describe(verify));
+  CHECK_FALSE(Contains(verify.err, "could not drop"));
+  // The restored copy keeps the subscription as pg_restore makes it: disabled, naming the slot.
+  ProcessResult restore = work.Run({"restore", "subscribed", "--target-db", "subscribed_copy"});
+  CHECK_MESSAGE(restore.exit_code == 0, Describe(restore));
+  CHECK(cluster.Psql("postgres", subscriptions) ==
+        "subscribed:live_sub:live_slot:false\nsubscribed_copy:live_sub:live_slot:false");
+
+  for (const std::string db : {"subscribed", "subscribed_copy"}) {
+    if (!cluster.DatabaseExists(db)) continue;
+    cluster.Psql(db, "ALTER SUBSCRIPTION live_sub SET (slot_name = NONE)");
+    cluster.Psql(db, "DROP SUBSCRIPTION live_sub");
+    cluster.DropDatabase(db);
+  }
+}
+
 TEST_CASE("verify: a corrupted chunk gives exit 3 and leaves no scratch database") {
   PgCluster& cluster = SharedCluster();
   // A repository of its own: corrupting the shared one would break the other cases.
