@@ -55,13 +55,7 @@ TEST_CASE("a statement Psql runs in-process prints and fails as psql -At does; a
   // What psql's children never see must not be seen here either (this file runs no dhanbak).
   for (const std::string& name : PsqlChildUnsetEnvironment()) ::unsetenv(name.c_str());
   PgCluster& cluster = SharedCluster();
-  auto psql = [&](const std::string& sql) {
-    ProcessOptions options;
-    options.stdin_text = sql;
-    options.env = {{"PGCLIENTENCODING", "UTF8"}};
-    return RunProcess({cluster.Tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-d", cluster.Conninfo("postgres")},
-                      options);
-  };
+  auto psql = [&](const std::string& sql) { return cluster.PsqlProcess("postgres", sql); };
   const std::vector<std::string> statements = {
       "select 1",
       "select null::int, '', 'a|b', 'two\nlines', 'é😂', true, 1.50::numeric, '2026-12-03 10:00+05:30'::timestamptz",

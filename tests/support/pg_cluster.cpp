@@ -348,6 +348,12 @@ std::vector<std::pair<std::string, std::string>> PgCluster::PgEnv(const std::str
           {"PGCONNECT_TIMEOUT", "10"}};
 }
 
+ProcessResult PgCluster::PsqlProcess(const std::string& db, const std::string& sql) const {
+  ProcessOptions options = ClientOptions();
+  options.stdin_text = sql;
+  return RunProcess({Tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-d", Conninfo(db)}, options);
+}
+
 std::string PgCluster::Psql(const std::string& db, const std::string& sql) const {
   ProcessResult r;
   if (std::optional<InProcessSqlResult> in = TryRunInProcess(Conninfo(db), sql)) {
@@ -355,9 +361,7 @@ std::string PgCluster::Psql(const std::string& db, const std::string& sql) const
     r.out = std::move(in->out);
     r.err = std::move(in->err);
   } else {
-    ProcessOptions options = ClientOptions();
-    options.stdin_text = sql;
-    r = RunProcess({Tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-d", Conninfo(db)}, options);
+    r = PsqlProcess(db, sql);
   }
   if (r.exit_code != 0 || r.timed_out) {
     throw std::runtime_error("psql in database \"" + db + "\" failed (exit " + std::to_string(r.exit_code) +

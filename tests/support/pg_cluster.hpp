@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "support/process.hpp"
+
 namespace dhanbak::test {
 
 class PgCluster {
@@ -69,6 +71,9 @@ class PgCluster {
   // carrying psql's stderr on any error. A single statement runs through libpq in this process
   // instead, printed and failing the same way (support/in_process_sql.hpp says when and why).
   std::string Psql(const std::string& db, const std::string& sql) const;
+
+  // The psql process Psql falls back to, as is: its exit code, stdout and stderr.
+  ProcessResult PsqlProcess(const std::string& db, const std::string& sql) const;
 
   // CREATE DATABASE "name" <extra_options>, e.g. extra "TEMPLATE template0 ENCODING 'LATIN1'";
   // STRATEGY FILE_COPY unless the options name a strategy.
